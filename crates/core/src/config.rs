@@ -1,0 +1,713 @@
+//! The configuration: parsed from TOML (raw), then validated and resolved into types that cannot
+//! hold invalid values. Errors name the mailbox and the field. No I/O: the caller reads the file.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Lang;
+
+/// Why a configuration was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// The TOML itself does not parse.
+    #[error("{0}")]
+    Syntax(String),
+    /// A field of a mailbox is wrong.
+    #[error("mailbox \"{mailbox}\": field `{field}`: {message}")]
+    Field {
+        /// The mailbox's name as written.
+        mailbox: String,
+        /// The field's name.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A top-level field is wrong.
+    #[error("field `{field}`: {message}")]
+    Global {
+        /// The field's name.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn field_err(mailbox: &str, field: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Field {
+        mailbox: mailbox.to_string(),
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A mailbox's name as the user chose it: letters, digits, `-`, `_`, `.`; 1–64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct MailboxName(String);
+
+impl MailboxName {
+    /// Validates a name.
+    pub fn new(s: &str) -> Result<MailboxName, String> {
+        if s.is_empty() || s.len() > 64 {
+            return Err(format!(
+                "mailbox name \"{s}\" must be 1 to 64 characters long"
+            ));
+        }
+        if s.starts_with('-') || s.starts_with('.') {
+            return Err(format!(
+                "mailbox name \"{s}\" must start with a letter, a digit or `_`"
+            ));
+        }
+        if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(format!(
+                "mailbox name \"{s}\" contains {c:?}; use letters, digits, `-`, `_` or `.`"
+            ));
+        }
+        Ok(MailboxName(s.to_string()))
+    }
+
+    /// The name as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for MailboxName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An e-mail address in the plain `local@domain` form (no display name, no angle brackets).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Address(String);
+
+impl Address {
+    /// Validates an address.
+    pub fn new(s: &str) -> Result<Address, String> {
+        let bad = || format!("\"{s}\" is not an e-mail address like info@example.jp");
+        let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
+        if local.is_empty()
+            || domain.is_empty()
+            || s.len() > 254
+            || s.chars().any(|c| c.is_whitespace() || c.is_control())
+            || s.contains(['<', '>', ',', ';', '"', '(', ')', '[', ']', '\\'])
+            || !domain.contains('.') && domain != "localhost"
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+            || domain.contains("..")
+        {
+            return Err(bad());
+        }
+        Ok(Address(s.to_string()))
+    }
+
+    /// The address as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// How a connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// TLS from the first byte (IMAPS 993, SMTPS 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS, which must be offered.
+    Starttls,
+    /// No encryption at all.
+    Plain,
+}
+
+impl Security {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Security::Tls => "tls",
+            Security::Starttls => "starttls",
+            Security::Plain => "plain",
+        }
+    }
+}
+
+impl FromStr for Security {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "tls" | "ssl" | "implicit" => Ok(Security::Tls),
+            "starttls" => Ok(Security::Starttls),
+            "plain" | "none" => Ok(Security::Plain),
+            _ => Err(format!(
+                "\"{s}\" is not a security mode; use tls, starttls or plain"
+            )),
+        }
+    }
+}
+
+/// Which protocol an endpoint speaks; decides default ports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// IMAP4rev1.
+    Imap,
+    /// SMTP submission.
+    Smtp,
+}
+
+impl Protocol {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Imap => "imap",
+            Protocol::Smtp => "smtp",
+        }
+    }
+}
+
+/// A server to talk to: host, port and protection, all resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Host name or IP address (IPv6 without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+    /// Protection of the connection.
+    pub security: Security,
+}
+
+impl Endpoint {
+    /// Resolves `HOST[:PORT]` and an optional security mode into an endpoint, with the defaults
+    /// mail programs use: IMAP 993 tls (143 → starttls); SMTP 587 starttls (465 → tls).
+    pub fn resolve(
+        protocol: Protocol,
+        spec: &str,
+        security: Option<Security>,
+    ) -> Result<Endpoint, String> {
+        let (host, port) = split_host_port(spec)?;
+        let (security, port) = match (protocol, security, port) {
+            (_, Some(s), Some(p)) => (s, p),
+            (Protocol::Imap, None, Some(143)) => (Security::Starttls, 143),
+            (Protocol::Imap, None, Some(p)) => (Security::Tls, p),
+            (Protocol::Imap, None, None) | (Protocol::Imap, Some(Security::Tls), None) => {
+                (Security::Tls, 993)
+            }
+            (Protocol::Imap, Some(s), None) => (s, 143),
+            (Protocol::Smtp, None, Some(465)) => (Security::Tls, 465),
+            (Protocol::Smtp, None, Some(p)) => (Security::Starttls, p),
+            (Protocol::Smtp, None, None) | (Protocol::Smtp, Some(Security::Starttls), None) => {
+                (Security::Starttls, 587)
+            }
+            (Protocol::Smtp, Some(Security::Tls), None) => (Security::Tls, 465),
+            (Protocol::Smtp, Some(Security::Plain), None) => (Security::Plain, 587),
+        };
+        Ok(Endpoint {
+            host,
+            port,
+            security,
+        })
+    }
+
+    /// `host:port`, with brackets around IPv6 addresses.
+    pub fn host_port(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn split_host_port(spec: &str) -> Result<(String, Option<u16>), String> {
+    let spec = spec.trim();
+    let bad_port = |p: &str| format!("port \"{p}\" is not a number between 1 and 65535");
+    let parse_port = |p: &str| -> Result<u16, String> {
+        p.parse::<u16>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| bad_port(p))
+    };
+    let (host, port) = if let Some(rest) = spec.strip_prefix('[') {
+        let (h, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("\"{spec}\" has an unclosed `[`"))?;
+        match after.strip_prefix(':') {
+            Some(p) => (h.to_string(), Some(parse_port(p)?)),
+            None if after.is_empty() => (h.to_string(), None),
+            None => return Err(format!("\"{spec}\" is not HOST[:PORT]")),
+        }
+    } else if spec.matches(':').count() > 1 {
+        // A bare IPv6 address without a port.
+        (spec.to_string(), None)
+    } else if let Some((h, p)) = spec.split_once(':') {
+        (h.to_string(), Some(parse_port(p)?))
+    } else {
+        (spec.to_string(), None)
+    };
+    if host.is_empty() {
+        return Err(format!("\"{spec}\" names no host"));
+    }
+    if host
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
+    {
+        return Err(format!("\"{host}\" is not a host name"));
+    }
+    Ok((host, port))
+}
+
+/// Where a mailbox's password comes from. The password itself is never in the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// The OS keyring, under this mailbox's name.
+    Keyring,
+    /// A command whose standard output is the password, run at each check.
+    Command(String),
+    /// An environment variable.
+    Env(String),
+}
+
+/// Keys that would hold a password in plain text; refused with advice.
+const PLAINTEXT_PASSWORD_KEYS: &[&str] = &["password", "pass", "passwd", "secret", "app_password"];
+
+/// One mailbox as written in the TOML file.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMailbox {
+    /// The mailbox's address; canaries go from it to itself.
+    pub address: String,
+    /// The login name, if not the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    /// IMAP server as `HOST[:PORT]`.
+    pub imap: String,
+    /// `tls`, `starttls` or `plain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imap_security: Option<String>,
+    /// SMTP submission server as `HOST[:PORT]`.
+    pub smtp: String,
+    /// `tls`, `starttls` or `plain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub smtp_security: Option<String>,
+    /// Extra trusted CA certificates (PEM), beside the platform's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// Allow sending the password over an unencrypted connection.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plaintext_login: bool,
+    /// The password is in the OS keyring.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub password_keyring: bool,
+    /// A command that prints the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_command: Option<String>,
+    /// An environment variable that holds the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// A canary slower than this (seconds) is reported as late. Default 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_after_secs: Option<u64>,
+}
+
+/// A validated mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxConfig {
+    /// Its name.
+    pub name: MailboxName,
+    /// Its address.
+    pub address: Address,
+    /// Login name (the address unless set).
+    pub login: String,
+    /// IMAP server.
+    pub imap: Endpoint,
+    /// SMTP submission server.
+    pub smtp: Endpoint,
+    /// Extra CA file.
+    pub ca_file: Option<PathBuf>,
+    /// Plain-text login allowed.
+    pub allow_plaintext_login: bool,
+    /// Where the password comes from.
+    pub secret: SecretSource,
+    /// Latency above which a canary is late.
+    pub late_after_secs: u64,
+}
+
+impl RawMailbox {
+    /// Validates and resolves this mailbox.
+    pub fn resolve(&self, name: &str) -> Result<MailboxConfig, ConfigError> {
+        let mname = MailboxName::new(name).map_err(|m| field_err(name, "name", m))?;
+        let address = Address::new(&self.address).map_err(|m| field_err(name, "address", m))?;
+        let login = match &self.login {
+            Some(l) if l.trim().is_empty() => {
+                return Err(field_err(name, "login", "must not be empty"));
+            }
+            Some(l) => l.clone(),
+            None => self.address.clone(),
+        };
+        let sec = |field: &str, v: &Option<String>| -> Result<Option<Security>, ConfigError> {
+            v.as_deref()
+                .map(|s| s.parse::<Security>().map_err(|m| field_err(name, field, m)))
+                .transpose()
+        };
+        let imap = Endpoint::resolve(
+            Protocol::Imap,
+            &self.imap,
+            sec("imap_security", &self.imap_security)?,
+        )
+        .map_err(|m| field_err(name, "imap", m))?;
+        let smtp = Endpoint::resolve(
+            Protocol::Smtp,
+            &self.smtp,
+            sec("smtp_security", &self.smtp_security)?,
+        )
+        .map_err(|m| field_err(name, "smtp", m))?;
+        let mut sources = Vec::new();
+        if self.password_keyring {
+            sources.push(SecretSource::Keyring);
+        }
+        if let Some(c) = &self.password_command {
+            if c.trim().is_empty() {
+                return Err(field_err(name, "password_command", "must not be empty"));
+            }
+            sources.push(SecretSource::Command(c.clone()));
+        }
+        if let Some(v) = &self.password_env {
+            if v.is_empty() || v.contains('=') || v.contains('\0') {
+                return Err(field_err(
+                    name,
+                    "password_env",
+                    format!("\"{v}\" is not an environment variable name"),
+                ));
+            }
+            sources.push(SecretSource::Env(v.clone()));
+        }
+        let secret = match sources.len() {
+            1 => sources.pop().expect("one source"),
+            0 => {
+                return Err(field_err(
+                    name,
+                    "password_keyring",
+                    "no password source: set exactly one of password_keyring = true, \
+                     password_command or password_env",
+                ));
+            }
+            _ => {
+                return Err(field_err(
+                    name,
+                    "password_keyring",
+                    "more than one password source: keep exactly one of password_keyring, \
+                     password_command, password_env",
+                ));
+            }
+        };
+        let late_after_secs = self.late_after_secs.unwrap_or(60);
+        if late_after_secs == 0 {
+            return Err(field_err(name, "late_after_secs", "must be at least 1"));
+        }
+        Ok(MailboxConfig {
+            name: mname,
+            address,
+            login,
+            imap,
+            smtp,
+            ca_file: self.ca_file.clone(),
+            allow_plaintext_login: self.allow_plaintext_login,
+            secret,
+            late_after_secs,
+        })
+    }
+}
+
+impl MailboxConfig {
+    /// The raw form with every default written out, as `mailbox add` stores it.
+    pub fn to_raw(&self) -> RawMailbox {
+        RawMailbox {
+            address: self.address.to_string(),
+            login: (self.login != self.address.as_str()).then(|| self.login.clone()),
+            imap: self.imap.host_port(),
+            imap_security: Some(self.imap.security.as_str().to_string()),
+            smtp: self.smtp.host_port(),
+            smtp_security: Some(self.smtp.security.as_str().to_string()),
+            ca_file: self.ca_file.clone(),
+            allow_plaintext_login: self.allow_plaintext_login,
+            password_keyring: self.secret == SecretSource::Keyring,
+            password_command: match &self.secret {
+                SecretSource::Command(c) => Some(c.clone()),
+                _ => None,
+            },
+            password_env: match &self.secret {
+                SecretSource::Env(v) => Some(v.clone()),
+                _ => None,
+            },
+            late_after_secs: (self.late_after_secs != 60).then_some(self.late_after_secs),
+        }
+    }
+}
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Config {
+    /// Language for texts, if the file sets one.
+    pub lang: Option<Lang>,
+    /// Mailboxes by name.
+    pub mailboxes: BTreeMap<MailboxName, MailboxConfig>,
+}
+
+impl Config {
+    /// Parses and validates a config file's text.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+        let mut config = Config::default();
+        for (key, value) in &table {
+            match key.as_str() {
+                "lang" => {
+                    let s = value.as_str().ok_or_else(|| ConfigError::Global {
+                        field: "lang".into(),
+                        message: "must be \"ja\" or \"en\"".into(),
+                    })?;
+                    config.lang = Some(Lang::parse(s).ok_or_else(|| ConfigError::Global {
+                        field: "lang".into(),
+                        message: format!("\"{s}\" is not a language; use \"ja\" or \"en\""),
+                    })?);
+                }
+                "mailboxes" => {
+                    let boxes = value.as_table().ok_or_else(|| ConfigError::Global {
+                        field: "mailboxes".into(),
+                        message: "must be a table of [mailboxes.NAME] sections".into(),
+                    })?;
+                    for (name, mb) in boxes {
+                        let mb_table = mb.as_table().ok_or_else(|| {
+                            field_err(name, "mailboxes", "must be a [mailboxes.NAME] section")
+                        })?;
+                        if let Some(k) = PLAINTEXT_PASSWORD_KEYS
+                            .iter()
+                            .find(|k| mb_table.contains_key(**k))
+                        {
+                            return Err(field_err(
+                                name,
+                                k,
+                                format!(
+                                    "passwords are never kept in the config file. Remove this \
+                                     line and store the password in the OS keyring with \
+                                     `mailcanary mailbox add {name} ... --password-stdin`, or set \
+                                     password_command (a command that prints it) or password_env \
+                                     (an environment variable that holds it)"
+                                ),
+                            ));
+                        }
+                        let raw: RawMailbox =
+                            mb.clone().try_into().map_err(|e: toml::de::Error| {
+                                field_err(name, "mailboxes", e.message().trim().to_string())
+                            })?;
+                        let resolved = raw.resolve(name)?;
+                        config.mailboxes.insert(resolved.name.clone(), resolved);
+                    }
+                }
+                other => {
+                    return Err(ConfigError::Global {
+                        field: other.to_string(),
+                        message: "unknown field; expected `lang` or [mailboxes.NAME] sections"
+                            .into(),
+                    });
+                }
+            }
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_defaults() {
+        let t = |p, spec, sec: Option<Security>| Endpoint::resolve(p, spec, sec).unwrap();
+        use Protocol::*;
+        use Security::*;
+        let table = [
+            (Imap, "imap.example.jp", None, "imap.example.jp", 993, Tls),
+            (
+                Imap,
+                "imap.example.jp:143",
+                None,
+                "imap.example.jp",
+                143,
+                Starttls,
+            ),
+            (
+                Imap,
+                "imap.example.jp",
+                Some(Starttls),
+                "imap.example.jp",
+                143,
+                Starttls,
+            ),
+            (Imap, "[::1]:1993", None, "::1", 1993, Tls),
+            (
+                Smtp,
+                "smtp.example.jp",
+                None,
+                "smtp.example.jp",
+                587,
+                Starttls,
+            ),
+            (
+                Smtp,
+                "smtp.example.jp:465",
+                None,
+                "smtp.example.jp",
+                465,
+                Tls,
+            ),
+            (
+                Smtp,
+                "smtp.example.jp",
+                Some(Tls),
+                "smtp.example.jp",
+                465,
+                Tls,
+            ),
+            (
+                Smtp,
+                "127.0.0.1:1587",
+                Some(Starttls),
+                "127.0.0.1",
+                1587,
+                Starttls,
+            ),
+        ];
+        for (p, spec, sec, host, port, want) in table {
+            let e = t(p, spec, sec);
+            assert_eq!(
+                (e.host.as_str(), e.port, e.security),
+                (host, port, want),
+                "{spec}"
+            );
+        }
+        assert!(Endpoint::resolve(Imap, "h:0", None).is_err());
+        assert!(Endpoint::resolve(Imap, "h:99999", None).is_err());
+        assert!(Endpoint::resolve(Imap, ":993", None).is_err());
+        assert_eq!(t(Imap, "[::1]:1993", None).host_port(), "[::1]:1993");
+    }
+
+    const GOOD: &str = r#"
+lang = "ja"
+[mailboxes.office]
+address = "info@example.jp"
+imap = "imap.example.jp"
+smtp = "smtp.example.jp:465"
+password_keyring = true
+"#;
+
+    #[test]
+    fn parses_and_resolves() {
+        let c = Config::parse(GOOD).unwrap();
+        assert_eq!(c.lang, Some(Lang::Ja));
+        let mb = &c.mailboxes[&MailboxName::new("office").unwrap()];
+        assert_eq!(mb.login, "info@example.jp");
+        assert_eq!(mb.imap.port, 993);
+        assert_eq!(mb.smtp.security, Security::Tls);
+        assert_eq!(mb.secret, SecretSource::Keyring);
+        // to_raw round-trips through TOML.
+        let text = format!(
+            "[mailboxes.office]\n{}",
+            toml::to_string(&mb.to_raw()).unwrap()
+        );
+        let again = Config::parse(&text).unwrap();
+        assert_eq!(again.mailboxes.values().next().unwrap(), mb);
+    }
+
+    #[test]
+    fn refuses_plaintext_password_with_advice() {
+        let text = GOOD.replace("password_keyring = true", "password = \"hunter2hunter2\"");
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(
+            err.contains("mailbox \"office\": field `password`"),
+            "{err}"
+        );
+        assert!(err.contains("--password-stdin"), "{err}");
+        assert!(
+            !err.contains("hunter2"),
+            "the error must not repeat the secret: {err}"
+        );
+    }
+
+    #[test]
+    fn errors_name_mailbox_and_field() {
+        let cases = [
+            (
+                GOOD.replace("info@example.jp", "not-an-address"),
+                "field `address`",
+            ),
+            (
+                GOOD.replace("smtp.example.jp:465", "smtp:x"),
+                "field `smtp`",
+            ),
+            (
+                GOOD.replace("password_keyring = true", ""),
+                "no password source",
+            ),
+            (
+                GOOD.replace(
+                    "password_keyring = true",
+                    "password_keyring = true\npassword_env = \"X\"",
+                ),
+                "more than one password source",
+            ),
+            (
+                GOOD.replace("address =", "adress ="),
+                "unknown field `adress`",
+            ),
+            (
+                GOOD.replace("password_keyring = true", "password_keyring = 3"),
+                "invalid type",
+            ),
+            (
+                GOOD.replace("lang = \"ja\"", "lang = \"de\""),
+                "field `lang`",
+            ),
+            (
+                format!("{GOOD}\nimap_security = \"bogus\""),
+                "field `imap_security`",
+            ),
+            ("x = [".to_string(), "TOML parse error"),
+            ("colour = 1".to_string(), "field `colour`"),
+        ];
+        for (text, want) in cases {
+            let err = Config::parse(&text).unwrap_err().to_string();
+            assert!(err.contains(want), "want {want:?} in {err:?}");
+        }
+    }
+
+    #[test]
+    fn names_and_addresses() {
+        assert!(MailboxName::new("office-1.main_box").is_ok());
+        for bad in ["", "-x", "a b", "a/b", "日本", &"x".repeat(65)] {
+            assert!(MailboxName::new(bad).is_err(), "{bad}");
+        }
+        assert!(Address::new("info@example.jp").is_ok());
+        assert!(Address::new("user@localhost").is_ok());
+        for bad in [
+            "info", "@x.jp", "a@", "a b@x.jp", "<a@x.jp>", "a@x..jp", "a@.x.jp",
+        ] {
+            assert!(Address::new(bad).is_err(), "{bad}");
+        }
+    }
+}

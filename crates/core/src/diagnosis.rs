@@ -1,0 +1,295 @@
+//! Plain-language texts for each category: a summary of what broke and an action for office
+//! staff, in Japanese and English. The raw server reply travels separately as evidence.
+
+use crate::{Category, Lang};
+
+/// Facts a text may mention.
+#[derive(Debug, Clone, Default)]
+pub struct TextContext<'a> {
+    /// The server involved, `host:port`.
+    pub server: &'a str,
+    /// "sending" or "receiving" side, as a protocol name (`smtp` / `imap`).
+    pub protocol: &'a str,
+    /// Folder where the canary was found.
+    pub folder: &'a str,
+    /// Canary latency in seconds.
+    pub secs: f64,
+    /// Whether receiving (IMAP login) worked in the same check.
+    pub receiving_works: bool,
+}
+
+fn side(lang: Lang, protocol: &str) -> &'static str {
+    match (lang, protocol) {
+        (Lang::Ja, "smtp") => "送信サーバー",
+        (Lang::Ja, _) => "受信サーバー",
+        (Lang::En, "smtp") => "sending server",
+        (Lang::En, _) => "receiving server",
+    }
+}
+
+/// The summary and the action for a category.
+pub fn texts(category: Category, lang: Lang, c: &TextContext<'_>) -> (String, String) {
+    use Category::*;
+    let s = side(lang, c.protocol);
+    let server = c.server;
+    let (summary, action): (String, String) = match lang {
+        Lang::En => match category {
+            Ok => (
+                format!("Mail is flowing: the test message arrived in {} after {:.2} s.", c.folder, c.secs),
+                "Nothing to do.".into(),
+            ),
+            Late => (
+                format!("Mail is slow: the test message took {:.0} s to arrive.", c.secs),
+                "Customers may notice delays. If it continues, ask the mail provider whether they have delays.".into(),
+            ),
+            Junk => (
+                format!("The test message arrived in the junk folder ({}), not the inbox. Customer mail may be landing there too.", c.folder),
+                "Look through the junk folder for real messages, and mark the test message as \"not junk\" in webmail. Ask the provider why mail from this address is treated as spam.".into(),
+            ),
+            Lost => (
+                "The test message was sent but never arrived. Incoming mail may be lost.".into(),
+                "Check webmail (including its junk folder) for new mail. If nothing arrives there either, call the mail provider.".into(),
+            ),
+            AttachmentBlocked => (
+                "Messages with some kinds of attachments do not arrive; ordinary messages do.".into(),
+                "Something between the provider and this PC (a firewall or security box) is probably removing them. Ask whoever manages the firewall.".into(),
+            ),
+            AttachmentAltered => (
+                "An attachment arrived removed or changed.".into(),
+                "Ask whoever manages the firewall or mail filter whether it rewrites attachments.".into(),
+            ),
+            DownloadInterrupted => (
+                "The connection broke while a message was being downloaded.".into(),
+                "If this repeats for the same kind of message, a firewall is probably cutting it off. Ask whoever manages it.".into(),
+            ),
+            CanaryRemoved => (
+                "A test message disappeared from the server before Mail Canary removed it.".into(),
+                "Another mail program or a server rule may be deleting mail. Check the mail programs' settings.".into(),
+            ),
+            AuthFailed => (
+                format!("The {s} ({server}) refused the password."),
+                "If the password was changed recently, enter the new one in Mail Canary. Otherwise sign in to webmail to check the account.".into(),
+            ),
+            AuthMethodRequired => (
+                format!("The {s} ({server}) no longer accepts the ordinary password from mail programs."),
+                "Create an app password in the provider's account settings (or use the provider's sign-in), and enter it in Mail Canary.".into(),
+            ),
+            AccountLocked => (
+                format!("The provider has locked this account ({s}, {server})."),
+                "Sign in to webmail, or look for a notice from the provider (also in the junk folder), to unlock it. Change the password if it may have leaked.".into(),
+            ),
+            SendBlocked => (
+                if c.receiving_works {
+                    "Sending is blocked by the provider; receiving still works. Providers do this when a password has leaked and the account sent spam.".into()
+                } else {
+                    "Sending is blocked by the provider. Providers do this when a password has leaked and the account sent spam.".into()
+                },
+                "Change the mailbox password, scan the PCs for viruses, then look for the provider's notice (also in the junk folder) with the unlock steps, or call the provider.".into(),
+            ),
+            SendLimited => (
+                "The provider is limiting how much this mailbox may send for now.".into(),
+                "Wait; sending resumes within a day. If nobody sent bulk mail, change the password: it may have leaked.".into(),
+            ),
+            MailboxFull => (
+                "The mailbox is full; new mail is being refused.".into(),
+                "Delete or archive old mail (empty the trash too) in webmail or the mail program.".into(),
+            ),
+            QuotaWarning => (
+                "The mailbox is nearly full.".into(),
+                "Delete or archive old mail soon.".into(),
+            ),
+            NoticeFound => (
+                "A notice from the mail provider is waiting in the mailbox.".into(),
+                "Read it in webmail; it may contain steps you need to take.".into(),
+            ),
+            TlsUntrusted => (
+                format!("The {s} ({server}) showed a certificate this PC does not trust. The connection may not be safe."),
+                "Do not enter passwords elsewhere until this is explained. Ask the provider or IT support; if the server uses a private certificate, give Mail Canary its CA file.".into(),
+            ),
+            TlsExpired => (
+                format!("The certificate of the {s} ({server}) has expired."),
+                "Tell the mail provider; mail programs will show warnings until they renew it.".into(),
+            ),
+            TlsExpiring => (
+                format!("The certificate of the {s} ({server}) expires soon."),
+                "Tell the mail provider so they renew it in time.".into(),
+            ),
+            TlsIntercepted => (
+                format!("Something between this PC and the {s} ({server}) replaces its certificate."),
+                "A firewall or security program is probably inspecting mail. Ask whoever manages it.".into(),
+            ),
+            StarttlsMissing => (
+                format!("The {s} ({server}) did not offer encryption (STARTTLS), so Mail Canary did not send the password."),
+                "Something may be stripping encryption on the way. Ask the provider or whoever manages the firewall.".into(),
+            ),
+            DnsFailed => (
+                format!("The name of the {s} ({server}) cannot be looked up."),
+                "Check that the internet works on this PC. If it does, check the server name in the settings, or ask the provider.".into(),
+            ),
+            ConnectFailed => (
+                format!("The {s} ({server}) cannot be reached."),
+                "Check that the internet works on this PC. If it does, the provider may be down: check their status page or call them.".into(),
+            ),
+            Timeout => (
+                format!("The {s} ({server}) stopped answering."),
+                "The provider may be overloaded or down. If it lasts, check their status page or call them.".into(),
+            ),
+            ServerError => (
+                format!("The {s} ({server}) reported an error of its own."),
+                "Usually temporary. If it lasts, tell the provider and show them the server's reply.".into(),
+            ),
+            ProtocolError => (
+                format!("The {s} ({server}) answered something Mail Canary does not understand."),
+                "Check the server name and port in the settings. If they are right, something in between may interfere.".into(),
+            ),
+            ConfigError => (
+                "Mail Canary's settings for this mailbox are incomplete or wrong.".into(),
+                "Open the settings and correct the highlighted field.".into(),
+            ),
+        },
+        Lang::Ja => match category {
+            Ok => (
+                format!("メールは正常に届いています（テストメールは {:.2} 秒で {} に届きました）。", c.secs, c.folder),
+                "対応は不要です。".into(),
+            ),
+            Late => (
+                format!("メールの配送が遅れています（テストメールが届くまで {:.0} 秒かかりました）。", c.secs),
+                "お客様へのメールが遅れる可能性があります。続くようならメール事業者に遅延がないか問い合わせてください。".into(),
+            ),
+            Junk => (
+                format!("テストメールが受信トレイではなく迷惑メールフォルダ（{}）に入りました。お客様のメールも入っているかもしれません。", c.folder),
+                "迷惑メールフォルダに大事なメールがないか確認し、Web メールでテストメールを「迷惑メールではない」にしてください。迷惑メール扱いの理由をメール事業者に問い合わせてください。".into(),
+            ),
+            Lost => (
+                "テストメールを送りましたが、届きませんでした。受信メールが失われている可能性があります。".into(),
+                "Web メール（迷惑メールフォルダも）に新しいメールが届いているか確認し、届いていなければメール事業者に連絡してください。".into(),
+            ),
+            AttachmentBlocked => (
+                "特定の種類の添付ファイル付きメールだけが届きません。普通のメールは届いています。".into(),
+                "事業者とこのパソコンの間の機器（ファイアウォールやセキュリティ装置）が取り除いている可能性があります。機器の管理者に相談してください。".into(),
+            ),
+            AttachmentAltered => (
+                "添付ファイルが取り除かれたか、書き換えられて届きました。".into(),
+                "ファイアウォールやメールフィルターが添付ファイルを書き換えていないか、管理者に確認してください。".into(),
+            ),
+            DownloadInterrupted => (
+                "メールの受信中に接続が切れました。".into(),
+                "同じ種類のメールで繰り返すなら、ファイアウォールが切断している可能性があります。管理者に相談してください。".into(),
+            ),
+            CanaryRemoved => (
+                "Mail Canary が消す前に、テストメールがサーバーから消えました。".into(),
+                "別のメールソフトやサーバーの振り分け設定がメールを削除している可能性があります。各パソコンのメールソフトの設定を確認してください。".into(),
+            ),
+            AuthFailed => (
+                format!("{s}（{server}）がパスワードを受け付けませんでした。"),
+                "最近パスワードを変えたなら、新しいパスワードを Mail Canary に入力してください。そうでなければ Web メールにログインしてアカウントを確認してください。".into(),
+            ),
+            AuthMethodRequired => (
+                format!("{s}（{server}）は、メールソフトからの通常のパスワードでのログインを受け付けなくなりました。"),
+                "事業者のアカウント設定でアプリパスワードを作成し（または事業者のサインインを使い）、Mail Canary に入力してください。".into(),
+            ),
+            AccountLocked => (
+                format!("メール事業者がこのアカウントをロックしています（{s}、{server}）。"),
+                "Web メールにログインするか、事業者からのお知らせ（迷惑メールフォルダも）を探してロックを解除してください。パスワードが漏れた可能性があれば変更してください。".into(),
+            ),
+            SendBlocked => (
+                if c.receiving_works {
+                    "メール事業者が送信を止めています。受信はできています。パスワードが漏れて迷惑メールの送信に使われたときに、事業者はこうします。".into()
+                } else {
+                    "メール事業者が送信を止めています。パスワードが漏れて迷惑メールの送信に使われたときに、事業者はこうします。".into()
+                },
+                "メールのパスワードを変更し、パソコンのウイルス検査をしてから、事業者からのお知らせ（迷惑メールフォルダも）にある解除手順に従うか、事業者に電話してください。".into(),
+            ),
+            SendLimited => (
+                "メール事業者が、このメールアドレスから送れる量を一時的に制限しています。".into(),
+                "しばらく待つと（長くて 1 日）送れるようになります。誰も大量送信していないなら、パスワードが漏れた可能性があるので変更してください。".into(),
+            ),
+            MailboxFull => (
+                "メールボックスが満杯で、新しいメールを受け取れません。".into(),
+                "Web メールかメールソフトで古いメールを削除・整理してください（ごみ箱も空にしてください）。".into(),
+            ),
+            QuotaWarning => (
+                "メールボックスの空きが少なくなっています。".into(),
+                "早めに古いメールを削除・整理してください。".into(),
+            ),
+            NoticeFound => (
+                "メール事業者からのお知らせがメールボックスに届いています。".into(),
+                "Web メールで読んでください。必要な手続きが書かれているかもしれません。".into(),
+            ),
+            TlsUntrusted => (
+                format!("{s}（{server}）が、このパソコンが信頼しない証明書を示しました。安全な接続ではないかもしれません。"),
+                "原因がわかるまで、ほかの場所でもパスワードを入力しないでください。事業者か IT 担当に相談してください。独自の証明書を使うサーバーなら、その CA ファイルを Mail Canary に設定してください。".into(),
+            ),
+            TlsExpired => (
+                format!("{s}（{server}）の証明書の有効期限が切れています。"),
+                "メール事業者に連絡してください。更新されるまでメールソフトで警告が出ます。".into(),
+            ),
+            TlsExpiring => (
+                format!("{s}（{server}）の証明書の有効期限が近づいています。"),
+                "期限までに更新するよう、メール事業者に連絡してください。".into(),
+            ),
+            TlsIntercepted => (
+                format!("このパソコンと{s}（{server}）の間で、何かが証明書を差し替えています。"),
+                "ファイアウォールやセキュリティソフトがメールを検査している可能性があります。管理者に相談してください。".into(),
+            ),
+            StarttlsMissing => (
+                format!("{s}（{server}）が暗号化（STARTTLS）を提示しなかったため、パスワードを送りませんでした。"),
+                "途中で暗号化が外されている可能性があります。事業者かファイアウォールの管理者に相談してください。".into(),
+            ),
+            DnsFailed => (
+                format!("{s}（{server}）の名前を引けません。"),
+                "このパソコンでインターネットが使えるか確認してください。使えるなら、設定のサーバー名を確認するか事業者に問い合わせてください。".into(),
+            ),
+            ConnectFailed => (
+                format!("{s}（{server}）に接続できません。"),
+                "このパソコンでインターネットが使えるか確認してください。使えるなら事業者側の障害かもしれません。障害情報を確認するか、事業者に連絡してください。".into(),
+            ),
+            Timeout => (
+                format!("{s}（{server}）から応答がなくなりました。"),
+                "事業者側が混雑しているか止まっている可能性があります。続くようなら障害情報を確認するか、事業者に連絡してください。".into(),
+            ),
+            ServerError => (
+                format!("{s}（{server}）がサーバー側のエラーを返しました。"),
+                "多くは一時的です。続くようなら、サーバーの応答を添えて事業者に連絡してください。".into(),
+            ),
+            ProtocolError => (
+                format!("{s}（{server}）から理解できない応答が返りました。"),
+                "設定のサーバー名とポート番号を確認してください。正しければ、途中の機器が通信を妨げている可能性があります。".into(),
+            ),
+            ConfigError => (
+                "このメールボックスの Mail Canary の設定が不完全か、間違っています。".into(),
+                "設定を開き、示された項目を直してください。".into(),
+            ),
+        },
+    };
+    (summary, action)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_category_has_texts_in_both_languages() {
+        let ctx = TextContext {
+            server: "smtp.example.jp:587",
+            protocol: "smtp",
+            folder: "INBOX",
+            secs: 0.21,
+            receiving_works: true,
+        };
+        for c in Category::ALL {
+            for lang in [Lang::En, Lang::Ja] {
+                let (s, a) = texts(*c, lang, &ctx);
+                assert!(s.len() > 10 && a.len() > 5, "{c} {lang:?}");
+                if lang == Lang::Ja {
+                    assert!(!s.is_ascii(), "{c}: Japanese summary is Japanese");
+                }
+            }
+        }
+        let (s, _) = texts(Category::SendBlocked, Lang::En, &ctx);
+        assert!(s.starts_with("Sending is blocked by the provider; receiving still works."));
+        let (s, _) = texts(Category::AuthFailed, Lang::Ja, &ctx);
+        assert!(s.contains("送信サーバー（smtp.example.jp:587）"), "{s}");
+    }
+}

@@ -1,0 +1,19 @@
+//! Mail Canary's pure core.
+//!
+//! Everything here is a decision or a data shape: the config model and its validation, canary
+//! messages and their verification, classification of server replies, the diagnosis vocabulary
+//! with its plain-language texts (Japanese and English), and the report format shared by the
+//! CLI, the history and the app. Nothing here performs I/O or needs an async runtime; the engine
+//! feeds it inputs (replies, observations, the time, random bytes) and acts on what it returns.
+
+pub mod canary;
+pub mod category;
+pub mod classify;
+pub mod config;
+pub mod diagnosis;
+pub mod lang;
+pub mod report;
+pub mod utf7;
+
+pub use category::{Category, Severity};
+pub use lang::Lang;

@@ -1,0 +1,433 @@
+//! The report of one check: what the engine observed, and the diagnosis drawn from it.
+//!
+//! The engine records [`Observations`]; [`diagnose`] turns them into a [`CheckReport`], the one
+//! shape shared by `check --json`, the history and the app (schema 1).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Protocol;
+use crate::diagnosis::{TextContext, texts};
+use crate::{Category, Lang, Severity};
+
+/// The stages of a round trip, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Name lookup.
+    Dns,
+    /// TCP connection.
+    Connect,
+    /// TLS handshake (implicit or after STARTTLS), with the server greeting.
+    Tls,
+    /// Login.
+    Auth,
+    /// Submission of the canary (MAIL, RCPT, DATA).
+    Send,
+    /// Waiting for the canary to arrive.
+    Receive,
+    /// Downloading the canary in full and checking it.
+    Verify,
+    /// Removing the canary.
+    Cleanup,
+}
+
+impl Stage {
+    /// snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Dns => "dns",
+            Stage::Connect => "connect",
+            Stage::Tls => "tls",
+            Stage::Auth => "auth",
+            Stage::Send => "send",
+            Stage::Receive => "receive",
+            Stage::Verify => "verify",
+            Stage::Cleanup => "cleanup",
+        }
+    }
+}
+
+/// One timed stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageRecord {
+    /// Which stage.
+    pub stage: Stage,
+    /// Which protocol, where it applies.
+    pub protocol: Option<Protocol>,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// How long it took, in milliseconds.
+    pub ms: u64,
+    /// What happened, for the expert (no secrets).
+    pub detail: String,
+}
+
+/// A problem the engine observed, before it is put into words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Category.
+    pub category: Category,
+    /// Where it happened.
+    pub stage: Stage,
+    /// On which protocol.
+    pub protocol: Option<Protocol>,
+    /// The server involved (`host:port`), empty if none.
+    pub server: String,
+    /// The raw evidence: the server's reply or the error.
+    pub evidence: String,
+}
+
+/// What became of the canary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CanaryOutcome {
+    /// Its id, once composed.
+    pub id: Option<String>,
+    /// The folder it was found in, decoded for people (`INBOX`, `Junk`, `迷惑メール`).
+    pub folder: Option<String>,
+    /// Whether that folder is the junk folder.
+    #[serde(default)]
+    pub in_junk: bool,
+    /// Milliseconds from the end of submission until it was seen.
+    pub latency_ms: Option<u64>,
+    /// Whether it was removed from the server.
+    pub cleaned: bool,
+}
+
+/// Everything the engine observed during one check.
+#[derive(Debug, Clone, Default)]
+pub struct Observations {
+    /// Mailbox name.
+    pub mailbox: String,
+    /// Start, Unix milliseconds.
+    pub started_at_ms: u64,
+    /// Whole duration in milliseconds.
+    pub duration_ms: u64,
+    /// Timed stages in the order they ran.
+    pub stages: Vec<StageRecord>,
+    /// Problems in the order they were seen.
+    pub problems: Vec<Problem>,
+    /// The canary, if one was composed.
+    pub canary: CanaryOutcome,
+    /// Whether the IMAP login succeeded (used to say "receiving still works").
+    pub imap_login_ok: bool,
+    /// A canary slower than this (ms) is late.
+    pub late_after_ms: u64,
+}
+
+/// One finding, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Category.
+    pub category: Category,
+    /// Severity.
+    pub severity: Severity,
+    /// Stage where it was seen.
+    pub stage: Stage,
+    /// What broke, for office staff.
+    pub summary: String,
+    /// What to do.
+    pub action: String,
+    /// The raw reply or error, for the expert.
+    pub evidence: String,
+}
+
+/// The report of one check (JSON schema 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckReport {
+    /// Schema version: 1.
+    pub schema: u32,
+    /// Mailbox name.
+    pub mailbox: String,
+    /// Overall status.
+    pub status: Severity,
+    /// Primary finding's category (`ok` when all is well).
+    pub category: Category,
+    /// Primary summary.
+    pub summary: String,
+    /// Primary action.
+    pub action: String,
+    /// Every finding, worst first.
+    pub findings: Vec<Finding>,
+    /// Timed stages.
+    pub stages: Vec<StageRecord>,
+    /// The canary.
+    pub canary: CanaryOutcome,
+    /// Start, Unix milliseconds.
+    pub started_at_ms: u64,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// Puts observations into words.
+pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
+    let secs = obs.canary.latency_ms.unwrap_or(0) as f64 / 1000.0;
+    let folder = obs.canary.folder.clone().unwrap_or_default();
+    let ctx = |server: &'static str| TextContext {
+        server,
+        protocol: "imap",
+        folder: &folder,
+        secs,
+        receiving_works: obs.imap_login_ok,
+    };
+    let mut findings: Vec<Finding> = Vec::new();
+    for p in &obs.problems {
+        let c = TextContext {
+            server: &p.server,
+            protocol: p.protocol.map(Protocol::as_str).unwrap_or(""),
+            ..ctx("")
+        };
+        let (summary, action) = texts(p.category, lang, &c);
+        findings.push(Finding {
+            category: p.category,
+            severity: p.category.default_severity(),
+            stage: p.stage,
+            summary,
+            action,
+            evidence: p.evidence.clone(),
+        });
+    }
+    if obs.canary.folder.is_some() {
+        if obs.canary.in_junk {
+            let (summary, action) = texts(Category::Junk, lang, &ctx(""));
+            findings.push(Finding {
+                category: Category::Junk,
+                severity: Severity::Warning,
+                stage: Stage::Receive,
+                summary,
+                action,
+                evidence: format!("found in folder {folder}"),
+            });
+        }
+        if obs.canary.latency_ms.unwrap_or(0) > obs.late_after_ms && obs.late_after_ms > 0 {
+            let (summary, action) = texts(Category::Late, lang, &ctx(""));
+            findings.push(Finding {
+                category: Category::Late,
+                severity: Severity::Warning,
+                stage: Stage::Receive,
+                summary,
+                action,
+                evidence: format!(
+                    "latency {} ms > {} ms",
+                    obs.canary.latency_ms.unwrap_or(0),
+                    obs.late_after_ms
+                ),
+            });
+        }
+    }
+    // Worst first; the order of observation breaks ties (the first cause seen is primary).
+    let rank = |s: Severity| match s {
+        Severity::Critical => 0,
+        Severity::Unknown => 1,
+        Severity::Warning => 2,
+        Severity::Ok => 3,
+    };
+    findings.sort_by_key(|f| rank(f.severity));
+    let (status, category, summary, action) = match findings.first() {
+        Some(f) => (f.severity, f.category, f.summary.clone(), f.action.clone()),
+        None => {
+            let (s, a) = texts(Category::Ok, lang, &ctx(""));
+            (Severity::Ok, Category::Ok, s, a)
+        }
+    };
+    CheckReport {
+        schema: 1,
+        mailbox: obs.mailbox.clone(),
+        status,
+        category,
+        summary,
+        action,
+        findings,
+        stages: obs.stages.clone(),
+        canary: obs.canary.clone(),
+        started_at_ms: obs.started_at_ms,
+        duration_ms: obs.duration_ms,
+    }
+}
+
+impl CheckReport {
+    /// Sum of the stage times of one protocol's connection set-up and transfer, in seconds.
+    pub fn protocol_secs(&self, protocol: Protocol) -> f64 {
+        self.stages
+            .iter()
+            .filter(|s| s.protocol == Some(protocol) && s.stage != Stage::Receive)
+            .map(|s| s.ms)
+            .sum::<u64>() as f64
+            / 1000.0
+    }
+
+    /// One Nagios plugin line with performance data.
+    pub fn nagios_line(&self, warn_secs: u64, crit_secs: u64) -> String {
+        let head = match (self.status, &self.canary.folder, self.canary.latency_ms) {
+            (Severity::Ok, Some(folder), Some(ms)) => format!(
+                "{}: canary arrived in {} after {:.2}s",
+                self.mailbox,
+                folder,
+                ms as f64 / 1000.0
+            ),
+            _ => format!("{}: {}: {}", self.mailbox, self.category, self.summary),
+        };
+        let mut perf = Vec::new();
+        if let Some(ms) = self.canary.latency_ms {
+            perf.push(format!(
+                "rtt={:.2}s;{warn_secs};{crit_secs}",
+                ms as f64 / 1000.0
+            ));
+        }
+        perf.push(format!("smtp={:.2}s", self.protocol_secs(Protocol::Smtp)));
+        perf.push(format!("imap={:.2}s", self.protocol_secs(Protocol::Imap)));
+        format!(
+            "MAILCANARY {} - {} | {}",
+            self.status.label(),
+            head.replace(['|', '\n'], " "),
+            perf.join(" ")
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stage(stage: Stage, protocol: Protocol, ms: u64) -> StageRecord {
+        StageRecord {
+            stage,
+            protocol: Some(protocol),
+            ok: true,
+            ms,
+            detail: String::new(),
+        }
+    }
+
+    fn healthy() -> Observations {
+        Observations {
+            mailbox: "office".into(),
+            stages: vec![
+                stage(Stage::Connect, Protocol::Imap, 10),
+                stage(Stage::Auth, Protocol::Imap, 20),
+                stage(Stage::Connect, Protocol::Smtp, 30),
+                stage(Stage::Send, Protocol::Smtp, 20),
+                stage(Stage::Receive, Protocol::Imap, 210),
+            ],
+            canary: CanaryOutcome {
+                id: Some("X".into()),
+                folder: Some("INBOX".into()),
+                in_junk: false,
+                latency_ms: Some(210),
+                cleaned: true,
+            },
+            imap_login_ok: true,
+            late_after_ms: 60_000,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn healthy_check() {
+        let r = diagnose(&healthy(), Lang::En);
+        assert_eq!((r.status, r.category), (Severity::Ok, Category::Ok));
+        assert!(r.findings.is_empty());
+        assert_eq!(
+            r.nagios_line(60, 600),
+            "MAILCANARY OK - office: canary arrived in INBOX after 0.21s | rtt=0.21s;60;600 smtp=0.05s imap=0.03s"
+        );
+    }
+
+    #[test]
+    fn table() {
+        let junk = |o: &mut Observations| {
+            o.canary.folder = Some("迷惑メール".into());
+            o.canary.in_junk = true;
+        };
+        let late = |o: &mut Observations| o.canary.latency_ms = Some(61_000);
+        let blocked = |o: &mut Observations| {
+            o.canary.folder = None;
+            o.canary.latency_ms = None;
+            o.problems.push(Problem {
+                category: Category::SendBlocked,
+                stage: Stage::Send,
+                protocol: Some(Protocol::Smtp),
+                server: "s:587".into(),
+                evidence: "554 5.7.1 suspended".into(),
+            });
+        };
+        let config = |o: &mut Observations| {
+            o.problems.push(Problem {
+                category: Category::ConfigError,
+                stage: Stage::Auth,
+                protocol: None,
+                server: String::new(),
+                evidence: "no password".into(),
+            });
+        };
+        let cases: Vec<(
+            &str,
+            Box<dyn Fn(&mut Observations)>,
+            Severity,
+            Category,
+            usize,
+        )> = vec![
+            ("junk", Box::new(junk), Severity::Warning, Category::Junk, 1),
+            ("late", Box::new(late), Severity::Warning, Category::Late, 1),
+            (
+                "junk and late",
+                Box::new(move |o| {
+                    junk(o);
+                    late(o)
+                }),
+                Severity::Warning,
+                Category::Junk,
+                2,
+            ),
+            (
+                "blocked",
+                Box::new(blocked),
+                Severity::Critical,
+                Category::SendBlocked,
+                1,
+            ),
+            (
+                "config and junk",
+                Box::new(move |o| {
+                    junk(o);
+                    config(o)
+                }),
+                Severity::Unknown,
+                Category::ConfigError,
+                2,
+            ),
+        ];
+        for (name, change, status, category, n) in cases {
+            let mut o = healthy();
+            change(&mut o);
+            let r = diagnose(&o, Lang::En);
+            assert_eq!(
+                (r.status, r.category, r.findings.len()),
+                (status, category, n),
+                "{name}"
+            );
+        }
+        let mut o = healthy();
+        blocked(&mut o);
+        let r = diagnose(&o, Lang::En);
+        assert!(r.summary.contains("receiving still works"), "{}", r.summary);
+        let line = r.nagios_line(60, 600);
+        assert!(
+            line.starts_with("MAILCANARY CRITICAL - office: send_blocked: Sending is blocked"),
+            "{line}"
+        );
+        assert!(!line.contains("rtt="), "{line}");
+    }
+
+    #[test]
+    fn json_shape() {
+        let r = diagnose(&healthy(), Lang::Ja);
+        let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["schema"], 1);
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["stages"][0]["stage"], "connect");
+        assert_eq!(v["stages"][0]["protocol"], "imap");
+        assert_eq!(v["canary"]["folder"], "INBOX");
+        let back: CheckReport = serde_json::from_value(v).unwrap();
+        assert_eq!(back, r);
+    }
+}
