@@ -1,1 +1,563 @@
-fn main() {}
+//! `mailcanary`: the command-line host of the engine.
+//!
+//! It parses arguments, finds the config and data directories, and calls the engine; it writes
+//! no protocol or storage logic of its own. Exit codes follow Nagios plugins: 0 ok, 1 warning,
+//! 2 critical, 3 unknown (also for usage and configuration errors).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use mailcanary_engine::core::config::{
+    Config, MailboxConfig, MailboxName, Protocol, RawMailbox, SecretSource,
+};
+use mailcanary_engine::core::report::{CheckReport, Stage, iso8601_utc, parse_since};
+use mailcanary_engine::core::{Lang, Severity};
+use mailcanary_engine::probe::{CheckOptions, check};
+use mailcanary_engine::store::Store;
+use mailcanary_engine::{config_file, secrets};
+use secrecy::SecretString;
+
+/// Exit code for usage and configuration errors.
+const EXIT_UNKNOWN: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mailcanary",
+    version,
+    about = "Sends canary mail through a mailbox and tells, in plain words, what broke."
+)]
+struct Cli {
+    /// Config file (TOML).
+    #[arg(long, global = true, env = "MAILCANARY_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the history and local state.
+    #[arg(long, global = true, env = "MAILCANARY_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Language of messages: ja or en (default: from the OS locale).
+    #[arg(long, global = true, env = "MAILCANARY_LANG", value_name = "LANG")]
+    lang: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Add, list, show or remove mailboxes.
+    #[command(subcommand)]
+    Mailbox(MailboxCmd),
+    /// Run one canary round trip per mailbox (all when none is named).
+    Check(CheckArgs),
+    /// Show past checks with per-stage timings.
+    History(HistoryArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum MailboxCmd {
+    /// Add a mailbox.
+    Add(AddArgs),
+    /// List mailboxes.
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one mailbox and its latest check.
+    Show {
+        /// Mailbox name.
+        name: String,
+    },
+    /// Remove a mailbox (and its password from the OS keyring).
+    Remove {
+        /// Mailbox name.
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("secret").required(true).multiple(false)
+    .args(["password_stdin", "password_command", "password_env"])))]
+struct AddArgs {
+    /// A short name for the mailbox, e.g. office.
+    name: String,
+    /// The mailbox's e-mail address.
+    #[arg(long)]
+    address: String,
+    /// Login name, if not the address.
+    #[arg(long)]
+    login: Option<String>,
+    /// IMAP server, HOST[:PORT] (default port 993).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    imap: String,
+    /// SMTP submission server, HOST[:PORT] (default port 587).
+    #[arg(long, value_name = "HOST[:PORT]")]
+    smtp: String,
+    /// tls, starttls or plain (default: tls; starttls on port 143).
+    #[arg(long)]
+    imap_security: Option<String>,
+    /// tls, starttls or plain (default: starttls; tls on port 465).
+    #[arg(long)]
+    smtp_security: Option<String>,
+    /// Extra CA certificates (PEM) to trust beside the platform's.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// Allow the password to travel over an unencrypted connection.
+    #[arg(long)]
+    allow_plaintext_login: bool,
+    /// Read the password from standard input and store it in the OS keyring.
+    #[arg(long)]
+    password_stdin: bool,
+    /// A command that prints the password, run at each check.
+    #[arg(long, value_name = "CMD")]
+    password_command: Option<String>,
+    /// An environment variable that holds the password.
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct CheckArgs {
+    /// Mailboxes to check (default: all).
+    names: Vec<String>,
+    /// One JSON object per mailbox per line.
+    #[arg(long)]
+    json: bool,
+    /// Bound on the whole check in seconds; a canary not arrived by then is lost.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+}
+
+#[derive(Args, Debug)]
+struct HistoryArgs {
+    /// Mailbox (default: all).
+    name: Option<String>,
+    /// How far back: 30m, 24h, 7d, 2w.
+    #[arg(long, default_value = "24h")]
+    since: String,
+    /// One JSON object per check per line.
+    #[arg(long, conflicts_with = "csv")]
+    json: bool,
+    /// CSV with a header row.
+    #[arg(long)]
+    csv: bool,
+}
+
+/// Resolved global settings.
+struct Env {
+    config_path: PathBuf,
+    data_dir: PathBuf,
+    lang_override: Option<Lang>,
+}
+
+impl Env {
+    fn from_cli(cli: &Cli) -> Result<Env> {
+        let dirs = directories::ProjectDirs::from("", "", "mailcanary");
+        let config_path = match (&cli.config, &dirs) {
+            (Some(p), _) => p.clone(),
+            (None, Some(d)) => d.config_dir().join("config.toml"),
+            (None, None) => bail!("cannot find a config directory; pass --config FILE"),
+        };
+        let data_dir = match (&cli.data_dir, &dirs) {
+            (Some(p), _) => p.clone(),
+            (None, Some(d)) => d.data_dir().to_path_buf(),
+            (None, None) => bail!("cannot find a data directory; pass --data-dir DIR"),
+        };
+        let lang_override = match &cli.lang {
+            Some(l) => Some(
+                Lang::parse(l).ok_or_else(|| anyhow!("--lang {l:?}: use \"ja\" or \"en\""))?,
+            ),
+            None => None,
+        };
+        Ok(Env {
+            config_path,
+            data_dir,
+            lang_override,
+        })
+    }
+
+    fn lang(&self, config: &Config) -> Lang {
+        self.lang_override.or(config.lang).unwrap_or_else(|| {
+            let var = |k| std::env::var(k).ok();
+            let (a, b, c) = (var("LC_ALL"), var("LC_MESSAGES"), var("LANG"));
+            Lang::from_locale([a.as_deref(), b.as_deref(), c.as_deref()])
+        })
+    }
+
+    fn load(&self) -> Result<Config> {
+        Ok(config_file::load(&self.config_path)?)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(EXIT_UNKNOWN),
+            };
+        }
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MAILCANARY_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("mailcanary: {e:#}");
+            ExitCode::from(EXIT_UNKNOWN)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    let env = Env::from_cli(&cli)?;
+    match cli.command {
+        Command::Mailbox(MailboxCmd::Add(a)) => mailbox_add(&env, a),
+        Command::Mailbox(MailboxCmd::List { json }) => mailbox_list(&env, json),
+        Command::Mailbox(MailboxCmd::Show { name }) => mailbox_show(&env, &name),
+        Command::Mailbox(MailboxCmd::Remove { name }) => mailbox_remove(&env, &name),
+        Command::Check(a) => run_check(&env, a),
+        Command::History(a) => history(&env, a),
+    }
+}
+
+fn read_password_stdin() -> Result<SecretString> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Password: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let pw = line.trim_end_matches(['\n', '\r']).to_string();
+    if pw.is_empty() {
+        bail!("--password-stdin: standard input held no password");
+    }
+    Ok(SecretString::from(pw))
+}
+
+fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
+    let raw = RawMailbox {
+        address: a.address,
+        login: a.login,
+        imap: a.imap,
+        imap_security: a.imap_security,
+        smtp: a.smtp,
+        smtp_security: a.smtp_security,
+        ca_file: a
+            .ca_file
+            .map(|p| std::path::absolute(&p).unwrap_or(p)),
+        allow_plaintext_login: a.allow_plaintext_login,
+        password_keyring: a.password_stdin,
+        password_command: a.password_command,
+        password_env: a.password_env,
+        late_after_secs: None,
+    };
+    let mb = raw.resolve(&a.name)?;
+    if let Some(ca) = &mb.ca_file {
+        mailcanary_engine::tls::load_ca_file(ca)?;
+    }
+    let current = env.load()?;
+    if current.mailboxes.contains_key(&mb.name) {
+        bail!(
+            "mailbox \"{}\" exists already in {}; remove it first or pick another name",
+            mb.name,
+            env.config_path.display()
+        );
+    }
+    if mb.secret == SecretSource::Keyring {
+        let pw = read_password_stdin()?;
+        secrets::store_password(&mb.name, &pw)?;
+    }
+    if let Err(e) = config_file::add_mailbox(&env.config_path, &mb) {
+        if mb.secret == SecretSource::Keyring {
+            let _ = secrets::delete_password(&mb.name);
+        }
+        return Err(e.into());
+    }
+    let where_pw = match &mb.secret {
+        SecretSource::Keyring => "password stored in the OS keyring".to_string(),
+        SecretSource::Command(_) => "password from a command at each check".to_string(),
+        SecretSource::Env(v) => format!("password from ${v}"),
+    };
+    println!(
+        "Added mailbox \"{}\" ({}) to {}; {where_pw}.",
+        mb.name,
+        mb.address,
+        env.config_path.display()
+    );
+    Ok(0)
+}
+
+fn secret_label(s: &SecretSource) -> String {
+    match s {
+        SecretSource::Keyring => "keyring".into(),
+        SecretSource::Command(c) => format!("command: {c}"),
+        SecretSource::Env(v) => format!("env: {v}"),
+    }
+}
+
+fn mailbox_json(mb: &MailboxConfig) -> serde_json::Value {
+    serde_json::json!({
+        "name": mb.name.as_str(),
+        "address": mb.address.as_str(),
+        "login": mb.login,
+        "imap": {"host": mb.imap.host, "port": mb.imap.port, "security": mb.imap.security},
+        "smtp": {"host": mb.smtp.host, "port": mb.smtp.port, "security": mb.smtp.security},
+        "ca_file": mb.ca_file,
+        "allow_plaintext_login": mb.allow_plaintext_login,
+        "password_source": match &mb.secret {
+            SecretSource::Keyring => "keyring",
+            SecretSource::Command(_) => "command",
+            SecretSource::Env(_) => "env",
+        },
+    })
+}
+
+fn mailbox_list(env: &Env, json: bool) -> Result<u8> {
+    let config = env.load()?;
+    if config.mailboxes.is_empty() && !json {
+        println!(
+            "No mailboxes yet. Add one with `mailcanary mailbox add NAME --address … --imap … --smtp … --password-stdin`."
+        );
+    }
+    for mb in config.mailboxes.values() {
+        if json {
+            println!("{}", mailbox_json(mb));
+        } else {
+            println!(
+                "{}\t{}\timap {} ({})\tsmtp {} ({})\tpassword: {}",
+                mb.name,
+                mb.address,
+                mb.imap.host_port(),
+                mb.imap.security.as_str(),
+                mb.smtp.host_port(),
+                mb.smtp.security.as_str(),
+                secret_label(&mb.secret)
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn find_mailbox<'a>(config: &'a Config, env: &Env, name: &str) -> Result<&'a MailboxConfig> {
+    let key = MailboxName::new(name).map_err(|m| anyhow!(m))?;
+    config.mailboxes.get(&key).ok_or_else(|| {
+        anyhow!(
+            "no mailbox \"{name}\" in {}; `mailcanary mailbox list` shows what there is",
+            env.config_path.display()
+        )
+    })
+}
+
+fn mailbox_show(env: &Env, name: &str) -> Result<u8> {
+    let config = env.load()?;
+    let mb = find_mailbox(&config, env, name)?;
+    println!("name:      {}", mb.name);
+    println!("address:   {}", mb.address);
+    println!("login:     {}", mb.login);
+    println!("imap:      {} ({})", mb.imap.host_port(), mb.imap.security.as_str());
+    println!("smtp:      {} ({})", mb.smtp.host_port(), mb.smtp.security.as_str());
+    if let Some(ca) = &mb.ca_file {
+        println!("ca file:   {}", ca.display());
+    }
+    if mb.allow_plaintext_login {
+        println!("plain-text login allowed");
+    }
+    println!("password:  {}", secret_label(&mb.secret));
+    let db = env.data_dir.join(mailcanary_engine::store::DB_FILE);
+    if db.exists() {
+        let store = Store::open(&env.data_dir)?;
+        match store.latest(mb.name.as_str())? {
+            Some(r) => println!(
+                "last check: {} {} - {}",
+                iso8601_utc(r.started_at_ms),
+                r.status.label(),
+                r.summary
+            ),
+            None => println!("last check: never"),
+        }
+    } else {
+        println!("last check: never");
+    }
+    Ok(0)
+}
+
+fn mailbox_remove(env: &Env, name: &str) -> Result<u8> {
+    let key = MailboxName::new(name).map_err(|m| anyhow!(m))?;
+    let mb = config_file::remove_mailbox(&env.config_path, &key)?;
+    let note = if mb.secret == SecretSource::Keyring {
+        match secrets::delete_password(&mb.name) {
+            Ok(true) => "; its password was removed from the OS keyring".to_string(),
+            Ok(false) => "; the OS keyring held no password for it".to_string(),
+            Err(e) => format!("; its keyring entry could not be removed: {e}"),
+        }
+    } else {
+        String::new()
+    };
+    println!("Removed mailbox \"{}\"{note}.", mb.name);
+    Ok(0)
+}
+
+fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
+    let config = env.load()?;
+    let lang = env.lang(&config);
+    let selected: Vec<MailboxConfig> = if a.names.is_empty() {
+        config.mailboxes.values().cloned().collect()
+    } else {
+        a.names
+            .iter()
+            .map(|n| find_mailbox(&config, env, n).cloned())
+            .collect::<Result<_>>()?
+    };
+    if selected.is_empty() {
+        bail!(
+            "no mailboxes configured in {}; add one with `mailcanary mailbox add`",
+            env.config_path.display()
+        );
+    }
+    let (key, _) = secrets::install_key(&env.data_dir)?;
+    let mut store = Store::open(&env.data_dir)?;
+    let opts = CheckOptions {
+        lang,
+        timeout: Duration::from_secs(a.timeout),
+        ..Default::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let reports: Vec<CheckReport> = rt.block_on(futures::future::join_all(
+        selected.iter().map(|mb| check(mb, &key, &opts)),
+    ));
+    let mut worst = Severity::Ok;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for (mb, r) in selected.iter().zip(&reports) {
+        worst = worst.worst(r.status);
+        if let Err(e) = store.record(r) {
+            eprintln!("mailcanary: warning: check of \"{}\" not saved: {e}", r.mailbox);
+        }
+        if a.json {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        } else {
+            writeln!(out, "{}", r.nagios_line(mb.late_after_secs, a.timeout))?;
+        }
+    }
+    Ok(worst.exit_code() as u8)
+}
+
+fn stage_ms(r: &CheckReport, stage: Stage, protocol: Option<Protocol>) -> u64 {
+    r.stages
+        .iter()
+        .filter(|s| s.stage == stage && (protocol.is_none() || s.protocol == protocol))
+        .map(|s| s.ms)
+        .sum()
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
+    let back = parse_since(&a.since)
+        .ok_or_else(|| anyhow!("--since {:?}: use a number and a unit, e.g. 30m, 24h, 7d, 2w", a.since))?;
+    if let Some(n) = &a.name {
+        let config = env.load()?;
+        find_mailbox(&config, env, n)?;
+    }
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let db = env.data_dir.join(mailcanary_engine::store::DB_FILE);
+    let reports = if db.exists() {
+        Store::open(&env.data_dir)?.history(a.name.as_deref(), now_ms.saturating_sub(back))?
+    } else {
+        Vec::new()
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let stages = [
+        Stage::Dns,
+        Stage::Connect,
+        Stage::Tls,
+        Stage::Auth,
+        Stage::Send,
+        Stage::Receive,
+        Stage::Verify,
+        Stage::Cleanup,
+    ];
+    if a.csv {
+        let mut head = vec!["started_at", "mailbox", "status", "category", "latency_ms", "folder", "duration_ms"];
+        let names: Vec<String> = stages.iter().map(|s| format!("{}_ms", s.as_str())).collect();
+        head.extend(names.iter().map(String::as_str));
+        head.push("summary");
+        writeln!(out, "{}", head.join(","))?;
+    }
+    if reports.is_empty() && !a.json && !a.csv {
+        writeln!(out, "No checks in the last {}.", a.since)?;
+    }
+    for r in &reports {
+        if a.json {
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
+        } else if a.csv {
+            let mut row = vec![
+                iso8601_utc(r.started_at_ms),
+                csv_field(&r.mailbox),
+                r.status.as_str().to_string(),
+                r.category.as_str().to_string(),
+                r.canary.latency_ms.map(|v| v.to_string()).unwrap_or_default(),
+                csv_field(r.canary.folder.as_deref().unwrap_or("")),
+                r.duration_ms.to_string(),
+            ];
+            row.extend(stages.iter().map(|s| stage_ms(r, *s, None).to_string()));
+            row.push(csv_field(&r.summary));
+            writeln!(out, "{}", row.join(","))?;
+        } else {
+            let timings: Vec<String> = r
+                .stages
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}{}={}ms{}",
+                        s.protocol.map(|p| format!("{}.", p.as_str())).unwrap_or_default(),
+                        s.stage.as_str(),
+                        s.ms,
+                        if s.ok { "" } else { "!" }
+                    )
+                })
+                .collect();
+            writeln!(
+                out,
+                "{}  {:<12} {:<8} {:<16} {}\n    {}",
+                iso8601_utc(r.started_at_ms),
+                r.mailbox,
+                r.status.label(),
+                r.category.as_str(),
+                r.summary,
+                timings.join(" ")
+            )?;
+        }
+    }
+    Ok(0)
+}

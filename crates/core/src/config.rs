@@ -375,6 +375,18 @@ impl RawMailbox {
             sec("smtp_security", &self.smtp_security)?,
         )
         .map_err(|m| field_err(name, "smtp", m))?;
+        if !self.allow_plaintext_login {
+            for (field, ep) in [("imap_security", &imap), ("smtp_security", &smtp)] {
+                if ep.security == Security::Plain {
+                    return Err(field_err(
+                        name,
+                        field,
+                        "`plain` would send the password unencrypted; use tls or starttls, or \
+                         set allow_plaintext_login = true (--allow-plaintext-login) to accept that",
+                    ));
+                }
+            }
+        }
         let mut sources = Vec::new();
         if self.password_keyring {
             sources.push(SecretSource::Keyring);
@@ -686,6 +698,10 @@ password_keyring = true
             (
                 format!("{GOOD}\nimap_security = \"bogus\""),
                 "field `imap_security`",
+            ),
+            (
+                format!("{GOOD}\nimap_security = \"plain\""),
+                "allow_plaintext_login",
             ),
             ("x = [".to_string(), "TOML parse error"),
             ("colour = 1".to_string(), "field `colour`"),

@@ -431,3 +431,58 @@ mod tests {
         assert_eq!(back, r);
     }
 }
+
+/// A Unix time in milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
+pub fn iso8601_utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// Parses a look-back like `30m`, `24h`, `7d`, `2w` into milliseconds.
+pub fn parse_since(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "w" => 7 * 86_400_000,
+        _ => return None,
+    };
+    n.checked_mul(unit_ms)
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn iso_and_since() {
+        assert_eq!(iso8601_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601_utc(1_763_800_000_123), "2025-11-22T08:26:40Z");
+        assert_eq!(parse_since("24h"), Some(86_400_000));
+        assert_eq!(parse_since("7d"), Some(7 * 86_400_000));
+        assert_eq!(parse_since("30m"), Some(1_800_000));
+        for bad in ["", "h", "7", "7y", "-1d", "1.5h"] {
+            assert_eq!(parse_since(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,1 +1,18 @@
+//! Mail Canary's engine: everything that touches the world.
+//!
+//! It drives the pure decisions of `mailcanary-core` with real I/O: DNS, TCP and TLS
+//! (rustls with the platform's trust store), SMTP submission (lettre's low-level connection, so
+//! each step is timed and classified), IMAP (async-imap), secrets (the OS keyring, a command or
+//! an environment variable), the config file and the SQLite history. It knows nothing of the
+//! desktop: the CLI and the tray app are two hosts of this one engine.
 
+pub mod config_file;
+pub mod imap;
+pub mod net;
+pub mod probe;
+pub mod secrets;
+pub mod smtp;
+pub mod store;
+pub mod tls;
+
+pub use mailcanary_core as core;

@@ -1,0 +1,173 @@
+//! Reading and editing the config file. Edits keep the user's comments and layout (toml_edit)
+//! and replace the file atomically.
+
+use std::path::{Path, PathBuf};
+
+use mailcanary_core::config::{Config, ConfigError, MailboxConfig, MailboxName};
+
+/// Config file errors; each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    /// The file cannot be read or written.
+    #[error("config file {path}: {source}")]
+    Io {
+        /// File.
+        path: PathBuf,
+        /// Error.
+        source: std::io::Error,
+    },
+    /// The file's content is invalid.
+    #[error("config file {path}: {source}")]
+    Invalid {
+        /// File.
+        path: PathBuf,
+        /// Error.
+        source: ConfigError,
+    },
+    /// A mailbox with that name exists already.
+    #[error("config file {path}: mailbox \"{name}\" exists already; remove it first or pick another name")]
+    Exists {
+        /// File.
+        path: PathBuf,
+        /// Name.
+        name: String,
+    },
+    /// No mailbox with that name.
+    #[error("config file {path}: no mailbox \"{name}\"")]
+    NoSuchMailbox {
+        /// File.
+        path: PathBuf,
+        /// Name.
+        name: String,
+    },
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigFileError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(source) => Err(ConfigFileError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Loads and validates the config; a missing file is an empty config.
+pub fn load(path: &Path) -> Result<Config, ConfigFileError> {
+    Config::parse(&read_text(path)?).map_err(|source| ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<(), ConfigFileError> {
+    let io = |source| ConfigFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    let tmp = path.with_extension("toml.tmp");
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+const HEADER: &str = "# Mail Canary configuration. Passwords are never kept here: they live in the OS\n\
+# keyring, or come from password_command / password_env.\n";
+
+/// Adds a mailbox (validated) to the config file.
+pub fn add_mailbox(path: &Path, mb: &MailboxConfig) -> Result<(), ConfigFileError> {
+    let text = read_text(path)?;
+    // Validate what is there first: never rewrite a file we do not understand.
+    let current = Config::parse(&text).map_err(|source| ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if current.mailboxes.contains_key(&mb.name) {
+        return Err(ConfigFileError::Exists {
+            path: path.to_path_buf(),
+            name: mb.name.to_string(),
+        });
+    }
+    let mut doc: toml_edit::DocumentMut = if text.trim().is_empty() {
+        HEADER.parse().expect("header parses")
+    } else {
+        text.parse().expect("validated above")
+    };
+    let raw = toml::to_string(&mb.to_raw()).expect("a mailbox serialises");
+    let table_doc: toml_edit::DocumentMut = raw.parse().expect("serialised TOML parses");
+    let mailboxes = doc
+        .entry("mailboxes")
+        .or_insert_with(|| {
+            let mut t = toml_edit::Table::new();
+            t.set_implicit(true);
+            toml_edit::Item::Table(t)
+        })
+        .as_table_mut()
+        .expect("validated: mailboxes is a table");
+    mailboxes.insert(
+        mb.name.as_str(),
+        toml_edit::Item::Table(table_doc.as_table().clone()),
+    );
+    let new_text = doc.to_string();
+    // The result must load back to the same mailbox.
+    let check = Config::parse(&new_text).map_err(|source| ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    debug_assert_eq!(check.mailboxes.get(&mb.name), Some(mb));
+    write_atomically(path, &new_text)
+}
+
+/// Removes a mailbox from the config file; returns its config.
+pub fn remove_mailbox(path: &Path, name: &MailboxName) -> Result<MailboxConfig, ConfigFileError> {
+    let text = read_text(path)?;
+    let current = Config::parse(&text).map_err(|source| ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let Some(mb) = current.mailboxes.get(name).cloned() else {
+        return Err(ConfigFileError::NoSuchMailbox {
+            path: path.to_path_buf(),
+            name: name.to_string(),
+        });
+    };
+    let mut doc: toml_edit::DocumentMut = text.parse().expect("validated above");
+    if let Some(t) = doc.get_mut("mailboxes").and_then(|m| m.as_table_mut()) {
+        t.remove(name.as_str());
+    }
+    write_atomically(path, &doc.to_string())?;
+    Ok(mb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailcanary_core::config::RawMailbox;
+
+    #[test]
+    fn add_keeps_comments_and_remove_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "# my notes\nlang = \"ja\"\n").unwrap();
+        let raw = RawMailbox {
+            address: "info@example.jp".into(),
+            imap: "imap.example.jp".into(),
+            smtp: "smtp.example.jp".into(),
+            password_env: Some("OFFICE_PW".into()),
+            ..Default::default()
+        };
+        let mb = raw.resolve("office").unwrap();
+        add_mailbox(&path, &mb).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# my notes\n"), "{text}");
+        assert!(text.contains("[mailboxes.office]"), "{text}");
+        assert_eq!(load(&path).unwrap().mailboxes.len(), 1);
+        assert!(matches!(add_mailbox(&path, &mb), Err(ConfigFileError::Exists { .. })));
+        remove_mailbox(&path, &mb.name).unwrap();
+        assert!(load(&path).unwrap().mailboxes.is_empty());
+        assert!(std::fs::read_to_string(&path).unwrap().contains("# my notes"));
+    }
+}

@@ -1,0 +1,614 @@
+//! The receiving side of a round trip: IMAP login, finding the canary in INBOX or Junk,
+//! downloading it in full, and removing it by UID.
+//!
+//! Work per check depends on new messages only: the UIDNEXT of INBOX and of the junk folder are
+//! noted before the canary is sent, and only UIDs from there on are fetched. Nothing is ever
+//! stored, moved or flagged unless its `X-Mail-Canary` MAC verifies for this mailbox.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_imap::types::NameAttribute;
+use async_imap::{Client, Session};
+use futures::TryStreamExt;
+use mailcanary_core::canary::{self, BodyCheck, CanaryHeader, CanaryId, CanaryKey};
+use mailcanary_core::classify::{Reply, ReplyStage, classify_imap};
+use mailcanary_core::config::{Endpoint, Protocol, Security};
+use mailcanary_core::report::Stage;
+use mailcanary_core::{Category, utf7};
+use rustls::ClientConfig;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::net::{self, MailStream};
+use crate::probe::{Failure, Recorder, StageTimeouts, io_failure};
+
+const P: Protocol = Protocol::Imap;
+
+/// Turns an async-imap error into a failure with a category for `stage`.
+fn imap_failure(stage: ReplyStage, err: async_imap::error::Error) -> Failure {
+    use async_imap::error::Error as E;
+    match err {
+        E::No(s) | E::Bad(s) => {
+            let reply = parse_imap_error_text(&s);
+            let evidence = match &reply.imap_code {
+                Some(c) => format!("NO [{c}] {}", reply.text),
+                None => format!("NO {}", reply.text),
+            };
+            Failure::new(classify_imap(stage, &reply), evidence)
+        }
+        E::Io(e) => io_failure(&e),
+        E::ConnectionLost => Failure::new(
+            Category::ConnectFailed,
+            "the server closed the connection".to_string(),
+        ),
+        E::Parse(e) => Failure::new(Category::ProtocolError, format!("unparsable reply: {e}")),
+        other => Failure::new(Category::ProtocolError, other.to_string()),
+    }
+}
+
+/// async-imap reports `NO`/`BAD` as `code: Some(Alert), info: Some("text")` (Debug forms);
+/// this recovers the response code and the text. Codes it does not parse (RFC 5530's
+/// `AUTHENTICATIONFAILED` among them) stay in brackets at the start of the text.
+pub fn parse_imap_error_text(s: &str) -> Reply {
+    let mut code = s
+        .strip_prefix("code: Some(")
+        .and_then(|r| r.split_once(')'))
+        .map(|(c, _)| c.split('(').next().unwrap_or(c).to_ascii_uppercase());
+    let mut text = match s.find("info: Some(\"") {
+        Some(i) => {
+            let inner = &s[i + "info: Some(\"".len()..];
+            let inner = inner.strip_suffix("\")").unwrap_or(inner);
+            inner.replace("\\\"", "\"").replace("\\\\", "\\")
+        }
+        None => s.to_string(),
+    };
+    if let Some(rest) = text.strip_prefix('[')
+        && let Some((c, after)) = rest.split_once(']')
+    {
+        if code.is_none() {
+            code = Some(c.split_whitespace().next().unwrap_or("").to_ascii_uppercase());
+        }
+        text = after.trim().to_string();
+    }
+    Reply {
+        code: None,
+        imap_code: code.filter(|c| !c.is_empty()),
+        text,
+    }
+}
+
+/// A logged-in IMAP connection with INBOX selected.
+pub struct ImapConn {
+    session: Session<MailStream>,
+    server: String,
+    /// Raw (modified UTF-7) name of the junk folder, and its name for people.
+    junk: Option<(String, String)>,
+    /// Raw name of the trash folder.
+    trash: Option<String>,
+    has_uidplus: bool,
+    has_move: bool,
+    inbox_next: u32,
+    junk_next: u32,
+    selected: String,
+}
+
+/// Where a verified canary was found.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Raw folder name.
+    pub folder_raw: String,
+    /// Folder name for people.
+    pub folder: String,
+    /// Whether it is the junk folder.
+    pub in_junk: bool,
+    /// Its UID there.
+    pub uid: u32,
+    /// When it was seen.
+    pub seen_at: Instant,
+    /// Its verified header.
+    pub header: CanaryHeader,
+}
+
+/// What a login attempt needs.
+pub struct ImapLogin<'a> {
+    /// The server.
+    pub endpoint: &'a Endpoint,
+    /// Login name.
+    pub login: &'a str,
+    /// Password.
+    pub password: &'a SecretString,
+    /// Whether the password may travel unencrypted.
+    pub allow_plaintext_login: bool,
+    /// TLS configuration.
+    pub tls: Arc<ClientConfig>,
+}
+
+/// Connects, secures and logs in; records the dns, connect, tls and auth stages.
+pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &ImapLogin<'_>) -> Option<ImapConn> {
+    let ep = l.endpoint;
+    let server = ep.host_port();
+    let tcp = crate::probe::dns_and_connect(rec, t, P, ep).await?;
+    let client = match ep.security {
+        Security::Tls => {
+            let tls = l.tls.clone();
+            let host = ep.host.clone();
+            rec.stage(Stage::Tls, P, &server, t.tls, async move {
+                let stream = net::tls_handshake(tls, &host, tcp)
+                    .await
+                    .map_err(|e| io_failure(&e))?;
+                let mut client = Client::new(stream);
+                read_greeting(&mut client).await?;
+                Ok((client, "TLS established; greeting received".to_string()))
+            })
+            .await?
+        }
+        Security::Starttls => {
+            let tls = l.tls.clone();
+            let host = ep.host.clone();
+            rec.stage(Stage::Tls, P, &server, t.tls, async move {
+                let mut client = Client::new(MailStream::Plain(tcp));
+                read_greeting(&mut client).await?;
+                if let Err(e) = client.run_command_and_check_ok("STARTTLS", None).await {
+                    let f = imap_failure(ReplyStage::Greeting, e);
+                    return Err(Failure::new(
+                        Category::StarttlsMissing,
+                        format!("STARTTLS refused: {}", f.evidence),
+                    ));
+                }
+                let MailStream::Plain(tcp) = client.into_inner() else {
+                    unreachable!("the stream is plain before STARTTLS")
+                };
+                let stream = net::tls_handshake(tls, &host, tcp)
+                    .await
+                    .map_err(|e| io_failure(&e))?;
+                Ok((Client::new(stream), "STARTTLS established".to_string()))
+            })
+            .await?
+        }
+        Security::Plain => {
+            let mut client = Client::new(MailStream::Plain(tcp));
+            let greeting = tokio::time::timeout(t.command, read_greeting(&mut client)).await;
+            if let Some(f) = match greeting {
+                Ok(Ok(())) => None,
+                Ok(Err(f)) => Some(f),
+                Err(_) => Some(Failure::new(
+                    Category::Timeout,
+                    "no greeting from the server".to_string(),
+                )),
+            } {
+                rec.fail(Stage::Connect, P, &server, f);
+                return None;
+            }
+            client
+        }
+    };
+    if ep.security == Security::Plain && !l.allow_plaintext_login {
+        rec.fail(
+            Stage::Auth,
+            P,
+            &server,
+            Failure::new(
+                Category::ConfigError,
+                "plain-text login refused: the connection is not encrypted and \
+                 allow_plaintext_login is not set"
+                    .to_string(),
+            ),
+        );
+        return None;
+    }
+    let login = l.login.to_string();
+    let password = l.password.clone();
+    let mut session = rec
+        .stage(Stage::Auth, P, &server, t.auth, async move {
+            let s = client
+                .login(&login, password.expose_secret())
+                .await
+                .map_err(|(e, _)| imap_failure(ReplyStage::Auth, e))?;
+            Ok((s, "logged in".to_string()))
+        })
+        .await?;
+    let caps = rec
+        .stage(Stage::Auth, P, &server, t.command, async {
+            let caps = session
+                .capabilities()
+                .await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+            Ok((caps, "capabilities read".to_string()))
+        })
+        .await?;
+    rec.set_imap_login_ok();
+    Some(ImapConn {
+        server,
+        junk: None,
+        trash: None,
+        has_uidplus: caps.has_str("UIDPLUS"),
+        has_move: caps.has_str("MOVE"),
+        inbox_next: 0,
+        junk_next: 0,
+        selected: String::new(),
+        session,
+    })
+}
+
+async fn read_greeting(client: &mut Client<MailStream>) -> Result<(), Failure> {
+    match client.read_response().await {
+        Ok(Some(resp)) => {
+            let text = format!("{:?}", resp.parsed());
+            if text.contains("Bye") {
+                Err(Failure::new(
+                    Category::ServerError,
+                    format!("server said goodbye: {text}"),
+                ))
+            } else {
+                Ok(())
+            }
+        }
+        Ok(None) => Err(Failure::new(
+            Category::ConnectFailed,
+            "the server closed the connection before its greeting".to_string(),
+        )),
+        Err(e) => Err(io_failure(&e)),
+    }
+}
+
+/// Junk folder names used by servers that do not mark `\Junk` (checked case-insensitively,
+/// after decoding from modified UTF-7).
+const JUNK_NAMES: &[&str] = &[
+    "Junk",
+    "Spam",
+    "Junk E-mail",
+    "Junk Email",
+    "Bulk Mail",
+    "[Gmail]/Spam",
+    "INBOX.Junk",
+    "INBOX.Spam",
+    "INBOX/Junk",
+    "迷惑メール",
+    "迷惑メールフォルダ",
+];
+
+impl ImapConn {
+    fn drain_unsolicited(&mut self) {
+        while self.session.unsolicited_responses.try_recv().is_ok() {}
+    }
+
+    /// Finds the junk and trash folders, selects INBOX and notes where new mail will start.
+    pub async fn prepare(&mut self, rec: &mut Recorder, t: &StageTimeouts) -> Option<()> {
+        let server = self.server.clone();
+        rec.stage(Stage::Auth, P, &server, t.command, async {
+            let names: Vec<_> = self
+                .session
+                .list(Some(""), Some("*"))
+                .await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                .try_collect()
+                .await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+            let mut junk_by_name = None;
+            for n in &names {
+                let raw = n.name().to_string();
+                let shown = utf7::decode(&raw).unwrap_or_else(|| raw.clone());
+                if n.attributes().contains(&NameAttribute::Junk) && self.junk.is_none() {
+                    self.junk = Some((raw.clone(), shown.clone()));
+                }
+                if n.attributes().contains(&NameAttribute::Trash) && self.trash.is_none() {
+                    self.trash = Some(raw.clone());
+                }
+                if junk_by_name.is_none()
+                    && JUNK_NAMES.iter().any(|j| j.eq_ignore_ascii_case(&shown))
+                {
+                    junk_by_name = Some((raw, shown));
+                }
+            }
+            if self.junk.is_none() {
+                self.junk = junk_by_name;
+            }
+            let inbox = self
+                .session
+                .select("INBOX")
+                .await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+            self.selected = "INBOX".to_string();
+            self.inbox_next = inbox.uid_next.unwrap_or(1);
+            if let Some((raw, _)) = self.junk.clone() {
+                let st = self
+                    .session
+                    .status(&raw, "(UIDNEXT)")
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                self.junk_next = st.uid_next.unwrap_or(1);
+            }
+            self.drain_unsolicited();
+            let detail = format!(
+                "INBOX has {} messages; junk folder: {}",
+                inbox.exists,
+                self.junk.as_ref().map(|j| j.1.as_str()).unwrap_or("none found")
+            );
+            Ok(((), detail))
+        })
+        .await
+    }
+
+    async fn select(&mut self, raw: &str) -> Result<u32, Failure> {
+        let mb = self
+            .session
+            .select(raw)
+            .await
+            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+        self.selected = raw.to_string();
+        Ok(mb.uid_next.unwrap_or(1))
+    }
+
+    /// Fetches headers of messages from `from_uid` on in the selected folder; returns the
+    /// verified canary with `id`, if there, and the next UID to look at.
+    async fn scan_new(
+        &mut self,
+        from_uid: u32,
+        key: &CanaryKey,
+        address: &str,
+        id: &CanaryId,
+    ) -> Result<(Option<(u32, CanaryHeader)>, u32), Failure> {
+        let fetches: Vec<_> = self
+            .session
+            .uid_fetch(format!("{from_uid}:*"), "(UID BODY.PEEK[HEADER])")
+            .await
+            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+            .try_collect()
+            .await
+            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+        self.drain_unsolicited();
+        let mut next = from_uid;
+        let mut found = None;
+        for f in &fetches {
+            let Some(uid) = f.uid else { continue };
+            // `n:*` also returns the last message when no UID is >= n.
+            if uid < from_uid {
+                continue;
+            }
+            next = next.max(uid + 1);
+            if let Some(h) = f.header()
+                && let Some(hdr) = canary::find_verified(h, key, address)
+                && &hdr.id == id
+            {
+                found = Some((uid, hdr));
+            }
+        }
+        Ok((found, next))
+    }
+
+    /// Waits until the canary `id` shows up in INBOX or the junk folder, or `until` passes.
+    pub async fn wait_for(
+        &mut self,
+        rec: &mut Recorder,
+        key: &CanaryKey,
+        address: &str,
+        id: &CanaryId,
+        sent_at: Instant,
+        until: Instant,
+    ) -> Option<Found> {
+        let server = self.server.clone();
+        let started = Instant::now();
+        let mut polls = 0u32;
+        let result: Result<Option<Found>, Failure> = async {
+            loop {
+                polls += 1;
+                let (hit, next) = self.scan_new(self.inbox_next, key, address, id).await?;
+                self.inbox_next = next;
+                if let Some((uid, header)) = hit {
+                    return Ok(Some(Found {
+                        folder_raw: "INBOX".into(),
+                        folder: "INBOX".into(),
+                        in_junk: false,
+                        uid,
+                        seen_at: Instant::now(),
+                        header,
+                    }));
+                }
+                if let Some((raw, shown)) = self.junk.clone() {
+                    let st = self
+                        .session
+                        .status(&raw, "(UIDNEXT)")
+                        .await
+                        .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                    self.drain_unsolicited();
+                    if st.uid_next.unwrap_or(0) > self.junk_next {
+                        self.select(&raw).await?;
+                        let (hit, next) = self.scan_new(self.junk_next, key, address, id).await?;
+                        self.junk_next = next;
+                        if let Some((uid, header)) = hit {
+                            return Ok(Some(Found {
+                                folder_raw: raw,
+                                folder: shown,
+                                in_junk: true,
+                                uid,
+                                seen_at: Instant::now(),
+                                header,
+                            }));
+                        }
+                        self.select("INBOX").await?;
+                    }
+                }
+                let now = Instant::now();
+                if now >= until {
+                    return Ok(None);
+                }
+                // Poll fast while delivery is most likely (servers deliver in tens of ms),
+                // then back off so a long wait costs little.
+                let waited = now.duration_since(sent_at);
+                let pause = if waited < Duration::from_secs(2) {
+                    Duration::from_millis(5)
+                } else if waited < Duration::from_secs(10) {
+                    Duration::from_millis(100)
+                } else {
+                    Duration::from_millis(500)
+                };
+                tokio::time::sleep(pause.min(until - now)).await;
+            }
+        }
+        .await;
+        let ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(Some(found)) => {
+                rec.record(
+                    Stage::Receive,
+                    P,
+                    true,
+                    found.seen_at.duration_since(sent_at).as_millis() as u64,
+                    format!("found in {} (UID {}) after {polls} looks", found.folder, found.uid),
+                );
+                Some(found)
+            }
+            Ok(None) => {
+                rec.record(
+                    Stage::Receive,
+                    P,
+                    false,
+                    ms,
+                    format!("not found after {polls} looks"),
+                );
+                rec.problem(
+                    Stage::Receive,
+                    P,
+                    &server,
+                    Failure::new(
+                        Category::Lost,
+                        format!(
+                            "canary {} not in INBOX{} after {:.1} s",
+                            id.as_str(),
+                            self.junk
+                                .as_ref()
+                                .map(|j| format!(" or {}", j.1))
+                                .unwrap_or_default(),
+                            sent_at.elapsed().as_secs_f64()
+                        ),
+                    ),
+                );
+                None
+            }
+            Err(f) => {
+                rec.record(Stage::Receive, P, false, ms, f.evidence.clone());
+                rec.problem(Stage::Receive, P, &server, f);
+                None
+            }
+        }
+    }
+
+    /// Downloads the canary in full, as a mail program would, and checks its body.
+    pub async fn verify(&mut self, rec: &mut Recorder, t: &StageTimeouts, found: &Found) -> Option<()> {
+        let server = self.server.clone();
+        let uid = found.uid;
+        let header = found.header.clone();
+        rec.stage(Stage::Verify, P, &server, t.command, async {
+            let fetches: Vec<_> = self
+                .session
+                .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
+                .await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                .try_collect()
+                .await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+            self.drain_unsolicited();
+            let body = fetches
+                .iter()
+                .find(|f| f.uid == Some(uid))
+                .and_then(|f| f.body())
+                .ok_or_else(|| {
+                    Failure::new(
+                        Category::CanaryRemoved,
+                        format!("UID {uid} vanished before it could be downloaded"),
+                    )
+                })?;
+            match canary::check_body(body, &header) {
+                BodyCheck::Intact => Ok(((), format!("downloaded {} bytes; body intact", body.len()))),
+                BodyCheck::Altered => Err(Failure::new(
+                    Category::AttachmentAltered,
+                    format!("downloaded {} bytes; the body differs from what was sent", body.len()),
+                )),
+            }
+        })
+        .await
+    }
+
+    /// Removes the verified canary by UID: `UID EXPUNGE` of that UID alone (UIDPLUS), else
+    /// `UID MOVE` to Trash; without either it is flagged `\Seen \Deleted` and left, because a
+    /// plain `EXPUNGE` would also purge messages that staff flagged deleted.
+    pub async fn cleanup(&mut self, rec: &mut Recorder, t: &StageTimeouts, found: &Found) -> bool {
+        let server = self.server.clone();
+        let uid = found.uid.to_string();
+        if self.selected != found.folder_raw {
+            // verify() ran in this folder; this only guards against future reordering.
+            if let Err(f) = self.select(&found.folder_raw.clone()).await {
+                rec.fail(Stage::Cleanup, P, &server, f);
+                return false;
+            }
+        }
+        let (has_uidplus, has_move, trash) = (self.has_uidplus, self.has_move, self.trash.clone());
+        rec.stage(Stage::Cleanup, P, &server, t.command, async {
+            let flags = if has_uidplus { "(\\Deleted)" } else { "(\\Seen \\Deleted)" };
+            let _: Vec<_> = self
+                .session
+                .uid_store(&uid, format!("+FLAGS.SILENT {flags}"))
+                .await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                .try_collect()
+                .await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+            let (cleaned, detail) = if has_uidplus {
+                let _: Vec<_> = self
+                    .session
+                    .uid_expunge(&uid)
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                (true, format!("UID EXPUNGE {uid}"))
+            } else if let (true, Some(trash)) = (has_move, trash) {
+                self.session
+                    .uid_mv(&uid, &trash)
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                let shown = utf7::decode(&trash).unwrap_or_else(|| trash.clone());
+                (true, format!("UID MOVE {uid} to {shown}"))
+            } else {
+                (
+                    false,
+                    format!(
+                        "server has neither UIDPLUS nor MOVE: UID {uid} flagged \\Seen \\Deleted \
+                         and left in place"
+                    ),
+                )
+            };
+            self.drain_unsolicited();
+            Ok((cleaned, detail))
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Says goodbye, bounded in time; failures here change nothing.
+    pub async fn logout(mut self, limit: Duration) {
+        let _ = tokio::time::timeout(limit, self.session.logout()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_texts() {
+        let r = parse_imap_error_text(
+            "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication failed.\")",
+        );
+        assert_eq!(r.imap_code.as_deref(), Some("AUTHENTICATIONFAILED"));
+        assert_eq!(r.text, "Authentication failed.");
+        let r = parse_imap_error_text(
+            "code: Some(Alert), info: Some(\"Application-specific password required\")",
+        );
+        assert_eq!(r.imap_code.as_deref(), Some("ALERT"));
+        assert_eq!(r.text, "Application-specific password required");
+        let r = parse_imap_error_text("code: None, info: Some(\"LOGIN failed.\")");
+        assert_eq!((r.imap_code, r.text.as_str()), (None, "LOGIN failed."));
+    }
+}

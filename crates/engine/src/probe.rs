@@ -1,0 +1,373 @@
+//! One canary round trip for one mailbox, timed stage by stage.
+//!
+//! Order: log in over IMAP and note where new mail starts; compose the canary; submit it over
+//! SMTP; wait for it in INBOX and the junk folder; download it in full and check it; remove it
+//! by UID. If IMAP fails, SMTP is still tested up to login (without sending, so nothing is left
+//! behind that could not be cleaned up), which tells "sending works, receiving does not" apart.
+
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mailcanary_core::canary::{self, CanaryId, CanaryKey, CanaryParams};
+use mailcanary_core::config::{Endpoint, MailboxConfig, Protocol};
+use mailcanary_core::report::{
+    CanaryOutcome, CheckReport, Observations, Problem, Stage, StageRecord, diagnose,
+};
+use mailcanary_core::{Category, Lang};
+use secrecy::SecretString;
+use tokio::net::TcpStream;
+
+use crate::tls::{classify_rustls, client_config, find_rustls_error, load_ca_file};
+use crate::{imap, net, secrets, smtp};
+
+/// A failed step: its category and the evidence (server reply or error text, never a secret).
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Category.
+    pub category: Category,
+    /// Evidence.
+    pub evidence: String,
+}
+
+impl Failure {
+    /// A failure.
+    pub fn new(category: Category, evidence: String) -> Failure {
+        Failure { category, evidence }
+    }
+}
+
+/// Classifies an I/O error from a network step.
+pub fn io_failure(e: &io::Error) -> Failure {
+    if let Some(r) = find_rustls_error(e) {
+        return Failure::new(classify_rustls(r), format!("TLS: {r}"));
+    }
+    use io::ErrorKind as K;
+    let category = match e.kind() {
+        K::TimedOut | K::WouldBlock => Category::Timeout,
+        K::InvalidData => Category::ProtocolError,
+        _ => Category::ConnectFailed,
+    };
+    Failure::new(category, e.to_string())
+}
+
+/// Each network step's own time limit (each also bounded by what is left of the whole check).
+#[derive(Debug, Clone)]
+pub struct StageTimeouts {
+    /// Name lookup.
+    pub dns: Duration,
+    /// TCP connect, per address.
+    pub connect: Duration,
+    /// TLS handshake with greeting.
+    pub tls: Duration,
+    /// Login.
+    pub auth: Duration,
+    /// One IMAP command, or the SMTP greeting.
+    pub command: Duration,
+    /// MAIL/RCPT/DATA.
+    pub send: Duration,
+    /// QUIT/LOGOUT.
+    pub quit: Duration,
+}
+
+impl Default for StageTimeouts {
+    fn default() -> Self {
+        StageTimeouts {
+            dns: Duration::from_secs(10),
+            connect: Duration::from_secs(10),
+            tls: Duration::from_secs(15),
+            auth: Duration::from_secs(20),
+            command: Duration::from_secs(20),
+            send: Duration::from_secs(30),
+            quit: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Collects timed stages and problems during a check.
+pub struct Recorder {
+    stages: Vec<StageRecord>,
+    problems: Vec<Problem>,
+    deadline: Instant,
+    imap_login_ok: bool,
+}
+
+impl Recorder {
+    /// A recorder for a check that must end by `deadline`.
+    pub fn new(deadline: Instant) -> Recorder {
+        Recorder {
+            stages: Vec::new(),
+            problems: Vec::new(),
+            deadline,
+            imap_login_ok: false,
+        }
+    }
+
+    /// Time left until the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// Runs one stage under `limit` (and the deadline), recording its time and outcome.
+    pub async fn stage<T>(
+        &mut self,
+        stage: Stage,
+        protocol: Protocol,
+        server: &str,
+        limit: Duration,
+        fut: impl Future<Output = Result<(T, String), Failure>>,
+    ) -> Option<T> {
+        let limit = limit.min(self.remaining());
+        let started = Instant::now();
+        let result = match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure::new(
+                Category::Timeout,
+                format!("no answer within {:.1} s", limit.as_secs_f64()),
+            )),
+        };
+        let ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok((value, detail)) => {
+                self.record(stage, protocol, true, ms, detail);
+                Some(value)
+            }
+            Err(f) => {
+                self.record(stage, protocol, false, ms, f.evidence.clone());
+                self.problem(stage, protocol, server, f);
+                None
+            }
+        }
+    }
+
+    /// Records a stage's outcome.
+    pub fn record(&mut self, stage: Stage, protocol: Protocol, ok: bool, ms: u64, detail: String) {
+        // A stage may run in several steps (IMAP login, then opening INBOX): merge them.
+        if let Some(last) = self.stages.last_mut()
+            && last.stage == stage
+            && last.protocol == Some(protocol)
+            && last.ok
+        {
+            last.ms += ms;
+            last.ok = ok;
+            last.detail = format!("{}; {}", last.detail, detail);
+            return;
+        }
+        self.stages.push(StageRecord {
+            stage,
+            protocol: Some(protocol),
+            ok,
+            ms,
+            detail,
+        });
+    }
+
+    /// Records a problem.
+    pub fn problem(&mut self, stage: Stage, protocol: Protocol, server: &str, f: Failure) {
+        self.problems.push(Problem {
+            category: f.category,
+            stage,
+            protocol: Some(protocol),
+            server: server.to_string(),
+            evidence: f.evidence,
+        });
+    }
+
+    /// Records a stage that failed before it could start.
+    pub fn fail(&mut self, stage: Stage, protocol: Protocol, server: &str, f: Failure) {
+        self.record(stage, protocol, false, 0, f.evidence.clone());
+        self.problem(stage, protocol, server, f);
+    }
+
+    /// Notes that the IMAP login worked.
+    pub fn set_imap_login_ok(&mut self) {
+        self.imap_login_ok = true;
+    }
+}
+
+/// Looks up and connects to an endpoint, recording the dns and connect stages.
+pub async fn dns_and_connect(
+    rec: &mut Recorder,
+    t: &StageTimeouts,
+    protocol: Protocol,
+    ep: &Endpoint,
+) -> Option<TcpStream> {
+    let server = ep.host_port();
+    let (host, port) = (ep.host.clone(), ep.port);
+    let addrs = rec
+        .stage(Stage::Dns, protocol, &server, t.dns, async move {
+            let addrs = net::resolve(&host, port).await.map_err(|e| {
+                Failure::new(Category::DnsFailed, format!("cannot look up {host}: {e}"))
+            })?;
+            let detail = addrs
+                .iter()
+                .map(|a| a.ip().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            Ok((addrs, detail))
+        })
+        .await?;
+    let per_attempt = t.connect;
+    rec.stage(Stage::Connect, protocol, &server, t.connect, async move {
+        let s = net::connect(&addrs, per_attempt)
+            .await
+            .map_err(|e| io_failure(&e))?;
+        let peer = s.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+        Ok((s, format!("connected to {peer}")))
+    })
+    .await
+}
+
+/// Options of a check.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// Language of texts and of the canary.
+    pub lang: Lang,
+    /// Bound on the whole check; a canary not seen by then is lost.
+    pub timeout: Duration,
+    /// Per-stage limits.
+    pub stage_timeouts: StageTimeouts,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            lang: Lang::En,
+            timeout: Duration::from_secs(120),
+            stage_timeouts: StageTimeouts::default(),
+        }
+    }
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+/// Runs one canary round trip for `mb` and diagnoses it.
+pub async fn check(mb: &MailboxConfig, key: &CanaryKey, opts: &CheckOptions) -> CheckReport {
+    let started = Instant::now();
+    let started_wall = SystemTime::now();
+    let mut rec = Recorder::new(started + opts.timeout);
+    let mut outcome = CanaryOutcome::default();
+    round_trip(mb, key, opts, &mut rec, &mut outcome).await;
+    let obs = Observations {
+        mailbox: mb.name.to_string(),
+        started_at_ms: unix_ms(started_wall),
+        duration_ms: started.elapsed().as_millis() as u64,
+        stages: rec.stages,
+        problems: rec.problems,
+        canary: outcome,
+        imap_login_ok: rec.imap_login_ok,
+        late_after_ms: mb.late_after_secs * 1000,
+    };
+    diagnose(&obs, opts.lang)
+}
+
+fn config_problem(evidence: String) -> Problem {
+    Problem {
+        category: Category::ConfigError,
+        stage: Stage::Auth,
+        protocol: None,
+        server: String::new(),
+        evidence,
+    }
+}
+
+async fn round_trip(
+    mb: &MailboxConfig,
+    key: &CanaryKey,
+    opts: &CheckOptions,
+    rec: &mut Recorder,
+    outcome: &mut CanaryOutcome,
+) {
+    let t = &opts.stage_timeouts;
+    let secret_mb = mb.clone();
+    let password: SecretString =
+        match tokio::task::spawn_blocking(move || secrets::read_password(&secret_mb)).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => {
+                rec.problems.push(config_problem(e.to_string()));
+                return;
+            }
+            Err(e) => {
+                rec.problems.push(config_problem(format!("password lookup failed: {e}")));
+                return;
+            }
+        };
+    let extra_roots = match &mb.ca_file {
+        Some(path) => match load_ca_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                rec.problems.push(config_problem(e.to_string()));
+                return;
+            }
+        },
+        None => Vec::new(),
+    };
+    let tls = match client_config(extra_roots.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            rec.problems.push(config_problem(e.to_string()));
+            return;
+        }
+    };
+    let login = imap::ImapLogin {
+        endpoint: &mb.imap,
+        login: &mb.login,
+        password: &password,
+        allow_plaintext_login: mb.allow_plaintext_login,
+        tls: tls.clone(),
+    };
+    let mut conn = imap::open(rec, t, &login).await;
+    if let Some(c) = conn.as_mut()
+        && c.prepare(rec, t).await.is_none()
+    {
+        conn = None;
+    }
+    let plan = smtp::SmtpPlan {
+        endpoint: &mb.smtp,
+        login: &mb.login,
+        password: &password,
+        allow_plaintext_login: mb.allow_plaintext_login,
+        tls,
+        extra_roots: &extra_roots,
+        address: &mb.address,
+    };
+    let Some(mut conn) = conn else {
+        // Receiving is broken: test sending up to login only, so no canary is left behind.
+        smtp::run(rec, t, &plan, None).await;
+        return;
+    };
+    let id = CanaryId::new(&ulid::Ulid::new().to_string()).expect("a ULID is a valid canary id");
+    let composed = canary::compose(
+        key,
+        &CanaryParams {
+            id: id.clone(),
+            now: unix_ms(SystemTime::now()) / 1000,
+            address: mb.address.as_str(),
+            mailbox_name: mb.name.as_str(),
+            lang: opts.lang,
+        },
+    );
+    outcome.id = Some(id.as_str().to_string());
+    let Some(sent_at) = smtp::run(rec, t, &plan, Some(&composed.message)).await else {
+        conn.logout(t.quit.min(rec.remaining())).await;
+        return;
+    };
+    // Keep a little of the budget to download, clean up and log out.
+    let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
+    let until = rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline);
+    if let Some(found) = conn
+        .wait_for(rec, key, mb.address.as_str(), &id, sent_at, until)
+        .await
+    {
+        outcome.folder = Some(found.folder.clone());
+        outcome.in_junk = found.in_junk;
+        outcome.latency_ms = Some(found.seen_at.duration_since(sent_at).as_millis() as u64);
+        // Download in full (as a mail program would) and check, then remove it either way:
+        // it is a verified canary.
+        let _ = conn.verify(rec, t, &found).await;
+        outcome.cleaned = conn.cleanup(rec, t, &found).await;
+    }
+    conn.logout(t.quit.min(rec.remaining())).await;
+}

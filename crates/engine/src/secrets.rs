@@ -1,0 +1,233 @@
+//! Secrets: mailbox passwords and the per-install canary key.
+//!
+//! Passwords come from the OS keyring, a command the user names, or an environment variable
+//! the user names; they are held in `SecretString` (redacted in `Debug`) and never written to
+//! the config, the history, a log or an error. The canary key lives in the keyring, or in a
+//! 0600 file in the data directory where no keyring is available.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use mailcanary_core::canary::CanaryKey;
+use mailcanary_core::config::{MailboxConfig, MailboxName, SecretSource};
+use secrecy::{ExposeSecret, SecretString};
+
+/// The keyring service under which Mail Canary stores its entries.
+pub const KEYRING_SERVICE: &str = "mailcanary";
+const KEY_ENTRY: &str = "install-key";
+const KEY_FILE: &str = "install.key";
+
+/// Why a secret could not be read or stored. Messages never contain the secret.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    /// No usable OS keyring.
+    #[error(
+        "the OS keyring is not available ({0}); use --password-command or --password-env instead"
+    )]
+    NoKeyring(String),
+    /// The keyring has no entry for this mailbox.
+    #[error(
+        "no password for mailbox \"{0}\" in the OS keyring; store it with `mailcanary mailbox add {0} ... --password-stdin`"
+    )]
+    NotFound(String),
+    /// Another keyring failure.
+    #[error("the OS keyring failed: {0}")]
+    Keyring(String),
+    /// The password command failed.
+    #[error("password command for mailbox \"{mailbox}\" failed: {message}")]
+    Command {
+        /// Mailbox.
+        mailbox: String,
+        /// What went wrong (exit status and the first line of its error output).
+        message: String,
+    },
+    /// The environment variable is not set.
+    #[error("environment variable {var} (password of mailbox \"{mailbox}\") is not set or empty")]
+    Env {
+        /// Mailbox.
+        mailbox: String,
+        /// Variable.
+        var: String,
+    },
+    /// The key file cannot be read or written.
+    #[error("canary key file {path}: {message}")]
+    KeyFile {
+        /// File.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+fn keyring_error(e: keyring::Error) -> SecretError {
+    match e {
+        keyring::Error::NoStorageAccess(p) | keyring::Error::PlatformFailure(p) => {
+            SecretError::NoKeyring(p.to_string())
+        }
+        keyring::Error::NoDefaultStore => SecretError::NoKeyring("no default store".into()),
+        keyring::Error::BadEncoding(_) => SecretError::Keyring("stored value is not text".into()),
+        keyring::Error::BadDataFormat(_, _) => {
+            SecretError::Keyring("stored value has an unexpected format".into())
+        }
+        other => SecretError::Keyring(format!("{other}")),
+    }
+}
+
+fn entry(user: &str) -> Result<keyring::Entry, SecretError> {
+    keyring::Entry::new(KEYRING_SERVICE, user).map_err(keyring_error)
+}
+
+fn mailbox_entry_name(name: &str) -> String {
+    format!("mailbox:{name}")
+}
+
+/// Reads a mailbox's password from its source. Blocking (D-Bus, child process).
+pub fn read_password(mb: &MailboxConfig) -> Result<SecretString, SecretError> {
+    let name = mb.name.as_str();
+    match &mb.secret {
+        SecretSource::Keyring => {
+            match entry(&mailbox_entry_name(name))?.get_password() {
+                Ok(p) => Ok(SecretString::from(p)),
+                Err(keyring::Error::NoEntry) => Err(SecretError::NotFound(name.to_string())),
+                Err(e) => Err(keyring_error(e)),
+            }
+        }
+        SecretSource::Env(var) => match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
+            _ => Err(SecretError::Env {
+                mailbox: name.to_string(),
+                var: var.clone(),
+            }),
+        },
+        SecretSource::Command(cmd) => run_password_command(name, cmd),
+    }
+}
+
+fn run_password_command(mailbox: &str, cmd: &str) -> Result<SecretString, SecretError> {
+    let fail = |message: String| SecretError::Command {
+        mailbox: mailbox.to_string(),
+        message,
+    };
+    #[cfg(unix)]
+    let mut command = {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(cmd);
+        c
+    };
+    #[cfg(windows)]
+    let mut command = {
+        let mut c = Command::new("cmd");
+        c.arg("/C").arg(cmd);
+        c
+    };
+    let out = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| fail(format!("cannot run it: {e}")))?;
+    if !out.status.success() {
+        let first = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect::<String>();
+        return Err(fail(format!("{}; {first}", out.status)));
+    }
+    let text = String::from_utf8(out.stdout).map_err(|_| fail("its output is not text".into()))?;
+    // Like msmtp's passwordeval: the first line is the password.
+    let pw = text.lines().next().unwrap_or("").to_string();
+    if pw.is_empty() {
+        return Err(fail("it printed nothing".into()));
+    }
+    Ok(SecretString::from(pw))
+}
+
+/// Stores a mailbox's password in the OS keyring.
+pub fn store_password(name: &MailboxName, password: &SecretString) -> Result<(), SecretError> {
+    entry(&mailbox_entry_name(name.as_str()))?
+        .set_password(password.expose_secret())
+        .map_err(keyring_error)
+}
+
+/// Removes a mailbox's password from the keyring; `Ok(false)` if there was none.
+pub fn delete_password(name: &MailboxName) -> Result<bool, SecretError> {
+    match entry(&mailbox_entry_name(name.as_str()))?.delete_credential() {
+        Ok(()) => Ok(true),
+        Err(keyring::Error::NoEntry) => Ok(false),
+        Err(e) => Err(keyring_error(e)),
+    }
+}
+
+fn new_key() -> CanaryKey {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the OS random source works");
+    CanaryKey::from_bytes(bytes)
+}
+
+/// Where the canary key was found or put.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLocation {
+    /// In the OS keyring.
+    Keyring,
+    /// In `install.key` in the data directory.
+    File,
+}
+
+/// Loads the per-install canary key, creating it on first use: a key file already in the data
+/// directory wins (so a key never changes under existing canaries); otherwise the keyring; a
+/// new key goes to the keyring, or to a 0600 file if there is no keyring.
+pub fn install_key(data_dir: &Path) -> Result<(CanaryKey, KeyLocation), SecretError> {
+    let path = data_dir.join(KEY_FILE);
+    let file_err = |message: String| SecretError::KeyFile {
+        path: path.display().to_string(),
+        message,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            return CanaryKey::decode(&text)
+                .map(|k| (k, KeyLocation::File))
+                .ok_or_else(|| file_err("not a valid key (expected base64 of 32 bytes)".into()));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(file_err(e.to_string())),
+    }
+    let keyring = entry(KEY_ENTRY).and_then(|e| match e.get_password() {
+        Ok(text) => CanaryKey::decode(&text)
+            .map(|k| (k, false))
+            .ok_or_else(|| SecretError::Keyring("stored canary key is not valid".into())),
+        Err(keyring::Error::NoEntry) => {
+            let k = new_key();
+            e.set_password(&k.encode()).map_err(keyring_error)?;
+            Ok((k, true))
+        }
+        Err(err) => Err(keyring_error(err)),
+    });
+    match keyring {
+        Ok((k, _)) => Ok((k, KeyLocation::Keyring)),
+        Err(SecretError::NoKeyring(_)) => {
+            let k = new_key();
+            std::fs::create_dir_all(data_dir).map_err(|e| file_err(e.to_string()))?;
+            write_private(&path, k.encode().as_bytes()).map_err(|e| file_err(e.to_string()))?;
+            Ok((k, KeyLocation::File))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates a file readable by its owner only (0600 on Unix) and writes `bytes` to it.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}

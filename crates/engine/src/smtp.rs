@@ -1,0 +1,205 @@
+//! The sending side of a round trip: SMTP submission with lettre's low-level connection, so
+//! that connecting, TLS, login and each of MAIL/RCPT/DATA are timed and classified apart.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use mailcanary_core::Category;
+use mailcanary_core::classify::{Reply, ReplyStage, classify_smtp};
+use mailcanary_core::config::{Address, Endpoint, Protocol, Security};
+use mailcanary_core::report::Stage;
+use rustls::ClientConfig;
+use rustls::pki_types::CertificateDer;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::net::{self, MailStream};
+use crate::probe::{Failure, Recorder, io_failure};
+use crate::tls::{classify_rustls, find_rustls_error};
+
+const P: Protocol = Protocol::Smtp;
+
+/// Turns a lettre error at `stage` into a failure with a category.
+fn smtp_failure(stage: ReplyStage, err: &lettre::transport::smtp::Error) -> Failure {
+    if let Some(r) = find_rustls_error(err) {
+        return Failure::new(classify_rustls(r), format!("TLS: {r}"));
+    }
+    if let Some(code) = err.status() {
+        let text = std::error::Error::source(err)
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        let code_num: u16 = code.to_string().parse().unwrap_or(0);
+        let reply = Reply {
+            code: Some(code_num),
+            imap_code: None,
+            text: text.clone(),
+        };
+        return Failure::new(classify_smtp(stage, &reply), format!("{code_num} {text}"));
+    }
+    if err.is_timeout() {
+        return Failure::new(Category::Timeout, err.to_string());
+    }
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = src {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            return io_failure(io);
+        }
+        src = e.source();
+    }
+    let category = if err.is_response() {
+        Category::ProtocolError
+    } else {
+        Category::ConnectFailed
+    };
+    Failure::new(category, err.to_string())
+}
+
+/// What one submission needs.
+pub struct SmtpPlan<'a> {
+    /// The server.
+    pub endpoint: &'a Endpoint,
+    /// Login name.
+    pub login: &'a str,
+    /// Password.
+    pub password: &'a SecretString,
+    /// Whether the password may travel unencrypted.
+    pub allow_plaintext_login: bool,
+    /// TLS configuration (implicit TLS).
+    pub tls: Arc<ClientConfig>,
+    /// Extra CA certificates (for lettre's STARTTLS upgrade, which builds its own config).
+    pub extra_roots: &'a [CertificateDer<'static>],
+    /// Sender and recipient (the mailbox itself).
+    pub address: &'a Address,
+}
+
+fn hello() -> ClientId {
+    ClientId::Domain("mailcanary.localhost".to_string())
+}
+
+/// Connects, secures, logs in and (when `message` is given) submits it. Returns when the
+/// server accepted the message (`Some(instant)`), or `None` on failure or when only the login
+/// was tested.
+pub async fn run(
+    rec: &mut Recorder,
+    t: &crate::probe::StageTimeouts,
+    plan: &SmtpPlan<'_>,
+    message: Option<&[u8]>,
+) -> Option<Instant> {
+    let ep = plan.endpoint;
+    let server = ep.host_port();
+    let tcp = crate::probe::dns_and_connect(rec, t, P, ep).await?;
+    let mut conn = match ep.security {
+        Security::Tls => {
+            let tls = plan.tls.clone();
+            let host = ep.host.clone();
+            rec.stage(Stage::Tls, P, &server, t.tls, async move {
+                let stream = net::tls_handshake(tls, &host, tcp)
+                    .await
+                    .map_err(|e| io_failure(&e))?;
+                let conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello())
+                    .await
+                    .map_err(|e| smtp_failure(ReplyStage::Greeting, &e))?;
+                Ok((conn, "TLS established; EHLO accepted".to_string()))
+            })
+            .await?
+        }
+        Security::Starttls | Security::Plain => {
+            let mut conn = rec
+                .stage(Stage::Connect, P, &server, t.command, async move {
+                    let conn = AsyncSmtpConnection::connect_with_transport(
+                        Box::new(MailStream::Plain(tcp)),
+                        &hello(),
+                    )
+                    .await
+                    .map_err(|e| smtp_failure(ReplyStage::Greeting, &e))?;
+                    Ok((conn, "greeting and EHLO accepted".to_string()))
+                })
+                .await?;
+            if ep.security == Security::Starttls {
+                let params = match starttls_params(&ep.host, plan.extra_roots) {
+                    Ok(p) => p,
+                    Err(f) => {
+                        rec.fail(Stage::Tls, P, &server, f);
+                        return None;
+                    }
+                };
+                rec.stage(Stage::Tls, P, &server, t.tls, async {
+                    if !conn.can_starttls() {
+                        return Err(Failure::new(
+                            Category::StarttlsMissing,
+                            "the server's EHLO reply does not offer STARTTLS".to_string(),
+                        ));
+                    }
+                    conn.starttls(params, &hello())
+                        .await
+                        .map_err(|e| smtp_failure(ReplyStage::Greeting, &e))?;
+                    Ok(((), "STARTTLS established".to_string()))
+                })
+                .await?;
+            }
+            conn
+        }
+    };
+    if ep.security == Security::Plain && !plan.allow_plaintext_login {
+        rec.fail(
+            Stage::Auth,
+            P,
+            &server,
+            Failure::new(
+                Category::ConfigError,
+                "plain-text login refused: the connection is not encrypted and \
+                 allow_plaintext_login is not set"
+                    .to_string(),
+            ),
+        );
+        return None;
+    }
+    let creds = Credentials::new(
+        plan.login.to_string(),
+        plan.password.expose_secret().to_string(),
+    );
+    rec.stage(Stage::Auth, P, &server, t.auth, async {
+        conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
+            .await
+            .map_err(|e| smtp_failure(ReplyStage::Auth, &e))?;
+        Ok(((), "logged in".to_string()))
+    })
+    .await?;
+    drop(creds);
+    let sent = match message {
+        Some(message) => {
+            let addr: lettre::Address = plan.address.as_str().parse().ok()?;
+            let envelope = Envelope::new(Some(addr.clone()), vec![addr]).ok()?;
+            rec.stage(Stage::Send, P, &server, t.send, async {
+                let resp = conn
+                    .send(&envelope, message)
+                    .await
+                    .map_err(|e| smtp_failure(ReplyStage::Send, &e))?;
+                let accepted = Instant::now();
+                let text: Vec<&str> = resp.message().collect();
+                Ok((accepted, format!("{} {}", resp.code(), text.join(" "))))
+            })
+            .await
+        }
+        None => None,
+    };
+    let _ = tokio::time::timeout(t.quit, conn.quit()).await;
+    sent
+}
+
+fn starttls_params(
+    host: &str,
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<TlsParameters, Failure> {
+    let mut b = TlsParameters::builder(host.to_string());
+    for der in extra_roots {
+        let cert = Certificate::from_der(der.to_vec())
+            .map_err(|e| Failure::new(Category::ConfigError, format!("CA certificate: {e}")))?;
+        b = b.add_root_certificate(cert);
+    }
+    b.build_rustls()
+        .map_err(|e| Failure::new(Category::ConfigError, format!("TLS set-up: {e}")))
+}
