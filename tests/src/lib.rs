@@ -1,1 +1,405 @@
+//! Test harness: real servers started ad hoc, and the `mailcanary` binary run as a user runs it.
+//!
+//! - [`MailServer`] starts Dovecot + Postfix on 127.0.0.1 (via `tests/harness/mailserver`) in a
+//!   temporary directory and stops it on drop; its fault switches inject what tests need.
+//! - [`SecretService`] starts a private D-Bus session with gnome-keyring's Secret Service.
+//! - [`Cli`] runs the real binary with its own config and data directories.
+//!
+//! Nothing here fakes a server: a test that needs one starts it.
 
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The harness script.
+pub fn harness_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/mailserver")
+}
+
+/// A running Dovecot + Postfix instance on loopback.
+pub struct MailServer {
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+}
+
+impl MailServer {
+    /// Starts an instance with the default junk folder name (`Junk`).
+    pub fn start() -> MailServer {
+        MailServer::start_with(&[])
+    }
+
+    /// Starts an instance with extra environment for the script (e.g. `MS_JUNK_NAME`).
+    pub fn start_with(vars: &[(&str, &str)]) -> MailServer {
+        let dir = tempfile::Builder::new()
+            .prefix("mailcanary-ms.")
+            .tempdir()
+            .expect("temp dir");
+        let inst = dir.path().join("ms");
+        let out = Command::new(harness_script())
+            .arg("start")
+            .arg(&inst)
+            .envs(vars.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run the harness script");
+        assert!(
+            out.status.success(),
+            "harness failed to start:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let env = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        MailServer { dir, env }
+    }
+
+    /// The instance directory.
+    pub fn dir(&self) -> PathBuf {
+        self.dir.path().join("ms")
+    }
+
+    /// A value printed by `start` (e.g. `MS_SMTP_PORT`).
+    pub fn var(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .unwrap_or_else(|| panic!("harness printed no {key}"))
+    }
+
+    /// A port printed by `start`.
+    pub fn port(&self, key: &str) -> u16 {
+        self.var(key).parse().expect("a port")
+    }
+
+    /// The test CA certificate file.
+    pub fn ca_file(&self) -> PathBuf {
+        PathBuf::from(self.var("MS_CA_FILE"))
+    }
+
+    /// Runs a harness subcommand on this instance, feeding `stdin`; panics on failure.
+    pub fn ctl_with_input(&self, args: &[&str], stdin: &[u8]) -> String {
+        let mut child = Command::new(harness_script())
+            .arg(args[0])
+            .arg(self.dir())
+            .args(&args[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the harness script");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin)
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("harness output");
+        assert!(
+            out.status.success(),
+            "mailserver {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs a harness subcommand on this instance; panics on failure.
+    pub fn ctl(&self, args: &[&str]) -> String {
+        self.ctl_with_input(args, b"")
+    }
+
+    /// Adds a user (the password goes over stdin, never argv).
+    pub fn add_user(&self, address: &str, password: &str) {
+        self.ctl_with_input(&["adduser", address], format!("{password}\n").as_bytes());
+    }
+
+    /// Stores a raw message directly in a folder of a mailbox.
+    pub fn deliver(&self, address: &str, folder: &str, raw: &str) {
+        self.ctl_with_input(&["deliver", address, folder], raw.as_bytes());
+    }
+
+    /// Lists `uid`, `flags` and the `Message-ID` of every message in a folder, sorted by UID.
+    pub fn messages(&self, address: &str, folder: &str) -> Vec<(u32, String, String)> {
+        let out = self.ctl(&[
+            "doveadm",
+            "-f",
+            "tab",
+            "fetch",
+            "-u",
+            address,
+            "uid flags hdr.message-id",
+            "mailbox",
+            folder,
+            "all",
+        ]);
+        let mut rows: Vec<(u32, String, String)> = out
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let mut f = l.split('\t');
+                // \Recent is a session flag that any client's SELECT clears; it is not
+                // part of what a message "is", so it is left out of comparisons.
+                let uid = f.next()?.parse().ok()?;
+                let flags = f
+                    .next()?
+                    .split_whitespace()
+                    .filter(|fl| *fl != "\\Recent")
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                Some((uid, flags, f.next().unwrap_or("").trim().to_string()))
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+}
+
+impl Drop for MailServer {
+    fn drop(&mut self) {
+        let _ = Command::new(harness_script())
+            .arg("stop")
+            .arg(self.dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// A private D-Bus session bus with gnome-keyring's Secret Service, unlocked.
+pub struct SecretService {
+    bus: Child,
+    address: String,
+    home: tempfile::TempDir,
+}
+
+impl SecretService {
+    /// Starts the bus and the keyring daemon.
+    pub fn start() -> SecretService {
+        let home = tempfile::Builder::new()
+            .prefix("mailcanary-keyring.")
+            .tempdir()
+            .expect("temp dir");
+        let mut bus = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon (package dbus)");
+        let mut line = String::new();
+        BufReader::new(bus.stdout.as_mut().expect("stdout"))
+            .read_line(&mut line)
+            .expect("bus address");
+        let address = line.trim().to_string();
+        assert!(!address.is_empty(), "dbus-daemon printed no address");
+        let data = home.path().join("data");
+        std::fs::create_dir_all(data.join("keyrings")).expect("keyrings dir");
+        let mut daemon = Command::new("gnome-keyring-daemon")
+            .args(["--unlock", "--components=secrets"])
+            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", &data)
+            .env("XDG_RUNTIME_DIR", home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gnome-keyring-daemon (package gnome-keyring)");
+        // An empty unlock password does not work: it would try to prompt.
+        daemon
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(b"keyring-unlock-for-tests")
+            .expect("unlock password");
+        let mut out = String::new();
+        daemon
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_to_string(&mut out)
+            .expect("daemon output");
+        assert!(
+            daemon.wait().expect("daemon start").success(),
+            "gnome-keyring-daemon failed"
+        );
+        let ss = SecretService { bus, address, home };
+        // Wait until the service owns its name and the login collection exists.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let probe = ss
+                .command("secret-tool")
+                .args(["search", "--all", "service", "mailcanary-probe"])
+                .output()
+                .expect("secret-tool (package libsecret-tools)");
+            if probe.status.success() || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ss
+    }
+
+    /// The bus address for `DBUS_SESSION_BUS_ADDRESS`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// A command with this session's environment.
+    pub fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .env("HOME", self.home.path())
+            .env("XDG_DATA_HOME", self.home.path().join("data"))
+            .env("XDG_RUNTIME_DIR", self.home.path());
+        c
+    }
+
+    /// Looks an entry up with `secret-tool` (attributes of the keyring crate's store).
+    pub fn lookup(&self, service: &str, user: &str) -> Option<String> {
+        let out = self
+            .command("secret-tool")
+            .args(["lookup", "service", service, "username", user])
+            .output()
+            .expect("secret-tool");
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+            .filter(|s| !s.is_empty())
+    }
+}
+
+impl Drop for SecretService {
+    fn drop(&mut self) {
+        // gnome-keyring-daemon exits when its bus goes away.
+        let _ = self.bus.kill();
+        let _ = self.bus.wait();
+    }
+}
+
+/// The `mailcanary` binary with its own config and data directories.
+pub struct Cli {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    envs: Vec<(String, String)>,
+}
+
+/// What one run printed and returned.
+#[derive(Debug)]
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// Standard output parsed as JSON lines.
+    pub fn json_lines(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {l}\nstderr: {}", self.stderr))
+            })
+            .collect()
+    }
+}
+
+impl Cli {
+    /// A fresh user of `bin`.
+    pub fn new(bin: &str) -> Cli {
+        Cli {
+            bin: PathBuf::from(bin),
+            dir: tempfile::Builder::new()
+                .prefix("mailcanary-cli.")
+                .tempdir()
+                .expect("temp dir"),
+            envs: Vec::new(),
+        }
+    }
+
+    /// Adds an environment variable to every run.
+    pub fn env(mut self, k: &str, v: &str) -> Cli {
+        self.envs.push((k.to_string(), v.to_string()));
+        self
+    }
+
+    /// The config file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config").join("config.toml")
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Runs the binary with `args`, feeding `stdin`.
+    pub fn run_with_input(&self, args: &[&str], stdin: &[u8]) -> Run {
+        let started = Instant::now();
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--config")
+            .arg(self.config_path())
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env_remove("MAILCANARY_LANG")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("LANG", "C.UTF-8")
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run mailcanary");
+        let mut input = child.stdin.take().expect("stdin");
+        let _ = input.write_all(stdin);
+        drop(input);
+        let out: Output = child.wait_with_output().expect("mailcanary output");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// Runs the binary with `args`.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_input(args, b"")
+    }
+
+    /// The directory holding config and data (for leak checks).
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                hits.push(p);
+            }
+        }
+    }
+    hits
+}

@@ -166,9 +166,9 @@ impl Env {
             (None, None) => bail!("cannot find a data directory; pass --data-dir DIR"),
         };
         let lang_override = match &cli.lang {
-            Some(l) => Some(
-                Lang::parse(l).ok_or_else(|| anyhow!("--lang {l:?}: use \"ja\" or \"en\""))?,
-            ),
+            Some(l) => {
+                Some(Lang::parse(l).ok_or_else(|| anyhow!("--lang {l:?}: use \"ja\" or \"en\""))?)
+            }
             None => None,
         };
         Ok(Env {
@@ -258,9 +258,7 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
         imap_security: a.imap_security,
         smtp: a.smtp,
         smtp_security: a.smtp_security,
-        ca_file: a
-            .ca_file
-            .map(|p| std::path::absolute(&p).unwrap_or(p)),
+        ca_file: a.ca_file.map(|p| std::path::absolute(&p).unwrap_or(p)),
         allow_plaintext_login: a.allow_plaintext_login,
         password_keyring: a.password_stdin,
         password_command: a.password_command,
@@ -370,8 +368,16 @@ fn mailbox_show(env: &Env, name: &str) -> Result<u8> {
     println!("name:      {}", mb.name);
     println!("address:   {}", mb.address);
     println!("login:     {}", mb.login);
-    println!("imap:      {} ({})", mb.imap.host_port(), mb.imap.security.as_str());
-    println!("smtp:      {} ({})", mb.smtp.host_port(), mb.smtp.security.as_str());
+    println!(
+        "imap:      {} ({})",
+        mb.imap.host_port(),
+        mb.imap.security.as_str()
+    );
+    println!(
+        "smtp:      {} ({})",
+        mb.smtp.host_port(),
+        mb.smtp.security.as_str()
+    );
     if let Some(ca) = &mb.ca_file {
         println!("ca file:   {}", ca.display());
     }
@@ -451,7 +457,10 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
     for (mb, r) in selected.iter().zip(&reports) {
         worst = worst.worst(r.status);
         if let Err(e) = store.record(r) {
-            eprintln!("mailcanary: warning: check of \"{}\" not saved: {e}", r.mailbox);
+            eprintln!(
+                "mailcanary: warning: check of \"{}\" not saved: {e}",
+                r.mailbox
+            );
         }
         if a.json {
             writeln!(out, "{}", serde_json::to_string(r)?)?;
@@ -479,8 +488,12 @@ fn csv_field(s: &str) -> String {
 }
 
 fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
-    let back = parse_since(&a.since)
-        .ok_or_else(|| anyhow!("--since {:?}: use a number and a unit, e.g. 30m, 24h, 7d, 2w", a.since))?;
+    let back = parse_since(&a.since).ok_or_else(|| {
+        anyhow!(
+            "--since {:?}: use a number and a unit, e.g. 30m, 24h, 7d, 2w",
+            a.since
+        )
+    })?;
     if let Some(n) = &a.name {
         let config = env.load()?;
         find_mailbox(&config, env, n)?;
@@ -508,8 +521,19 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
         Stage::Cleanup,
     ];
     if a.csv {
-        let mut head = vec!["started_at", "mailbox", "status", "category", "latency_ms", "folder", "duration_ms"];
-        let names: Vec<String> = stages.iter().map(|s| format!("{}_ms", s.as_str())).collect();
+        let mut head = vec![
+            "started_at",
+            "mailbox",
+            "status",
+            "category",
+            "latency_ms",
+            "folder",
+            "duration_ms",
+        ];
+        let names: Vec<String> = stages
+            .iter()
+            .map(|s| format!("{}_ms", s.as_str()))
+            .collect();
         head.extend(names.iter().map(String::as_str));
         head.push("summary");
         writeln!(out, "{}", head.join(","))?;
@@ -526,7 +550,10 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
                 csv_field(&r.mailbox),
                 r.status.as_str().to_string(),
                 r.category.as_str().to_string(),
-                r.canary.latency_ms.map(|v| v.to_string()).unwrap_or_default(),
+                r.canary
+                    .latency_ms
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
                 csv_field(r.canary.folder.as_deref().unwrap_or("")),
                 r.duration_ms.to_string(),
             ];
@@ -540,7 +567,9 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
                 .map(|s| {
                     format!(
                         "{}{}={}ms{}",
-                        s.protocol.map(|p| format!("{}.", p.as_str())).unwrap_or_default(),
+                        s.protocol
+                            .map(|p| format!("{}.", p.as_str()))
+                            .unwrap_or_default(),
                         s.stage.as_str(),
                         s.ms,
                         if s.ok { "" } else { "!" }

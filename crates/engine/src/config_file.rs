@@ -25,7 +25,9 @@ pub enum ConfigFileError {
         source: ConfigError,
     },
     /// A mailbox with that name exists already.
-    #[error("config file {path}: mailbox \"{name}\" exists already; remove it first or pick another name")]
+    #[error(
+        "config file {path}: mailbox \"{name}\" exists already; remove it first or pick another name"
+    )]
     Exists {
         /// File.
         path: PathBuf,
@@ -165,9 +167,16 @@ mod tests {
         assert!(text.starts_with("# my notes\n"), "{text}");
         assert!(text.contains("[mailboxes.office]"), "{text}");
         assert_eq!(load(&path).unwrap().mailboxes.len(), 1);
-        assert!(matches!(add_mailbox(&path, &mb), Err(ConfigFileError::Exists { .. })));
+        assert!(matches!(
+            add_mailbox(&path, &mb),
+            Err(ConfigFileError::Exists { .. })
+        ));
         remove_mailbox(&path, &mb.name).unwrap();
         assert!(load(&path).unwrap().mailboxes.is_empty());
-        assert!(std::fs::read_to_string(&path).unwrap().contains("# my notes"));
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("# my notes")
+        );
     }
 }

@@ -66,7 +66,12 @@ pub fn parse_imap_error_text(s: &str) -> Reply {
         && let Some((c, after)) = rest.split_once(']')
     {
         if code.is_none() {
-            code = Some(c.split_whitespace().next().unwrap_or("").to_ascii_uppercase());
+            code = Some(
+                c.split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_uppercase(),
+            );
         }
         text = after.trim().to_string();
     }
@@ -322,7 +327,10 @@ impl ImapConn {
             let detail = format!(
                 "INBOX has {} messages; junk folder: {}",
                 inbox.exists,
-                self.junk.as_ref().map(|j| j.1.as_str()).unwrap_or("none found")
+                self.junk
+                    .as_ref()
+                    .map(|j| j.1.as_str())
+                    .unwrap_or("none found")
             );
             Ok(((), detail))
         })
@@ -454,7 +462,10 @@ impl ImapConn {
                     P,
                     true,
                     found.seen_at.duration_since(sent_at).as_millis() as u64,
-                    format!("found in {} (UID {}) after {polls} looks", found.folder, found.uid),
+                    format!(
+                        "found in {} (UID {}) after {polls} looks",
+                        found.folder, found.uid
+                    ),
                 );
                 Some(found)
             }
@@ -494,7 +505,12 @@ impl ImapConn {
     }
 
     /// Downloads the canary in full, as a mail program would, and checks its body.
-    pub async fn verify(&mut self, rec: &mut Recorder, t: &StageTimeouts, found: &Found) -> Option<()> {
+    pub async fn verify(
+        &mut self,
+        rec: &mut Recorder,
+        t: &StageTimeouts,
+        found: &Found,
+    ) -> Option<()> {
         let server = self.server.clone();
         let uid = found.uid;
         let header = found.header.clone();
@@ -519,10 +535,15 @@ impl ImapConn {
                     )
                 })?;
             match canary::check_body(body, &header) {
-                BodyCheck::Intact => Ok(((), format!("downloaded {} bytes; body intact", body.len()))),
+                BodyCheck::Intact => {
+                    Ok(((), format!("downloaded {} bytes; body intact", body.len())))
+                }
                 BodyCheck::Altered => Err(Failure::new(
                     Category::AttachmentAltered,
-                    format!("downloaded {} bytes; the body differs from what was sent", body.len()),
+                    format!(
+                        "downloaded {} bytes; the body differs from what was sent",
+                        body.len()
+                    ),
                 )),
             }
         })
@@ -544,7 +565,11 @@ impl ImapConn {
         }
         let (has_uidplus, has_move, trash) = (self.has_uidplus, self.has_move, self.trash.clone());
         rec.stage(Stage::Cleanup, P, &server, t.command, async {
-            let flags = if has_uidplus { "(\\Deleted)" } else { "(\\Seen \\Deleted)" };
+            let flags = if has_uidplus {
+                "(\\Deleted)"
+            } else {
+                "(\\Seen \\Deleted)"
+            };
             let _: Vec<_> = self
                 .session
                 .uid_store(&uid, format!("+FLAGS.SILENT {flags}"))

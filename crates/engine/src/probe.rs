@@ -45,10 +45,26 @@ pub fn io_failure(e: &io::Error) -> Failure {
     use io::ErrorKind as K;
     let category = match e.kind() {
         K::TimedOut | K::WouldBlock => Category::Timeout,
-        K::InvalidData => Category::ProtocolError,
-        _ => Category::ConnectFailed,
+        K::ConnectionRefused
+        | K::ConnectionReset
+        | K::ConnectionAborted
+        | K::NotConnected
+        | K::BrokenPipe
+        | K::UnexpectedEof
+        | K::HostUnreachable
+        | K::NetworkUnreachable
+        | K::NetworkDown
+        | K::AddrNotAvailable => Category::ConnectFailed,
+        // Parsers report replies they cannot read as InvalidData or Other.
+        _ => Category::ProtocolError,
     };
-    Failure::new(category, e.to_string())
+    let text = e.to_string();
+    // async-imap's parse errors carry the raw bytes first; the quoted reply says it better.
+    let evidence = match text.split_once(" during parsing of ") {
+        Some((_, reply)) => format!("unexpected reply: {reply}"),
+        None => text,
+    };
+    Failure::new(category, evidence)
 }
 
 /// Each network step's own time limit (each also bounded by what is left of the whole check).
@@ -290,7 +306,8 @@ async fn round_trip(
                 return;
             }
             Err(e) => {
-                rec.problems.push(config_problem(format!("password lookup failed: {e}")));
+                rec.problems
+                    .push(config_problem(format!("password lookup failed: {e}")));
                 return;
             }
         };

@@ -86,13 +86,11 @@ fn mailbox_entry_name(name: &str) -> String {
 pub fn read_password(mb: &MailboxConfig) -> Result<SecretString, SecretError> {
     let name = mb.name.as_str();
     match &mb.secret {
-        SecretSource::Keyring => {
-            match entry(&mailbox_entry_name(name))?.get_password() {
-                Ok(p) => Ok(SecretString::from(p)),
-                Err(keyring::Error::NoEntry) => Err(SecretError::NotFound(name.to_string())),
-                Err(e) => Err(keyring_error(e)),
-            }
-        }
+        SecretSource::Keyring => match entry(&mailbox_entry_name(name))?.get_password() {
+            Ok(p) => Ok(SecretString::from(p)),
+            Err(keyring::Error::NoEntry) => Err(SecretError::NotFound(name.to_string())),
+            Err(e) => Err(keyring_error(e)),
+        },
         SecretSource::Env(var) => match std::env::var(var) {
             Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
             _ => Err(SecretError::Env {

@@ -1,0 +1,727 @@
+//! The `mailcanary` binary against real Dovecot + Postfix on loopback, run as a user runs it.
+
+use std::time::Duration;
+
+use mailcanary_tests::{Cli, MailServer, Run, SecretService, files_containing};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
+const USER: &str = "office@example.test";
+
+/// A password nobody else uses, so a leak check can grep for it.
+fn unique_password(tag: &str) -> String {
+    format!("Pw-{tag}-{}-q7Zx", std::process::id())
+}
+
+struct Setup {
+    ms: MailServer,
+    cli: Cli,
+    password: String,
+}
+
+/// A server with one user, and a CLI with that mailbox added (password from an env var).
+fn setup_with(ms: MailServer, tag: &str, extra: &[&str]) -> Setup {
+    let password = unique_password(tag);
+    ms.add_user(USER, &password);
+    let cli = Cli::new(BIN).env("OFFICE_PW", &password);
+    let imap = format!("localhost:{}", ms.port("MS_IMAPS_PORT"));
+    let smtp = format!("localhost:{}", ms.port("MS_SMTP_PORT"));
+    let ca = ms.ca_file();
+    let mut args = vec![
+        "mailbox",
+        "add",
+        "office",
+        "--address",
+        USER,
+        "--imap",
+        &imap,
+        "--smtp",
+        &smtp,
+        "--smtp-security",
+        "starttls",
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--password-env",
+        "OFFICE_PW",
+    ];
+    args.extend_from_slice(extra);
+    let r = cli.run(&args);
+    assert_eq!(r.code, 0, "mailbox add: {r:?}");
+    Setup { ms, cli, password }
+}
+
+fn setup(tag: &str) -> Setup {
+    setup_with(MailServer::start(), tag, &[])
+}
+
+fn check_json(cli: &Cli, extra: &[&str]) -> (Run, Value) {
+    let mut args = vec!["check", "--json"];
+    args.extend_from_slice(extra);
+    let r = cli.run(&args);
+    let mut lines = r.json_lines();
+    assert_eq!(lines.len(), 1, "one line per mailbox: {r:?}");
+    (r, lines.remove(0))
+}
+
+fn stage<'a>(report: &'a Value, stage: &str, protocol: &str) -> Option<&'a Value> {
+    report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == stage && s["protocol"] == protocol)
+}
+
+fn assert_no_leak(s: &Setup, runs: &[&Run]) {
+    let needle = s.password.as_bytes();
+    assert!(
+        files_containing(s.cli.root(), needle).is_empty(),
+        "password found in config or data: {:?}",
+        files_containing(s.cli.root(), needle)
+    );
+    for r in runs {
+        assert!(!r.stdout.contains(&s.password), "password in stdout");
+        assert!(!r.stderr.contains(&s.password), "password in stderr");
+    }
+}
+
+const PLAIN_MESSAGE: &str = "From: customer@example.test\r\nTo: office@example.test\r\n\
+Subject: Order 1234\r\nMessage-ID: <order-1234@example.test>\r\n\r\nPlease send 3 boxes.\r\n";
+
+#[test]
+fn healthy_round_trip_reports_every_stage_and_touches_nothing_else() {
+    let s = setup("healthy");
+    // A customer's message, one staff flagged \Deleted, and one with a forged canary header.
+    s.ms.deliver(USER, "INBOX", PLAIN_MESSAGE);
+    s.ms.deliver(
+        USER,
+        "INBOX",
+        "From: x@example.test\r\nTo: office@example.test\r\nSubject: old\r\n\
+         Message-ID: <flagged-deleted@example.test>\r\n\r\nold\r\n",
+    );
+    s.ms.ctl(&[
+        "doveadm",
+        "flags",
+        "add",
+        "-u",
+        USER,
+        "\\Deleted",
+        "mailbox",
+        "INBOX",
+        "uid",
+        "2",
+    ]);
+    let forged = "From: office@example.test\r\nTo: office@example.test\r\n\
+        Subject: [Mail Canary] Automatic test message - safe to ignore\r\n\
+        Message-ID: <forged@example.test>\r\n\
+        X-Mail-Canary: v=1; id=01JD5Z3M8Q2V7K9T4R6W0X1Y2Z; t=1763800000; \
+        h=0000000000000000000000000000000000000000000000000000000000000000; \
+        mac=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n\r\nnot a canary\r\n";
+    s.ms.deliver(USER, "INBOX", forged);
+    let before = s.ms.messages(USER, "INBOX");
+    assert_eq!(before.len(), 3);
+
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(report["schema"], 1);
+    assert_eq!(report["mailbox"], "office");
+    assert_eq!(report["status"], "ok");
+    assert_eq!(report["category"], "ok");
+    assert_eq!(report["findings"].as_array().unwrap().len(), 0);
+    for (st, proto) in [
+        ("dns", "imap"),
+        ("connect", "imap"),
+        ("tls", "imap"),
+        ("auth", "imap"),
+        ("dns", "smtp"),
+        ("connect", "smtp"),
+        ("tls", "smtp"),
+        ("auth", "smtp"),
+        ("send", "smtp"),
+        ("receive", "imap"),
+        ("verify", "imap"),
+        ("cleanup", "imap"),
+    ] {
+        let x = stage(&report, st, proto).unwrap_or_else(|| panic!("no {st}/{proto}: {report}"));
+        assert_eq!(x["ok"], true, "{x}");
+        assert!(x["ms"].is_u64(), "{x}");
+    }
+    let canary = &report["canary"];
+    assert_eq!(canary["folder"], "INBOX");
+    assert_eq!(canary["cleaned"], true);
+    let latency = canary["latency_ms"].as_u64().unwrap();
+    assert!(latency < 30_000, "latency {latency} ms");
+    assert!(
+        stage(&report, "cleanup", "imap").unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("UID EXPUNGE"),
+        "{report}"
+    );
+    // Every other message is still there, flags included; the canary is gone.
+    assert_eq!(s.ms.messages(USER, "INBOX"), before);
+    assert!(s.ms.messages(USER, "Junk").is_empty());
+
+    // The Nagios line.
+    let r = s.cli.run(&["check", "office"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let line = r.stdout.trim_end();
+    assert!(
+        line.starts_with("MAILCANARY OK - office: canary arrived in INBOX after "),
+        "{line}"
+    );
+    assert!(line.contains(" | rtt="), "{line}");
+    assert!(line.contains(" smtp=") && line.contains(" imap="), "{line}");
+    assert_eq!(s.ms.messages(USER, "INBOX"), before);
+    assert_no_leak(&s, &[&r]);
+}
+
+#[test]
+fn wrong_password_is_auth_failed_with_the_server_reply() {
+    let s = setup("wrongpw");
+    let cli = Cli::new(BIN).env("OFFICE_PW", "not-the-password");
+    // Same mailbox definition, wrong password.
+    std::fs::create_dir_all(cli.config_path().parent().unwrap()).unwrap();
+    std::fs::copy(s.cli.config_path(), cli.config_path()).unwrap();
+    let (r, report) = check_json(&cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["status"], "critical");
+    assert_eq!(report["category"], "auth_failed");
+    let f = &report["findings"][0];
+    assert_eq!(f["stage"], "auth");
+    assert!(
+        f["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("AUTHENTICATIONFAILED"),
+        "{f}"
+    );
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("refused the password"),
+        "{f}"
+    );
+    // SMTP was still tried up to login (no canary sent), and refused too.
+    let smtp_auth = stage(&report, "auth", "smtp").expect("smtp auth tried");
+    assert_eq!(smtp_auth["ok"], false);
+    assert!(stage(&report, "send", "smtp").is_none());
+    assert!(
+        s.ms.messages(USER, "INBOX").is_empty(),
+        "no canary left behind"
+    );
+}
+
+#[test]
+fn locked_account_is_reported_and_recovers_when_unlocked() {
+    let s = setup("locked");
+    s.ms.ctl(&["lock", USER]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "auth_failed");
+    s.ms.ctl(&["unlock", USER]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(
+        (r.code, report["category"].as_str()),
+        (0, Some("ok")),
+        "{r:?}"
+    );
+}
+
+#[test]
+fn sender_suspended_is_send_blocked_and_says_receiving_works() {
+    let s = setup("suspended");
+    s.ms.ctl(&["suspend-sender", USER]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "send_blocked");
+    let summary = report["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("Sending is blocked by the provider; receiving still works."),
+        "{summary}"
+    );
+    let f = &report["findings"][0];
+    assert_eq!(f["stage"], "send");
+    let evidence = f["evidence"].as_str().unwrap();
+    assert!(evidence.starts_with("554 5.7.1"), "{evidence}");
+    assert!(evidence.contains("suspended"), "{evidence}");
+    assert_eq!(stage(&report, "auth", "imap").unwrap()["ok"], true);
+    // In Japanese too.
+    let r = s.cli.run(&["--lang", "ja", "check", "--json"]);
+    let ja = &r.json_lines()[0];
+    assert!(
+        ja["summary"]
+            .as_str()
+            .unwrap()
+            .contains("送信を止めています"),
+        "{ja}"
+    );
+    assert!(
+        ja["summary"]
+            .as_str()
+            .unwrap()
+            .contains("受信はできています"),
+        "{ja}"
+    );
+}
+
+#[test]
+fn canary_in_junk_is_a_warning_and_is_cleaned_up() {
+    let s = setup("junk");
+    s.ms.ctl(&["junk", USER, "on"]);
+    s.ms.deliver(USER, "Junk", PLAIN_MESSAGE);
+    let junk_before = s.ms.messages(USER, "Junk");
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(report["status"], "warning");
+    assert_eq!(report["category"], "junk");
+    assert_eq!(report["canary"]["folder"], "Junk");
+    assert_eq!(report["canary"]["cleaned"], true);
+    assert_eq!(s.ms.messages(USER, "Junk"), junk_before);
+}
+
+#[test]
+fn japanese_junk_folder_name_is_decoded() {
+    let s = setup_with(
+        MailServer::start_with(&[("MS_JUNK_NAME", "迷惑メール")]),
+        "junkja",
+        &[],
+    );
+    s.ms.ctl(&["junk", USER, "on"]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(report["category"], "junk");
+    assert_eq!(report["canary"]["folder"], "迷惑メール");
+    assert_eq!(report["canary"]["cleaned"], true);
+}
+
+#[test]
+fn stopped_server_is_connect_failed() {
+    let s = setup("stopped");
+    s.ms.ctl(&["stop"]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "connect_failed");
+    assert_eq!(report["findings"][0]["stage"], "connect");
+}
+
+#[test]
+fn hung_server_ends_as_timeout_well_within_the_bound() {
+    let s = setup("hung");
+    s.ms.ctl(&["pause"]);
+    let (r, report) = check_json(&s.cli, &["--timeout", "60"]);
+    s.ms.ctl(&["resume"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "timeout");
+    // The TLS stage's own limit (15 s) ends it, long before the 60 s bound.
+    assert!(r.elapsed < Duration::from_secs(40), "took {:?}", r.elapsed);
+}
+
+#[test]
+fn untrusted_certificate_is_refused() {
+    let s = setup("untrusted");
+    // Without the test CA, the harness certificate is not trusted.
+    let cli = Cli::new(BIN).env("OFFICE_PW", &s.password);
+    let imap = format!("localhost:{}", s.ms.port("MS_IMAPS_PORT"));
+    let smtp = format!("localhost:{}", s.ms.port("MS_SMTP_PORT"));
+    let r = cli.run(&[
+        "mailbox",
+        "add",
+        "office",
+        "--address",
+        USER,
+        "--imap",
+        &imap,
+        "--smtp",
+        &smtp,
+        "--password-env",
+        "OFFICE_PW",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (r, report) = check_json(&cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "tls_untrusted");
+    assert_eq!(report["findings"][0]["stage"], "tls");
+    // With the CA file but a certificate from another CA: refused too.
+    s.ms.ctl(&["cert", "untrusted"]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "tls_untrusted");
+    s.ms.ctl(&["cert", "good"]);
+    let (r, _) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
+fn expired_certificate_is_tls_expired() {
+    let s = setup("expired");
+    s.ms.ctl(&["cert", "expired"]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "tls_expired");
+}
+
+#[test]
+fn implicit_tls_submission_and_starttls_imap_work() {
+    let s = setup("ports");
+    let cli = Cli::new(BIN).env("OFFICE_PW", &s.password);
+    let imap = format!("localhost:{}", s.ms.port("MS_IMAP_PORT"));
+    let smtp = format!("localhost:{}", s.ms.port("MS_SMTPS_PORT"));
+    let ca = s.ms.ca_file();
+    let r = cli.run(&[
+        "mailbox",
+        "add",
+        "office",
+        "--address",
+        USER,
+        "--imap",
+        &imap,
+        "--imap-security",
+        "starttls",
+        "--smtp",
+        &smtp,
+        "--smtp-security",
+        "tls",
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--password-env",
+        "OFFICE_PW",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (r, report) = check_json(&cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        stage(&report, "tls", "imap").unwrap()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("STARTTLS"),
+        "{report}"
+    );
+}
+
+#[test]
+fn plaintext_login_needs_the_opt_in() {
+    let s = setup("plain");
+    let cli = Cli::new(BIN).env("OFFICE_PW", &s.password);
+    let imap = format!("localhost:{}", s.ms.port("MS_IMAP_PORT"));
+    let smtp = format!("localhost:{}", s.ms.port("MS_SMTP_PORT"));
+    let ca = s.ms.ca_file();
+    let base = [
+        "mailbox",
+        "add",
+        "office",
+        "--address",
+        USER,
+        "--imap",
+        &imap,
+        "--imap-security",
+        "plain",
+        "--smtp",
+        &smtp,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--password-env",
+        "OFFICE_PW",
+    ];
+    let r = cli.run(&base);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("allow_plaintext_login"), "{}", r.stderr);
+    assert!(
+        !cli.config_path().exists()
+            || !std::fs::read_to_string(cli.config_path())
+                .unwrap()
+                .contains("office")
+    );
+    let mut with = base.to_vec();
+    with.push("--allow-plaintext-login");
+    let r = cli.run(&with);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (r, report) = check_json(&cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        stage(&report, "tls", "imap").is_none(),
+        "no TLS on a plain connection"
+    );
+}
+
+#[test]
+fn canary_never_delivered_is_lost() {
+    let s = setup("lost");
+    s.ms.ctl(&["defer", "on"]);
+    let (r, report) = check_json(&s.cli, &["--timeout", "4"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "lost");
+    assert_eq!(report["findings"][0]["stage"], "receive");
+    assert!(
+        r.elapsed < Duration::from_secs(8),
+        "bounded by --timeout: {:?}",
+        r.elapsed
+    );
+    // Released later, the stray canary is a verified canary; a non-canary is never touched.
+    s.ms.ctl(&["defer", "off"]);
+}
+
+#[test]
+fn protocol_error_when_the_port_speaks_something_else() {
+    let s = setup("proto");
+    let cli = Cli::new(BIN).env("OFFICE_PW", &s.password);
+    // IMAP pointed at an SMTP port.
+    let imap = format!("localhost:{}", s.ms.port("MS_MX_PORT"));
+    let smtp = format!("localhost:{}", s.ms.port("MS_SMTP_PORT"));
+    let ca = s.ms.ca_file();
+    let r = cli.run(&[
+        "mailbox",
+        "add",
+        "office",
+        "--address",
+        USER,
+        "--imap",
+        &imap,
+        "--imap-security",
+        "plain",
+        "--allow-plaintext-login",
+        "--smtp",
+        &smtp,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--password-env",
+        "OFFICE_PW",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (r, report) = check_json(&cli, &["--timeout", "20"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "protocol_error", "{report}");
+    let evidence = report["findings"][0]["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("220 mail.example.test ESMTP"),
+        "{evidence}"
+    );
+}
+
+#[test]
+fn dns_failure_is_dns_failed() {
+    // Resolve through a loopback resolver nobody answers on, in a private mount namespace,
+    // so no query leaves the machine.
+    let s = setup("dns");
+    let resolv = s.cli.root().join("resolv.conf");
+    std::fs::write(
+        &resolv,
+        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+    )
+    .unwrap();
+    let cli = Cli::new(BIN).env("OFFICE_PW", &s.password);
+    let r = cli.run(&[
+        "mailbox",
+        "add",
+        "office",
+        "--address",
+        USER,
+        "--imap",
+        "imap.nowhere.invalid",
+        "--smtp",
+        "smtp.nowhere.invalid",
+        "--password-env",
+        "OFFICE_PW",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = std::process::Command::new("unshare")
+        .arg("--mount")
+        .arg("sh")
+        .arg("-c")
+        .arg(r#"mount --bind "$1" /etc/resolv.conf && shift && exec "$@""#)
+        .arg("sh")
+        .arg(&resolv)
+        .arg(BIN)
+        .arg("--config")
+        .arg(cli.config_path())
+        .arg("--data-dir")
+        .arg(cli.data_dir())
+        .args(["check", "--json", "--timeout", "20"])
+        .env("OFFICE_PW", &s.password)
+        .output()
+        .expect("unshare (util-linux)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(report["category"], "dns_failed", "{report}");
+    assert_eq!(report["findings"][0]["stage"], "dns");
+}
+
+#[test]
+fn missing_password_source_is_config_error_exit_3() {
+    let s = setup("nopw");
+    let cli = Cli::new(BIN); // OFFICE_PW not set
+    std::fs::create_dir_all(cli.config_path().parent().unwrap()).unwrap();
+    std::fs::copy(s.cli.config_path(), cli.config_path()).unwrap();
+    let (r, report) = check_json(&cli, &[]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert_eq!(report["status"], "unknown");
+    assert_eq!(report["category"], "config_error");
+    assert!(
+        report["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("OFFICE_PW")
+    );
+}
+
+#[test]
+fn history_keeps_every_check_with_stage_timings() {
+    let s = setup("history");
+    let (r1, _) = check_json(&s.cli, &[]);
+    s.ms.ctl(&["suspend-sender", USER]);
+    let (r2, _) = check_json(&s.cli, &[]);
+    assert_eq!((r1.code, r2.code), (0, 2));
+
+    let h = s.cli.run(&["history", "office", "--json"]);
+    assert_eq!(h.code, 0, "{h:?}");
+    let rows = h.json_lines();
+    assert_eq!(rows.len(), 2, "{h:?}");
+    assert_eq!(rows[0]["category"], "ok");
+    assert_eq!(rows[1]["category"], "send_blocked");
+    assert!(rows[0]["stages"].as_array().unwrap().len() >= 12);
+
+    let text = s.cli.run(&["history"]);
+    assert_eq!(text.code, 0);
+    assert!(text.stdout.contains("smtp.send="), "{}", text.stdout);
+    assert!(text.stdout.contains("send_blocked"), "{}", text.stdout);
+
+    let csv = s.cli.run(&["history", "--csv", "--since", "7d"]);
+    let mut lines = csv.stdout.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("started_at,mailbox,status,category,latency_ms")
+    );
+    assert_eq!(lines.count(), 2);
+
+    let bad = s.cli.run(&["history", "--since", "yesterday"]);
+    assert_eq!(bad.code, 3);
+    assert_no_leak(&s, &[&r1, &r2, &h, &text, &csv]);
+
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let db = s.cli.data_dir().join("history.sqlite3");
+        let mode = std::fs::metadata(db).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn password_command_is_run_at_each_check() {
+    let s = setup("cmd");
+    let cli = Cli::new(BIN).env("SECRET_FILE_PW", &s.password);
+    let imap = format!("localhost:{}", s.ms.port("MS_IMAPS_PORT"));
+    let smtp = format!("localhost:{}", s.ms.port("MS_SMTP_PORT"));
+    let ca = s.ms.ca_file();
+    let r = cli.run(&[
+        "mailbox",
+        "add",
+        "office",
+        "--address",
+        USER,
+        "--imap",
+        &imap,
+        "--smtp",
+        &smtp,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--password-command",
+        "printf '%s\\n' \"$SECRET_FILE_PW\"",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let (r, report) = check_json(&cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(report["category"], "ok");
+}
+
+#[test]
+fn keyring_stores_the_password_and_remove_deletes_it() {
+    let s = setup("keyring");
+    let ss = SecretService::start();
+    let cli = Cli::new(BIN).env("DBUS_SESSION_BUS_ADDRESS", ss.address());
+    let imap = format!("localhost:{}", s.ms.port("MS_IMAPS_PORT"));
+    let smtp = format!("localhost:{}", s.ms.port("MS_SMTP_PORT"));
+    let ca = s.ms.ca_file();
+    let add = cli.run_with_input(
+        &[
+            "mailbox",
+            "add",
+            "office",
+            "--address",
+            USER,
+            "--imap",
+            &imap,
+            "--smtp",
+            &smtp,
+            "--ca-file",
+            ca.to_str().unwrap(),
+            "--password-stdin",
+        ],
+        format!("{}\n", s.password).as_bytes(),
+    );
+    assert_eq!(add.code, 0, "{add:?}");
+    assert_eq!(
+        ss.lookup("mailcanary", "mailbox:office").as_deref(),
+        Some(s.password.as_str()),
+        "the password is in the Secret Service"
+    );
+    let config = std::fs::read_to_string(cli.config_path()).unwrap();
+    assert!(config.contains("password_keyring = true"), "{config}");
+
+    let (r, report) = check_json(&cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(report["category"], "ok");
+    // The canary key went to the keyring, not to a file.
+    assert!(ss.lookup("mailcanary", "install-key").is_some());
+    assert!(!cli.data_dir().join("install.key").exists());
+
+    let list = cli.run(&["mailbox", "list", "--json"]);
+    assert_eq!(list.json_lines()[0]["password_source"], "keyring");
+    let show = cli.run(&["mailbox", "show", "office"]);
+    assert!(
+        show.stdout.contains("last check:") && show.stdout.contains("OK"),
+        "{show:?}"
+    );
+
+    let rm = cli.run(&["mailbox", "remove", "office"]);
+    assert_eq!(rm.code, 0, "{rm:?}");
+    assert!(rm.stdout.contains("removed from the OS keyring"), "{rm:?}");
+    assert_eq!(ss.lookup("mailcanary", "mailbox:office"), None);
+    let files = files_containing(cli.root(), s.password.as_bytes());
+    assert!(files.is_empty(), "password on disk: {files:?}");
+    for r in [&add, &r, &list, &show, &rm] {
+        assert!(!r.stdout.contains(&s.password) && !r.stderr.contains(&s.password));
+    }
+}
+
+#[test]
+fn without_a_keyring_password_stdin_is_refused_and_nothing_is_written() {
+    let cli = Cli::new(BIN).env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+    let r = cli.run_with_input(
+        &[
+            "mailbox",
+            "add",
+            "office",
+            "--address",
+            USER,
+            "--imap",
+            "imap.example.test",
+            "--smtp",
+            "smtp.example.test",
+            "--password-stdin",
+        ],
+        b"Some-Secret-9\n",
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("keyring"), "{}", r.stderr);
+    assert!(!r.stderr.contains("Some-Secret-9"));
+    assert!(!cli.config_path().exists());
+}
