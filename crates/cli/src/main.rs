@@ -58,7 +58,7 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum MailboxCmd {
     /// Add a mailbox.
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     /// List mailboxes.
     List {
         /// One JSON object per line.
@@ -223,7 +223,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<u8> {
     let env = Env::from_cli(&cli)?;
     match cli.command {
-        Command::Mailbox(MailboxCmd::Add(a)) => mailbox_add(&env, a),
+        Command::Mailbox(MailboxCmd::Add(a)) => mailbox_add(&env, *a),
         Command::Mailbox(MailboxCmd::List { json }) => mailbox_list(&env, json),
         Command::Mailbox(MailboxCmd::Show { name }) => mailbox_show(&env, &name),
         Command::Mailbox(MailboxCmd::Remove { name }) => mailbox_remove(&env, &name),

@@ -359,13 +359,8 @@ mod tests {
                 evidence: "no password".into(),
             });
         };
-        let cases: Vec<(
-            &str,
-            Box<dyn Fn(&mut Observations)>,
-            Severity,
-            Category,
-            usize,
-        )> = vec![
+        type Change = Box<dyn Fn(&mut Observations)>;
+        let cases: Vec<(&str, Change, Severity, Category, usize)> = vec![
             ("junk", Box::new(junk), Severity::Warning, Category::Junk, 1),
             ("late", Box::new(late), Severity::Warning, Category::Late, 1),
             (
