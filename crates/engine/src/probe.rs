@@ -1,9 +1,10 @@
 //! One canary round trip for one mailbox, timed stage by stage.
 //!
-//! Order: log in over IMAP and note where new mail starts; compose the canary; submit it over
-//! SMTP; wait for it in INBOX and the junk folder; download it in full and check it; remove it
-//! by UID. If IMAP fails, SMTP is still tested up to login (without sending, so nothing is left
-//! behind that could not be cleaned up), which tells "sending works, receiving does not" apart.
+//! Order: log in over IMAP (noting where new mail starts) and over SMTP at the same time; if
+//! both work, compose the canary and submit it; wait for it in INBOX and the junk folder;
+//! download it in full and check it; remove it by UID. If either side fails, nothing is sent
+//! (so nothing is left behind that could not be cleaned up), and the other side's result still
+//! tells "sending works, receiving does not" apart from the reverse.
 
 use std::future::Future;
 use std::io;
@@ -195,6 +196,13 @@ impl Recorder {
         self.problem(stage, protocol, server, f);
     }
 
+    /// Appends what another recorder (a concurrent side) collected.
+    pub fn absorb(&mut self, other: Recorder) {
+        self.stages.extend(other.stages);
+        self.problems.extend(other.problems);
+        self.imap_login_ok |= other.imap_login_ok;
+    }
+
     /// Notes that the IMAP login worked.
     pub fn set_imap_login_ok(&mut self) {
         self.imap_login_ok = true;
@@ -335,12 +343,6 @@ async fn round_trip(
         allow_plaintext_login: mb.allow_plaintext_login,
         tls: tls.clone(),
     };
-    let mut conn = imap::open(rec, t, &login).await;
-    if let Some(c) = conn.as_mut()
-        && c.prepare(rec, t).await.is_none()
-    {
-        conn = None;
-    }
     let plan = smtp::SmtpPlan {
         endpoint: &mb.smtp,
         login: &mb.login,
@@ -348,12 +350,31 @@ async fn round_trip(
         allow_plaintext_login: mb.allow_plaintext_login,
         tls,
         extra_roots: &extra_roots,
-        address: &mb.address,
     };
-    let Some(mut conn) = conn else {
-        // Receiving is broken: test sending up to login only, so no canary is left behind.
-        smtp::run(rec, t, &plan, None).await;
-        return;
+    // Both sides connect and log in at the same time, each with its own stage limits; their
+    // stages are recorded apart and joined, receiving side first.
+    let mut smtp_rec = Recorder::new(rec.deadline);
+    let (imap_conn, smtp_conn) = tokio::join!(
+        async {
+            let mut c = imap::open(rec, t, &login).await?;
+            c.prepare(rec, t).await?;
+            Some(c)
+        },
+        smtp::open(&mut smtp_rec, t, &plan),
+    );
+    rec.absorb(smtp_rec);
+    let (mut imap_conn, mut smtp_conn) = match (imap_conn, smtp_conn) {
+        (Some(i), Some(s)) => (i, s),
+        // One side is broken: nothing is sent, so no canary is left behind.
+        (i, s) => {
+            if let Some(s) = s {
+                s.quit(t.quit).await;
+            }
+            if let Some(i) = i {
+                i.logout(t.quit).await;
+            }
+            return;
+        }
     };
     let id = CanaryId::new(&ulid::Ulid::new().to_string()).expect("a ULID is a valid canary id");
     let composed = canary::compose(
@@ -367,24 +388,28 @@ async fn round_trip(
         },
     );
     outcome.id = Some(id.as_str().to_string());
-    let Some(sent_at) = smtp::run(rec, t, &plan, Some(&composed.message)).await else {
-        conn.logout(t.quit.min(rec.remaining())).await;
-        return;
-    };
-    // Keep a little of the budget to download, clean up and log out.
-    let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
-    let until = rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline);
-    if let Some(found) = conn
-        .wait_for(rec, key, mb.address.as_str(), &id, sent_at, until)
-        .await
-    {
+    let sent = smtp_conn
+        .send(rec, t, &mb.address, &composed.message)
+        .await;
+    // The submission connection is no longer needed; closing it overlaps with the wait.
+    let quit = smtp_conn.quit(t.quit);
+    let receive = async {
+        let sent_at = sent?;
+        // Keep a little of the budget to download, clean up and log out.
+        let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
+        let until = rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline);
+        let found = imap_conn
+            .wait_for(rec, key, mb.address.as_str(), &id, sent_at, until)
+            .await?;
         outcome.folder = Some(found.folder.clone());
         outcome.in_junk = found.in_junk;
         outcome.latency_ms = Some(found.seen_at.duration_since(sent_at).as_millis() as u64);
-        // Download in full (as a mail program would) and check, then remove it either way:
+        // Download in full (as a mail program would) and check; then remove it either way:
         // it is a verified canary.
-        let _ = conn.verify(rec, t, &found).await;
-        outcome.cleaned = conn.cleanup(rec, t, &found).await;
-    }
-    conn.logout(t.quit.min(rec.remaining())).await;
+        let _ = imap_conn.verify(rec, t, &found).await;
+        outcome.cleaned = imap_conn.cleanup(rec, t, &found).await;
+        Some(())
+    };
+    let ((), _) = tokio::join!(quit, receive);
+    imap_conn.logout(t.quit.min(rec.remaining())).await;
 }

@@ -71,23 +71,24 @@ pub struct SmtpPlan<'a> {
     pub tls: Arc<ClientConfig>,
     /// Extra CA certificates (for lettre's STARTTLS upgrade, which builds its own config).
     pub extra_roots: &'a [CertificateDer<'static>],
-    /// Sender and recipient (the mailbox itself).
-    pub address: &'a Address,
 }
 
 fn hello() -> ClientId {
     ClientId::Domain("mailcanary.localhost".to_string())
 }
 
-/// Connects, secures, logs in and (when `message` is given) submits it. Returns when the
-/// server accepted the message (`Some(instant)`), or `None` on failure or when only the login
-/// was tested.
-pub async fn run(
+/// A logged-in submission connection.
+pub struct SmtpConn {
+    conn: AsyncSmtpConnection,
+    server: String,
+}
+
+/// Connects, secures and logs in; records the dns, connect, tls and auth stages.
+pub async fn open(
     rec: &mut Recorder,
     t: &crate::probe::StageTimeouts,
     plan: &SmtpPlan<'_>,
-    message: Option<&[u8]>,
-) -> Option<Instant> {
+) -> Option<SmtpConn> {
     let ep = plan.endpoint;
     let server = ep.host_port();
     let tcp = crate::probe::dns_and_connect(rec, t, P, ep).await?;
@@ -169,25 +170,49 @@ pub async fn run(
     })
     .await?;
     drop(creds);
-    let sent = match message {
-        Some(message) => {
-            let addr: lettre::Address = plan.address.as_str().parse().ok()?;
-            let envelope = Envelope::new(Some(addr.clone()), vec![addr]).ok()?;
-            rec.stage(Stage::Send, P, &server, t.send, async {
-                let resp = conn
-                    .send(&envelope, message)
-                    .await
-                    .map_err(|e| smtp_failure(ReplyStage::Send, &e))?;
-                let accepted = Instant::now();
-                let text: Vec<&str> = resp.message().collect();
-                Ok((accepted, format!("{} {}", resp.code(), text.join(" "))))
-            })
-            .await
-        }
-        None => None,
-    };
-    let _ = tokio::time::timeout(t.quit, conn.quit()).await;
-    sent
+    Some(SmtpConn { conn, server })
+}
+
+impl SmtpConn {
+    /// Submits `message` from `address` to itself; returns when the server accepted it.
+    pub async fn send(
+        &mut self,
+        rec: &mut Recorder,
+        t: &crate::probe::StageTimeouts,
+        address: &Address,
+        message: &[u8],
+    ) -> Option<Instant> {
+        let envelope = match address
+            .as_str()
+            .parse::<lettre::Address>()
+            .map_err(|e| e.to_string())
+            .and_then(|a| Envelope::new(Some(a.clone()), vec![a]).map_err(|e| e.to_string()))
+        {
+            Ok(e) => e,
+            Err(e) => {
+                let f = Failure::new(Category::ConfigError, format!("address {address}: {e}"));
+                rec.fail(Stage::Send, P, &self.server, f);
+                return None;
+            }
+        };
+        let server = self.server.clone();
+        rec.stage(Stage::Send, P, &server, t.send, async {
+            let resp = self
+                .conn
+                .send(&envelope, message)
+                .await
+                .map_err(|e| smtp_failure(ReplyStage::Send, &e))?;
+            let accepted = Instant::now();
+            let text: Vec<&str> = resp.message().collect();
+            Ok((accepted, format!("{} {}", resp.code(), text.join(" "))))
+        })
+        .await
+    }
+
+    /// Says goodbye, bounded in time; failures here change nothing.
+    pub async fn quit(mut self, limit: std::time::Duration) {
+        let _ = tokio::time::timeout(limit, self.conn.quit()).await;
+    }
 }
 
 fn starttls_params(
