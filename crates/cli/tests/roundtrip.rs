@@ -725,3 +725,20 @@ fn without_a_keyring_password_stdin_is_refused_and_nothing_is_written() {
     assert!(!r.stderr.contains("Some-Secret-9"));
     assert!(!cli.config_path().exists());
 }
+
+#[test]
+fn missing_starttls_is_an_alarm_not_a_fallback() {
+    let s = setup("nostarttls");
+    s.ms.ctl(&["starttls", "off"]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "starttls_missing");
+    let f = &report["findings"][0];
+    assert_eq!(f["stage"], "tls");
+    // The password was never offered over the plain connection.
+    assert!(stage(&report, "auth", "smtp").is_none(), "{report}");
+    assert!(s.ms.messages(USER, "INBOX").is_empty(), "nothing was sent");
+    s.ms.ctl(&["starttls", "on"]);
+    let (r, _) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+}

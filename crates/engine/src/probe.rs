@@ -388,9 +388,7 @@ async fn round_trip(
         },
     );
     outcome.id = Some(id.as_str().to_string());
-    let sent = smtp_conn
-        .send(rec, t, &mb.address, &composed.message)
-        .await;
+    let sent = smtp_conn.send(rec, t, &mb.address, &composed.message).await;
     // The submission connection is no longer needed; closing it overlaps with the wait.
     let quit = smtp_conn.quit(t.quit);
     let receive = async {
