@@ -120,6 +120,37 @@ impl MailServer {
         self.ctl_with_input(&["deliver", address, folder], raw.as_bytes());
     }
 
+    /// Submits a raw message on the MX-like port (no auth), as mail from outside arrives.
+    pub fn send_mx(&self, from: &str, to: &str, raw: &str) {
+        let server = format!("127.0.0.1:{}", self.port("MS_MX_PORT"));
+        let mut child = Command::new("swaks")
+            .args([
+                "--server", &server, "--from", from, "--to", to, "--data", "-",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("swaks (package swaks)");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(raw.as_bytes())
+            .expect("write message");
+        let out = child.wait_with_output().expect("swaks output");
+        assert!(
+            out.status.success(),
+            "swaks failed:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+
+    /// How many messages wait in Postfix's queue.
+    pub fn queue_len(&self) -> usize {
+        self.ctl(&["queue"]).trim().parse().expect("a count")
+    }
+
     /// Lists `uid`, `flags` and the `Message-ID` of every message in a folder, sorted by UID.
     pub fn messages(&self, address: &str, folder: &str) -> Vec<(u32, String, String)> {
         let out = self.ctl(&[

@@ -234,15 +234,19 @@ fn run(cli: Cli) -> Result<u8> {
 
 fn read_password_stdin() -> Result<SecretString> {
     let stdin = std::io::stdin();
-    if stdin.is_terminal() {
-        eprint!("Password: ");
+    let line = if stdin.is_terminal() {
+        // Typed by a person: do not echo it.
+        eprint!("Password for the mailbox (not shown): ");
         let _ = std::io::stderr().flush();
-    }
-    let mut line = String::new();
-    stdin
-        .lock()
-        .read_line(&mut line)
-        .context("cannot read the password from standard input")?;
+        rpassword::read_password().context("cannot read the password from the terminal")?
+    } else {
+        let mut line = String::new();
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line
+    };
     let pw = line.trim_end_matches(['\n', '\r']).to_string();
     if pw.is_empty() {
         bail!("--password-stdin: standard input held no password");

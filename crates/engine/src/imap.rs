@@ -82,9 +82,21 @@ pub fn parse_imap_error_text(s: &str) -> Reply {
     }
 }
 
+/// How the arrival of a canary is noticed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Arrival {
+    /// Ask for new UIDs every few milliseconds at first, backing off as the wait grows.
+    #[default]
+    Poll,
+    /// IMAP IDLE on INBOX (where offered), with a look at the junk folder between IDLEs.
+    Idle,
+}
+
 /// A logged-in IMAP connection with INBOX selected.
 pub struct ImapConn {
-    session: Session<MailStream>,
+    /// `None` only while IDLE holds it, or after it was lost.
+    session: Option<Session<MailStream>>,
+    has_idle: bool,
     server: String,
     /// Raw (modified UTF-7) name of the junk folder, and its name for people.
     junk: Option<(String, String)>,
@@ -95,6 +107,16 @@ pub struct ImapConn {
     inbox_next: u32,
     junk_next: u32,
     selected: String,
+}
+
+/// The canary being waited for, and what verifies it.
+pub struct Expected<'a> {
+    /// The per-install key.
+    pub key: &'a CanaryKey,
+    /// The mailbox address the canary was composed for.
+    pub address: &'a str,
+    /// Its id.
+    pub id: &'a CanaryId,
 }
 
 /// Where a verified canary was found.
@@ -228,10 +250,11 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &ImapLogin<'_>) -> O
         trash: None,
         has_uidplus: caps.has_str("UIDPLUS"),
         has_move: caps.has_str("MOVE"),
+        has_idle: caps.has_str("IDLE"),
         inbox_next: 0,
         junk_next: 0,
         selected: String::new(),
-        session,
+        session: Some(session),
     })
 }
 
@@ -273,8 +296,19 @@ const JUNK_NAMES: &[&str] = &[
 ];
 
 impl ImapConn {
+    fn sess(&mut self) -> Result<&mut Session<MailStream>, Failure> {
+        self.session.as_mut().ok_or_else(|| {
+            Failure::new(
+                Category::ConnectFailed,
+                "the IMAP connection was lost".to_string(),
+            )
+        })
+    }
+
     fn drain_unsolicited(&mut self) {
-        while self.session.unsolicited_responses.try_recv().is_ok() {}
+        if let Some(s) = self.session.as_mut() {
+            while s.unsolicited_responses.try_recv().is_ok() {}
+        }
     }
 
     /// Finds the junk and trash folders, selects INBOX and notes where new mail will start.
@@ -282,7 +316,7 @@ impl ImapConn {
         let server = self.server.clone();
         rec.stage(Stage::Auth, P, &server, t.command, async {
             let names: Vec<_> = self
-                .session
+                .sess()?
                 .list(Some(""), Some("*"))
                 .await
                 .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
@@ -309,7 +343,7 @@ impl ImapConn {
                 self.junk = junk_by_name;
             }
             let inbox = self
-                .session
+                .sess()?
                 .select("INBOX")
                 .await
                 .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
@@ -317,7 +351,7 @@ impl ImapConn {
             self.inbox_next = inbox.uid_next.unwrap_or(1);
             if let Some((raw, _)) = self.junk.clone() {
                 let st = self
-                    .session
+                    .sess()?
                     .status(&raw, "(UIDNEXT)")
                     .await
                     .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
@@ -339,7 +373,7 @@ impl ImapConn {
 
     async fn select(&mut self, raw: &str) -> Result<u32, Failure> {
         let mb = self
-            .session
+            .sess()?
             .select(raw)
             .await
             .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
@@ -352,12 +386,10 @@ impl ImapConn {
     async fn scan_new(
         &mut self,
         from_uid: u32,
-        key: &CanaryKey,
-        address: &str,
-        id: &CanaryId,
+        want: &Expected<'_>,
     ) -> Result<(Option<(u32, CanaryHeader)>, u32), Failure> {
         let fetches: Vec<_> = self
-            .session
+            .sess()?
             .uid_fetch(format!("{from_uid}:*"), "(UID BODY.PEEK[HEADER])")
             .await
             .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
@@ -375,8 +407,8 @@ impl ImapConn {
             }
             next = next.max(uid + 1);
             if let Some(h) = f.header()
-                && let Some(hdr) = canary::find_verified(h, key, address)
-                && &hdr.id == id
+                && let Some(hdr) = canary::find_verified(h, want.key, want.address)
+                && &hdr.id == want.id
             {
                 found = Some((uid, hdr));
             }
@@ -384,15 +416,41 @@ impl ImapConn {
         Ok((found, next))
     }
 
+    /// Waits in IDLE until the server reports a change to the selected folder, or `dur` passes.
+    async fn idle_for(&mut self, dur: Duration) -> Result<(), Failure> {
+        let session = self.session.take().ok_or_else(|| {
+            Failure::new(
+                Category::ConnectFailed,
+                "the IMAP connection was lost".to_string(),
+            )
+        })?;
+        let mut handle = session.idle();
+        handle
+            .init()
+            .await
+            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+        {
+            let (wait, _interrupt) = handle.wait_with_timeout(dur);
+            wait.await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+        }
+        let session = handle
+            .done()
+            .await
+            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+        self.session = Some(session);
+        self.drain_unsolicited();
+        Ok(())
+    }
+
     /// Waits until the canary `id` shows up in INBOX or the junk folder, or `until` passes.
     pub async fn wait_for(
         &mut self,
         rec: &mut Recorder,
-        key: &CanaryKey,
-        address: &str,
-        id: &CanaryId,
+        want: &Expected<'_>,
         sent_at: Instant,
         until: Instant,
+        arrival: Arrival,
     ) -> Option<Found> {
         let server = self.server.clone();
         let started = Instant::now();
@@ -400,7 +458,7 @@ impl ImapConn {
         let result: Result<Option<Found>, Failure> = async {
             loop {
                 polls += 1;
-                let (hit, next) = self.scan_new(self.inbox_next, key, address, id).await?;
+                let (hit, next) = self.scan_new(self.inbox_next, want).await?;
                 self.inbox_next = next;
                 if let Some((uid, header)) = hit {
                     return Ok(Some(Found {
@@ -414,14 +472,14 @@ impl ImapConn {
                 }
                 if let Some((raw, shown)) = self.junk.clone() {
                     let st = self
-                        .session
+                        .sess()?
                         .status(&raw, "(UIDNEXT)")
                         .await
                         .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
                     self.drain_unsolicited();
                     if st.uid_next.unwrap_or(0) > self.junk_next {
                         self.select(&raw).await?;
-                        let (hit, next) = self.scan_new(self.junk_next, key, address, id).await?;
+                        let (hit, next) = self.scan_new(self.junk_next, want).await?;
                         self.junk_next = next;
                         if let Some((uid, header)) = hit {
                             return Ok(Some(Found {
@@ -450,7 +508,14 @@ impl ImapConn {
                 } else {
                     Duration::from_millis(500)
                 };
-                tokio::time::sleep(pause.min(until - now)).await;
+                let pause = pause.min(until - now);
+                if arrival == Arrival::Idle && self.has_idle {
+                    // INBOX news comes from the server; the junk folder is looked at
+                    // when the IDLE times out.
+                    self.idle_for(pause * 10).await?;
+                } else {
+                    tokio::time::sleep(pause).await;
+                }
             }
         }
         .await;
@@ -485,7 +550,7 @@ impl ImapConn {
                         Category::Lost,
                         format!(
                             "canary {} not in INBOX{} after {:.1} s",
-                            id.as_str(),
+                            want.id.as_str(),
                             self.junk
                                 .as_ref()
                                 .map(|j| format!(" or {}", j.1))
@@ -516,7 +581,7 @@ impl ImapConn {
         let header = found.header.clone();
         rec.stage(Stage::Verify, P, &server, t.command, async {
             let fetches: Vec<_> = self
-                .session
+                .sess()?
                 .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
                 .await
                 .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
@@ -571,7 +636,7 @@ impl ImapConn {
                 "(\\Seen \\Deleted)"
             };
             let _: Vec<_> = self
-                .session
+                .sess()?
                 .uid_store(&uid, format!("+FLAGS.SILENT {flags}"))
                 .await
                 .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
@@ -580,7 +645,7 @@ impl ImapConn {
                 .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
             let (cleaned, detail) = if has_uidplus {
                 let _: Vec<_> = self
-                    .session
+                    .sess()?
                     .uid_expunge(&uid)
                     .await
                     .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
@@ -589,7 +654,7 @@ impl ImapConn {
                     .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
                 (true, format!("UID EXPUNGE {uid}"))
             } else if let (true, Some(trash)) = (has_move, trash) {
-                self.session
+                self.sess()?
                     .uid_mv(&uid, &trash)
                     .await
                     .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
@@ -613,7 +678,9 @@ impl ImapConn {
 
     /// Says goodbye, bounded in time; failures here change nothing.
     pub async fn logout(mut self, limit: Duration) {
-        let _ = tokio::time::timeout(limit, self.session.logout()).await;
+        if let Some(mut s) = self.session.take() {
+            let _ = tokio::time::timeout(limit, s.logout()).await;
+        }
     }
 }
 

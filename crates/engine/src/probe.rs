@@ -251,6 +251,8 @@ pub struct CheckOptions {
     pub timeout: Duration,
     /// Per-stage limits.
     pub stage_timeouts: StageTimeouts,
+    /// How arrival is noticed.
+    pub arrival: imap::Arrival,
 }
 
 impl Default for CheckOptions {
@@ -259,6 +261,7 @@ impl Default for CheckOptions {
             lang: Lang::En,
             timeout: Duration::from_secs(120),
             stage_timeouts: StageTimeouts::default(),
+            arrival: imap::Arrival::default(),
         }
     }
 }
@@ -397,7 +400,17 @@ async fn round_trip(
         let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
         let until = rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline);
         let found = imap_conn
-            .wait_for(rec, key, mb.address.as_str(), &id, sent_at, until)
+            .wait_for(
+                rec,
+                &imap::Expected {
+                    key,
+                    address: mb.address.as_str(),
+                    id: &id,
+                },
+                sent_at,
+                until,
+                opts.arrival,
+            )
             .await?;
         outcome.folder = Some(found.folder.clone());
         outcome.in_junk = found.in_junk;
