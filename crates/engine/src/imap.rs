@@ -30,7 +30,7 @@ fn imap_failure(stage: ReplyStage, err: async_imap::error::Error) -> Failure {
     match err {
         E::No(s) | E::Bad(s) => {
             let reply = parse_imap_error_text(&s);
-            let evidence = match &reply.imap_code {
+            let evidence = match &reply.resp_code {
                 Some(c) => format!("NO [{c}] {}", reply.text),
                 None => format!("NO {}", reply.text),
             };
@@ -77,7 +77,7 @@ pub fn parse_imap_error_text(s: &str) -> Reply {
     }
     Reply {
         code: None,
-        imap_code: code.filter(|c| !c.is_empty()),
+        resp_code: code.filter(|c| !c.is_empty()),
         text,
     }
 }
@@ -693,14 +693,14 @@ mod tests {
         let r = parse_imap_error_text(
             "code: None, info: Some(\"[AUTHENTICATIONFAILED] Authentication failed.\")",
         );
-        assert_eq!(r.imap_code.as_deref(), Some("AUTHENTICATIONFAILED"));
+        assert_eq!(r.resp_code.as_deref(), Some("AUTHENTICATIONFAILED"));
         assert_eq!(r.text, "Authentication failed.");
         let r = parse_imap_error_text(
             "code: Some(Alert), info: Some(\"Application-specific password required\")",
         );
-        assert_eq!(r.imap_code.as_deref(), Some("ALERT"));
+        assert_eq!(r.resp_code.as_deref(), Some("ALERT"));
         assert_eq!(r.text, "Application-specific password required");
         let r = parse_imap_error_text("code: None, info: Some(\"LOGIN failed.\")");
-        assert_eq!((r.imap_code, r.text.as_str()), (None, "LOGIN failed."));
+        assert_eq!((r.resp_code, r.text.as_str()), (None, "LOGIN failed."));
     }
 }

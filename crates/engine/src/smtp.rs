@@ -34,7 +34,7 @@ fn smtp_failure(stage: ReplyStage, err: &lettre::transport::smtp::Error) -> Fail
         let code_num: u16 = code.to_string().parse().unwrap_or(0);
         let reply = Reply {
             code: Some(code_num),
-            imap_code: None,
+            resp_code: None,
             text: text.clone(),
         };
         return Failure::new(classify_smtp(stage, &reply), format!("{code_num} {text}"));
