@@ -375,6 +375,15 @@ impl Cli {
 
     /// Runs the binary with `args`, feeding `stdin`.
     pub fn run_with_input(&self, args: &[&str], stdin: &[u8]) -> Run {
+        self.run_full(args, stdin, &[])
+    }
+
+    /// Runs the binary with `args` and extra environment variables for this run only.
+    pub fn run_with_env(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
+        self.run_full(args, b"", envs)
+    }
+
+    fn run_full(&self, args: &[&str], stdin: &[u8], extra: &[(&str, &str)]) -> Run {
         let started = Instant::now();
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--config")
@@ -386,6 +395,7 @@ impl Cli {
             .env_remove("DBUS_SESSION_BUS_ADDRESS")
             .env("LANG", "C.UTF-8")
             .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(extra.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

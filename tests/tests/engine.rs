@@ -110,20 +110,79 @@ fn only_this_installs_canary_is_counted_and_removed() {
     assert_eq!(r.status, Severity::Ok, "{r:?}");
     assert_eq!(r.category, Category::Ok);
     assert!(r.canary.cleaned);
-    let ids: Vec<String> = ms
-        .messages(user, "INBOX")
-        .into_iter()
-        .map(|(_, _, id)| id)
-        .collect();
-    assert_eq!(ids.len(), 3, "{ids:?}");
+    let left = ms.messages(user, "INBOX");
+    assert_eq!(left.len(), 3, "{left:?}");
     for want in [
         "<01JD5Z3M8Q2V7K9T4R6W0X1Y2Z",
         "<forged",
         "<order@example.test>",
     ] {
-        assert!(
-            ids.iter().any(|i| i.starts_with(want)),
-            "{want} missing from {ids:?}"
-        );
+        let m = left.iter().find(|(_, _, id)| id.starts_with(want));
+        let (_, flags, _) = m.unwrap_or_else(|| panic!("{want} missing from {left:?}"));
+        assert_eq!(flags, "", "{want}: nothing read, flagged or deleted");
     }
+}
+
+#[test]
+fn a_message_with_the_awaited_id_but_a_bad_mac_is_not_the_canary() {
+    // The check's own scanning, driven by hand so that the forged message can carry the very
+    // id being waited for.
+    use mailcanary_engine::imap::{self, Expected, WaitPlan};
+    use mailcanary_engine::probe::{Recorder, StageTimeouts};
+    use mailcanary_engine::tls::{client_config, load_ca_file};
+    use secrecy::SecretString;
+
+    let ms = MailServer::start();
+    let user = "mac@example.test";
+    ms.add_user(user, "mac-test-pw-3");
+    let mb = mailbox(&ms, user, "mac-test-pw-3");
+    let ours = CanaryKey::from_bytes([5; 32]);
+    let theirs = CanaryKey::from_bytes([6; 32]);
+    let id = canary::CanaryId::new("01JD60000000000000000000AA").unwrap();
+    let forged = canary::compose(
+        &theirs,
+        &canary::CanaryParams {
+            id: id.clone(),
+            now: 1_763_800_000,
+            address: user,
+            mailbox_name: "engine",
+            lang: Lang::En,
+        },
+    );
+    let rt = runtime();
+    rt.block_on(async {
+        let t = StageTimeouts::default();
+        let mut rec = Recorder::new(std::time::Instant::now() + Duration::from_secs(20));
+        let password = SecretString::from("mac-test-pw-3".to_string());
+        let login = imap::ImapLogin {
+            endpoint: &mb.imap,
+            login: &mb.login,
+            password: &password,
+            allow_plaintext_login: false,
+            tls: client_config(load_ca_file(&ms.ca_file()).unwrap()).unwrap(),
+        };
+        let mut conn = imap::open(&mut rec, &t, &login).await.expect("login");
+        conn.prepare(&mut rec, &t).await.expect("prepare");
+        // Arrives after the check noted where new mail starts, so it is looked at.
+        ms.deliver(user, "INBOX", &String::from_utf8(forged.message).unwrap());
+        let want = Expected {
+            key: &ours,
+            address: user,
+            id: &id,
+        };
+        let plan = WaitPlan {
+            sent_at: std::time::Instant::now(),
+            until: std::time::Instant::now() + Duration::from_millis(800),
+            arrival: imap::Arrival::Poll,
+            command: t.command,
+        };
+        assert!(
+            conn.wait_for(&mut rec, &want, &plan).await.is_none(),
+            "not ours"
+        );
+        conn.logout(t.quit).await;
+    });
+    let left = ms.messages(user, "INBOX");
+    assert_eq!(left.len(), 1, "the forged message stays: {left:?}");
+    assert_eq!(left[0].1, "", "and is not flagged");
 }

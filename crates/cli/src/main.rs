@@ -11,15 +11,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use mailcanary_engine::core::canary::CanaryKey;
 use mailcanary_engine::core::config::{
     Config, MailboxConfig, MailboxName, Protocol, RawMailbox, SecretSource,
 };
-use mailcanary_engine::core::report::{CheckReport, Stage, iso8601_utc, parse_since};
-use mailcanary_engine::core::{Lang, Severity};
+use mailcanary_engine::core::report::{
+    CheckReport, Observations, Problem, Stage, diagnose, iso8601_utc, parse_since,
+};
+use mailcanary_engine::core::{Category, Lang, Severity};
 use mailcanary_engine::probe::{CheckOptions, check};
 use mailcanary_engine::store::Store;
 use mailcanary_engine::{config_file, secrets};
 use secrecy::SecretString;
+
+/// Loggers that may see secrets or message contents; never shown.
+const SILENCED_LOGGERS: &str =
+    "async_imap=off,imap_proto=off,lettre=off,rustls=off,tokio_rustls=off,zbus=off,keyring=off";
 
 /// Exit code for usage and configuration errors.
 const EXIT_UNKNOWN: u8 = 3;
@@ -204,11 +211,16 @@ fn main() -> ExitCode {
             };
         }
     };
+    // Protocol libraries log every line they write (IMAP LOGIN with its password among
+    // them) at trace level: they stay silent whatever MAILCANARY_LOG asks for.
+    let user_filter = std::env::var("MAILCANARY_LOG").unwrap_or_else(|_| "warn".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(format!("{user_filter},{SILENCED_LOGGERS}"))
+            .unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(format!("warn,{SILENCED_LOGGERS}"))
+            });
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("MAILCANARY_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
     match run(cli) {
@@ -441,7 +453,6 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
         );
     }
     let (key, _) = secrets::install_key(&env.data_dir)?;
-    let mut store = Store::open(&env.data_dir)?;
     let opts = CheckOptions {
         lang,
         timeout: Duration::from_secs(a.timeout),
@@ -453,19 +464,28 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
         .build()
         .context("cannot start the async runtime")?;
     let reports: Vec<CheckReport> = rt.block_on(futures::future::join_all(
-        selected.iter().map(|mb| check(mb, &key, &opts)),
+        selected.iter().map(|mb| check_bounded(mb, &key, &opts)),
     ));
+    rt.shutdown_timeout(Duration::from_millis(200));
+    // The history is secondary to the answer: a history that cannot be written is a warning.
+    match Store::open(&env.data_dir) {
+        Ok(mut store) => {
+            for r in &reports {
+                if let Err(e) = store.record(r) {
+                    eprintln!(
+                        "mailcanary: warning: check of \"{}\" not saved: {e}",
+                        r.mailbox
+                    );
+                }
+            }
+        }
+        Err(e) => eprintln!("mailcanary: warning: checks not saved: {e}"),
+    }
     let mut worst = Severity::Ok;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for (mb, r) in selected.iter().zip(&reports) {
         worst = worst.worst(r.status);
-        if let Err(e) = store.record(r) {
-            eprintln!(
-                "mailcanary: warning: check of \"{}\" not saved: {e}",
-                r.mailbox
-            );
-        }
         if a.json {
             writeln!(out, "{}", serde_json::to_string(r)?)?;
         } else {
@@ -475,13 +495,60 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
     Ok(worst.exit_code() as u8)
 }
 
-fn stage_ms(r: &CheckReport, stage: Stage, protocol: Option<Protocol>) -> u64 {
+/// A check that ends by its deadline whatever happens inside: a last guard behind the
+/// per-stage limits.
+async fn check_bounded(mb: &MailboxConfig, key: &CanaryKey, opts: &CheckOptions) -> CheckReport {
+    let grace = Duration::from_secs(5);
+    match tokio::time::timeout(opts.timeout + grace, check(mb, key, opts)).await {
+        Ok(r) => r,
+        Err(_) => timed_out_report(mb, opts),
+    }
+}
+
+fn timed_out_report(mb: &MailboxConfig, opts: &CheckOptions) -> CheckReport {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let obs = Observations {
+        mailbox: mb.name.to_string(),
+        started_at_ms: now_ms.saturating_sub(opts.timeout.as_millis() as u64),
+        duration_ms: opts.timeout.as_millis() as u64,
+        problems: vec![Problem {
+            category: Category::Timeout,
+            stage: Stage::Receive,
+            protocol: None,
+            server: mb.imap.host_port(),
+            evidence: format!("the check did not end within {} s", opts.timeout.as_secs()),
+        }],
+        late_after_ms: mb.late_after_secs * 1000,
+        ..Default::default()
+    };
+    diagnose(&obs, opts.lang)
+}
+
+fn stage_ms(r: &CheckReport, stage: Stage, protocol: Protocol) -> Option<u64> {
     r.stages
         .iter()
-        .filter(|s| s.stage == stage && (protocol.is_none() || s.protocol == protocol))
+        .find(|s| s.stage == stage && s.protocol == Some(protocol))
         .map(|s| s.ms)
-        .sum()
 }
+
+/// The (protocol, stage) columns of the CSV history, in the order a round trip runs.
+const CSV_STAGES: &[(Protocol, Stage)] = &[
+    (Protocol::Imap, Stage::Dns),
+    (Protocol::Imap, Stage::Connect),
+    (Protocol::Imap, Stage::Tls),
+    (Protocol::Imap, Stage::Auth),
+    (Protocol::Smtp, Stage::Dns),
+    (Protocol::Smtp, Stage::Connect),
+    (Protocol::Smtp, Stage::Tls),
+    (Protocol::Smtp, Stage::Auth),
+    (Protocol::Smtp, Stage::Send),
+    (Protocol::Imap, Stage::Receive),
+    (Protocol::Imap, Stage::Verify),
+    (Protocol::Imap, Stage::Cleanup),
+];
 
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
@@ -514,18 +581,8 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let stages = [
-        Stage::Dns,
-        Stage::Connect,
-        Stage::Tls,
-        Stage::Auth,
-        Stage::Send,
-        Stage::Receive,
-        Stage::Verify,
-        Stage::Cleanup,
-    ];
     if a.csv {
-        let mut head = vec![
+        let mut head: Vec<String> = [
             "started_at",
             "mailbox",
             "status",
@@ -533,13 +590,16 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
             "latency_ms",
             "folder",
             "duration_ms",
-        ];
-        let names: Vec<String> = stages
-            .iter()
-            .map(|s| format!("{}_ms", s.as_str()))
-            .collect();
-        head.extend(names.iter().map(String::as_str));
-        head.push("summary");
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        head.extend(
+            CSV_STAGES
+                .iter()
+                .map(|(p, s)| format!("{}_{}_ms", p.as_str(), s.as_str())),
+        );
+        head.push("summary".into());
         writeln!(out, "{}", head.join(","))?;
     }
     if reports.is_empty() && !a.json && !a.csv {
@@ -561,7 +621,11 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
                 csv_field(r.canary.folder.as_deref().unwrap_or("")),
                 r.duration_ms.to_string(),
             ];
-            row.extend(stages.iter().map(|s| stage_ms(r, *s, None).to_string()));
+            row.extend(CSV_STAGES.iter().map(|(p, s)| {
+                stage_ms(r, *s, *p)
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+            }));
             row.push(csv_field(&r.summary));
             writeln!(out, "{}", row.join(","))?;
         } else {

@@ -243,20 +243,25 @@ fn encode_word(text: &str) -> String {
     words.join("\r\n ")
 }
 
-/// RFC 5322 date for a Unix time, in UTC.
-pub fn rfc5322_date(unix: u64) -> String {
-    let days = (unix / 86_400) as i64;
-    let secs = unix % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+/// The civil date (year, month, day) of a count of days since 1970-01-01
+/// (Howard Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// RFC 5322 date for a Unix time, in UTC.
+pub fn rfc5322_date(unix: u64) -> String {
+    let days = (unix / 86_400) as i64;
+    let secs = unix % 86_400;
+    let (year, month, day) = civil_from_days(days);
     let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
     let mon = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -442,13 +447,25 @@ mod tests {
         // A changed time with the old MAC.
         let forged = text.replace("t=1763800000", "t=1763800001");
         assert!(find_verified(forged.as_bytes(), &key(7), "info@example.jp").is_none());
-        // A forged header first, the real one second: the real one is found.
+        // The same id and a well-formed header, MAC'd by another key: parses, never verifies.
+        let other = CanaryHeader::new(
+            &key(9),
+            c.header.id.clone(),
+            1_763_800_000,
+            "info@example.jp",
+            c.header.body_hash,
+        );
+        assert!(CanaryHeader::parse(&other.value()).is_some());
+        let forged = text.replace(&v, &other.value());
+        assert!(find_verified(forged.as_bytes(), &key(7), "info@example.jp").is_none());
+        // That forged header first, the real one second: the real one is found.
         let both = text.replacen(
             "X-Mail-Canary:",
-            "X-Mail-Canary: v=1; id=AAAAAAAAAAAA; t=1; h=00; mac=xx\r\nX-Mail-Canary:",
+            &format!("X-Mail-Canary: {}\r\nX-Mail-Canary:", other.value()),
             1,
         );
-        assert!(find_verified(both.as_bytes(), &key(7), "info@example.jp").is_some());
+        let found = find_verified(both.as_bytes(), &key(7), "info@example.jp").unwrap();
+        assert_eq!(found, c.header);
     }
 
     #[test]

@@ -31,7 +31,7 @@ impl Severity {
 
     /// Rank for "worst of": ok < warning < unknown < critical. Unknown ranks below critical so
     /// that a definite outage wins over an undecided check, as Nagios plugins usually report.
-    fn rank(self) -> u8 {
+    pub fn rank(self) -> u8 {
         match self {
             Severity::Ok => 0,
             Severity::Warning => 1,

@@ -44,6 +44,37 @@ fn field_err(mailbox: &str, field: &str, message: impl Into<String>) -> ConfigEr
     }
 }
 
+/// Describes a TOML syntax error by line and column only: the offending line itself may hold
+/// a password that was written there by mistake.
+fn syntax_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+            format!("TOML syntax error at line {line}, column {col}: {message}")
+        }
+        None => format!("TOML syntax error: {message}"),
+    }
+}
+
+/// Replaces quoted values in a deserializer message (`invalid type: string "…"`): the value
+/// may be a password written into the wrong field.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            out.push_str(if inside { "\"" } else { "\"…" });
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// A mailbox's name as the user chose it: letters, digits, `-`, `_`, `.`; 1–64 characters.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(transparent)]
@@ -484,7 +515,7 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| ConfigError::Syntax(e.to_string()))?;
+            .map_err(|e: toml::de::Error| ConfigError::Syntax(syntax_error(text, &e)))?;
         let mut config = Config::default();
         for (key, value) in &table {
             match key.as_str() {
@@ -525,7 +556,7 @@ impl Config {
                         }
                         let raw: RawMailbox =
                             mb.clone().try_into().map_err(|e: toml::de::Error| {
-                                field_err(name, "mailboxes", e.message().trim().to_string())
+                                field_err(name, "mailboxes", redact_quoted(e.message().trim()))
                             })?;
                         let resolved = raw.resolve(name)?;
                         config.mailboxes.insert(resolved.name.clone(), resolved);
@@ -703,12 +734,35 @@ password_keyring = true
                 format!("{GOOD}\nimap_security = \"plain\""),
                 "allow_plaintext_login",
             ),
-            ("x = [".to_string(), "TOML parse error"),
+            ("x = [".to_string(), "TOML syntax error at line 1"),
             ("colour = 1".to_string(), "field `colour`"),
         ];
         for (text, want) in cases {
             let err = Config::parse(&text).unwrap_err().to_string();
             assert!(err.contains(want), "want {want:?} in {err:?}");
+        }
+    }
+
+    #[test]
+    fn type_errors_never_repeat_the_value() {
+        let text = GOOD.replace(
+            "password_keyring = true",
+            "password_keyring = \"hunter2-value\"",
+        );
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("invalid type"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn syntax_errors_never_echo_the_line() {
+        for text in [
+            "[mailboxes.office]\npassword = hunter2-unquoted\n",
+            "[mailboxes.office]\npassword = \"hunter2-unterminated\n",
+        ] {
+            let err = Config::parse(text).unwrap_err().to_string();
+            assert!(err.contains("line 2"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
         }
     }
 

@@ -215,13 +215,7 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
         }
     }
     // Worst first; the order of observation breaks ties (the first cause seen is primary).
-    let rank = |s: Severity| match s {
-        Severity::Critical => 0,
-        Severity::Unknown => 1,
-        Severity::Warning => 2,
-        Severity::Ok => 3,
-    };
-    findings.sort_by_key(|f| rank(f.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity.rank()));
     let (status, category, summary, action) = match findings.first() {
         Some(f) => (f.severity, f.category, f.summary.clone(), f.action.clone()),
         None => {
@@ -430,17 +424,8 @@ mod tests {
 /// A Unix time in milliseconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC).
 pub fn iso8601_utc(ms: u64) -> String {
     let secs = ms / 1000;
-    let days = (secs / 86_400) as i64;
+    let (year, month, day) = crate::canary::civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,

@@ -63,17 +63,58 @@ pub fn load(path: &Path) -> Result<Config, ConfigFileError> {
     })
 }
 
+/// Replaces the file's content all at once: a new file beside it, flushed to disk, given the
+/// old file's permissions, then renamed over it (through a symlink, to its target).
 fn write_atomically(path: &Path, text: &str) -> Result<(), ConfigFileError> {
+    use std::io::Write;
     let io = |source| ConfigFileError::Io {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+    let target = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let tmp = path.with_extension("toml.tmp");
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    let tmp = target.with_file_name(format!(
+        ".{}.{}.{nanos}.tmp",
+        target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        if let Ok(meta) = std::fs::metadata(&target) {
+            f.set_permissions(meta.permissions())?;
+        }
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &target)
+    };
+    write().map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io(e)
+    })
+}
+
+fn not_sections(path: &Path) -> ConfigFileError {
+    ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        source: ConfigError::Global {
+            field: "mailboxes".into(),
+            message: "is written as an inline table; write one [mailboxes.NAME] section per \
+                      mailbox so that mailcanary can edit the file"
+                .into(),
+        },
+    }
 }
 
 const HEADER: &str = "# Mail Canary configuration. Passwords are never kept here: they live in the OS\n\
@@ -108,7 +149,7 @@ pub fn add_mailbox(path: &Path, mb: &MailboxConfig) -> Result<(), ConfigFileErro
             toml_edit::Item::Table(t)
         })
         .as_table_mut()
-        .expect("validated: mailboxes is a table");
+        .ok_or_else(|| not_sections(path))?;
     mailboxes.insert(
         mb.name.as_str(),
         toml_edit::Item::Table(table_doc.as_table().clone()),
@@ -137,10 +178,19 @@ pub fn remove_mailbox(path: &Path, name: &MailboxName) -> Result<MailboxConfig, 
         });
     };
     let mut doc: toml_edit::DocumentMut = text.parse().expect("validated above");
-    if let Some(t) = doc.get_mut("mailboxes").and_then(|m| m.as_table_mut()) {
+    if let Some(t) = doc.get_mut("mailboxes").and_then(|m| m.as_table_like_mut()) {
         t.remove(name.as_str());
     }
-    write_atomically(path, &doc.to_string())?;
+    let new_text = doc.to_string();
+    // Write only what really no longer has the mailbox.
+    let after = Config::parse(&new_text).map_err(|source| ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if after.mailboxes.contains_key(name) {
+        return Err(not_sections(path));
+    }
+    write_atomically(path, &new_text)?;
     Ok(mb)
 }
 
@@ -178,5 +228,47 @@ mod tests {
                 .unwrap()
                 .contains("# my notes")
         );
+    }
+    #[test]
+    fn inline_tables_are_refused_not_mangled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let text = "mailboxes = { office = { address = \"info@example.jp\", imap = \"i.example.jp\", \
+                    smtp = \"s.example.jp\", password_env = \"PW\" } }\n";
+        std::fs::write(&path, text).unwrap();
+        let office = load(&path).unwrap().mailboxes.into_values().next().unwrap();
+        let mut other = office.clone();
+        other.name = MailboxName::new("other").unwrap();
+        assert!(
+            add_mailbox(&path, &other)
+                .unwrap_err()
+                .to_string()
+                .contains("inline table")
+        );
+        // Removing from an inline table works, and the file really changes.
+        remove_mailbox(&path, &office.name).unwrap();
+        assert!(load(&path).unwrap().mailboxes.is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn edits_keep_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "lang = \"en\"\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let raw = RawMailbox {
+            address: "info@example.jp".into(),
+            imap: "imap.example.jp".into(),
+            smtp: "smtp.example.jp".into(),
+            password_env: Some("PW".into()),
+            ..Default::default()
+        };
+        add_mailbox(&path, &raw.resolve("office").unwrap()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(leftovers.len(), 1, "no temporary files left behind");
     }
 }

@@ -24,15 +24,29 @@ use crate::probe::{Failure, Recorder, StageTimeouts, io_failure};
 
 const P: Protocol = Protocol::Imap;
 
+/// Runs `fut` for at most `d`; past that, a `timeout` failure.
+async fn limit<T>(
+    d: Duration,
+    fut: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::time::timeout(d, fut).await.unwrap_or_else(|_| {
+        Err(Failure::new(
+            Category::Timeout,
+            format!("no answer within {:.1} s", d.as_secs_f64()),
+        ))
+    })
+}
+
 /// Turns an async-imap error into a failure with a category for `stage`.
 fn imap_failure(stage: ReplyStage, err: async_imap::error::Error) -> Failure {
     use async_imap::error::Error as E;
     match err {
-        E::No(s) | E::Bad(s) => {
-            let reply = parse_imap_error_text(&s);
+        E::No(ref s) | E::Bad(ref s) => {
+            let word = if matches!(err, E::No(_)) { "NO" } else { "BAD" };
+            let reply = parse_imap_error_text(s);
             let evidence = match &reply.resp_code {
-                Some(c) => format!("NO [{c}] {}", reply.text),
-                None => format!("NO {}", reply.text),
+                Some(c) => format!("{word} [{c}] {}", reply.text),
+                None => format!("{word} {}", reply.text),
             };
             Failure::new(classify_imap(stage, &reply), evidence)
         }
@@ -107,6 +121,21 @@ pub struct ImapConn {
     inbox_next: u32,
     junk_next: u32,
     selected: String,
+    /// UIDVALIDITY of the selected folder: a UID means the same message only under it.
+    selected_validity: u32,
+}
+
+/// How long and how to wait for a canary.
+#[derive(Debug, Clone, Copy)]
+pub struct WaitPlan {
+    /// When the server accepted the canary.
+    pub sent_at: Instant,
+    /// Give up after this.
+    pub until: Instant,
+    /// How arrival is noticed.
+    pub arrival: Arrival,
+    /// Limit of each IMAP command while waiting.
+    pub command: Duration,
 }
 
 /// The canary being waited for, and what verifies it.
@@ -130,6 +159,8 @@ pub struct Found {
     pub in_junk: bool,
     /// Its UID there.
     pub uid: u32,
+    /// The folder's UIDVALIDITY when it was found.
+    pub uid_validity: u32,
     /// When it was seen.
     pub seen_at: Instant,
     /// Its verified header.
@@ -254,23 +285,24 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &ImapLogin<'_>) -> O
         inbox_next: 0,
         junk_next: 0,
         selected: String::new(),
+        selected_validity: 0,
         session: Some(session),
     })
 }
 
 async fn read_greeting(client: &mut Client<MailStream>) -> Result<(), Failure> {
+    use async_imap::imap_proto::{Response, Status};
     match client.read_response().await {
-        Ok(Some(resp)) => {
-            let text = format!("{:?}", resp.parsed());
-            if text.contains("Bye") {
-                Err(Failure::new(
-                    Category::ServerError,
-                    format!("server said goodbye: {text}"),
-                ))
-            } else {
-                Ok(())
-            }
-        }
+        Ok(Some(resp)) => match resp.parsed() {
+            other @ Response::Data {
+                status: Status::Bye,
+                ..
+            } => Err(Failure::new(
+                Category::ServerError,
+                format!("the server said goodbye: {other:?}"),
+            )),
+            _ => Ok(()),
+        },
         Ok(None) => Err(Failure::new(
             Category::ConnectFailed,
             "the server closed the connection before its greeting".to_string(),
@@ -348,6 +380,7 @@ impl ImapConn {
                 .await
                 .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
             self.selected = "INBOX".to_string();
+            self.selected_validity = inbox.uid_validity.unwrap_or(0);
             self.inbox_next = inbox.uid_next.unwrap_or(1);
             if let Some((raw, _)) = self.junk.clone() {
                 let st = self
@@ -378,6 +411,7 @@ impl ImapConn {
             .await
             .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
         self.selected = raw.to_string();
+        self.selected_validity = mb.uid_validity.unwrap_or(0);
         Ok(mb.uid_next.unwrap_or(1))
     }
 
@@ -448,17 +482,32 @@ impl ImapConn {
         &mut self,
         rec: &mut Recorder,
         want: &Expected<'_>,
-        sent_at: Instant,
-        until: Instant,
-        arrival: Arrival,
+        plan: &WaitPlan,
     ) -> Option<Found> {
+        let WaitPlan {
+            sent_at,
+            until,
+            arrival,
+            command,
+        } = *plan;
         let server = self.server.clone();
         let started = Instant::now();
         let mut polls = 0u32;
+        // Every command is bounded too: a server that stops answering after login must not
+        // hold the check past its deadline.
+        let bounded = |now: Instant| {
+            command
+                .min(until.saturating_duration_since(now))
+                .max(Duration::from_millis(100))
+        };
         let result: Result<Option<Found>, Failure> = async {
             loop {
                 polls += 1;
-                let (hit, next) = self.scan_new(self.inbox_next, want).await?;
+                let (hit, next) = limit(
+                    bounded(Instant::now()),
+                    self.scan_new(self.inbox_next, want),
+                )
+                .await?;
                 self.inbox_next = next;
                 if let Some((uid, header)) = hit {
                     return Ok(Some(Found {
@@ -466,20 +515,25 @@ impl ImapConn {
                         folder: "INBOX".into(),
                         in_junk: false,
                         uid,
+                        uid_validity: self.selected_validity,
                         seen_at: Instant::now(),
                         header,
                     }));
                 }
                 if let Some((raw, shown)) = self.junk.clone() {
-                    let st = self
-                        .sess()?
-                        .status(&raw, "(UIDNEXT)")
-                        .await
-                        .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                    let st = limit(bounded(Instant::now()), async {
+                        self.sess()?
+                            .status(&raw, "(UIDNEXT)")
+                            .await
+                            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))
+                    })
+                    .await?;
                     self.drain_unsolicited();
                     if st.uid_next.unwrap_or(0) > self.junk_next {
-                        self.select(&raw).await?;
-                        let (hit, next) = self.scan_new(self.junk_next, want).await?;
+                        limit(bounded(Instant::now()), self.select(&raw)).await?;
+                        let (hit, next) =
+                            limit(bounded(Instant::now()), self.scan_new(self.junk_next, want))
+                                .await?;
                         self.junk_next = next;
                         if let Some((uid, header)) = hit {
                             return Ok(Some(Found {
@@ -487,11 +541,12 @@ impl ImapConn {
                                 folder: shown,
                                 in_junk: true,
                                 uid,
+                                uid_validity: self.selected_validity,
                                 seen_at: Instant::now(),
                                 header,
                             }));
                         }
-                        self.select("INBOX").await?;
+                        limit(bounded(Instant::now()), self.select("INBOX")).await?;
                     }
                 }
                 let now = Instant::now();
@@ -512,7 +567,8 @@ impl ImapConn {
                 if arrival == Arrival::Idle && self.has_idle {
                     // INBOX news comes from the server; the junk folder is looked at
                     // when the IDLE times out.
-                    self.idle_for(pause * 10).await?;
+                    let wait = (pause * 10).min(until - now);
+                    limit(wait + bounded(Instant::now()), self.idle_for(wait)).await?;
                 } else {
                     tokio::time::sleep(pause).await;
                 }
@@ -569,17 +625,21 @@ impl ImapConn {
         }
     }
 
-    /// Downloads the canary in full, as a mail program would, and checks its body.
+    /// Downloads the canary in full, as a mail program would, and checks it. Returns whether
+    /// the downloaded message is this canary (its MAC verifies for this id): only then may it
+    /// be removed. A changed body is reported, but the message is still ours.
     pub async fn verify(
         &mut self,
         rec: &mut Recorder,
         t: &StageTimeouts,
         found: &Found,
-    ) -> Option<()> {
+        want: &Expected<'_>,
+    ) -> bool {
         let server = self.server.clone();
         let uid = found.uid;
-        let header = found.header.clone();
-        rec.stage(Stage::Verify, P, &server, t.command, async {
+        let started = Instant::now();
+        let limit = t.command.min(rec.remaining());
+        let fetched = tokio::time::timeout(limit, async {
             let fetches: Vec<_> = self
                 .sess()?
                 .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
@@ -589,30 +649,69 @@ impl ImapConn {
                 .await
                 .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
             self.drain_unsolicited();
-            let body = fetches
-                .iter()
-                .find(|f| f.uid == Some(uid))
-                .and_then(|f| f.body())
-                .ok_or_else(|| {
-                    Failure::new(
-                        Category::CanaryRemoved,
-                        format!("UID {uid} vanished before it could be downloaded"),
-                    )
-                })?;
-            match canary::check_body(body, &header) {
-                BodyCheck::Intact => {
-                    Ok(((), format!("downloaded {} bytes; body intact", body.len())))
-                }
-                BodyCheck::Altered => Err(Failure::new(
-                    Category::AttachmentAltered,
-                    format!(
-                        "downloaded {} bytes; the body differs from what was sent",
-                        body.len()
-                    ),
-                )),
-            }
+            Ok::<_, Failure>(
+                fetches
+                    .iter()
+                    .find(|f| f.uid == Some(uid))
+                    .and_then(|f| f.body())
+                    .map(<[u8]>::to_vec),
+            )
         })
-        .await
+        .await;
+        let (ours, result) = match fetched {
+            Err(_) => (
+                false,
+                Err(Failure::new(
+                    Category::Timeout,
+                    format!("no answer within {:.1} s", limit.as_secs_f64()),
+                )),
+            ),
+            Ok(Err(f)) => (false, Err(f)),
+            Ok(Ok(None)) => (
+                false,
+                Err(Failure::new(
+                    Category::CanaryRemoved,
+                    format!("UID {uid} vanished before it could be downloaded"),
+                )),
+            ),
+            Ok(Ok(Some(body))) => match canary::find_verified(&body, want.key, want.address) {
+                Some(h) if &h.id == want.id => match canary::check_body(&body, &h) {
+                    BodyCheck::Intact => (
+                        true,
+                        Ok(format!("downloaded {} bytes; body intact", body.len())),
+                    ),
+                    BodyCheck::Altered => (
+                        true,
+                        Err(Failure::new(
+                            Category::AttachmentAltered,
+                            format!(
+                                "downloaded {} bytes; the body differs from what was sent",
+                                body.len()
+                            ),
+                        )),
+                    ),
+                },
+                _ => (
+                    false,
+                    Err(Failure::new(
+                        Category::ProtocolError,
+                        format!(
+                            "UID {uid} no longer holds this canary when downloaded in full; \
+                             it was left untouched"
+                        ),
+                    )),
+                ),
+            },
+        };
+        let ms = started.elapsed().as_millis() as u64;
+        match result {
+            Ok(detail) => rec.record(Stage::Verify, P, true, ms, detail),
+            Err(f) => {
+                rec.record(Stage::Verify, P, false, ms, f.evidence.clone());
+                rec.problem(Stage::Verify, P, &server, f);
+            }
+        }
+        ours
     }
 
     /// Removes the verified canary by UID: `UID EXPUNGE` of that UID alone (UIDPLUS), else
@@ -621,12 +720,23 @@ impl ImapConn {
     pub async fn cleanup(&mut self, rec: &mut Recorder, t: &StageTimeouts, found: &Found) -> bool {
         let server = self.server.clone();
         let uid = found.uid.to_string();
-        if self.selected != found.folder_raw {
-            // verify() ran in this folder; this only guards against future reordering.
-            if let Err(f) = self.select(&found.folder_raw.clone()).await {
-                rec.fail(Stage::Cleanup, P, &server, f);
-                return false;
-            }
+        if self.selected != found.folder_raw
+            && let Err(f) = self.select(&found.folder_raw.clone()).await
+        {
+            rec.fail(Stage::Cleanup, P, &server, f);
+            return false;
+        }
+        if self.selected_validity != found.uid_validity {
+            let f = Failure::new(
+                Category::ProtocolError,
+                format!(
+                    "the folder's UIDVALIDITY changed ({} to {}): UID {} may name another \
+                     message now, so nothing was removed",
+                    found.uid_validity, self.selected_validity, found.uid
+                ),
+            );
+            rec.fail(Stage::Cleanup, P, &server, f);
+            return false;
         }
         let (has_uidplus, has_move, trash) = (self.has_uidplus, self.has_move, self.trash.clone());
         rec.stage(Stage::Cleanup, P, &server, t.command, async {

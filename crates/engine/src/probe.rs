@@ -16,7 +16,6 @@ use mailcanary_core::report::{
     CanaryOutcome, CheckReport, Observations, Problem, Stage, StageRecord, diagnose,
 };
 use mailcanary_core::{Category, Lang};
-use secrecy::SecretString;
 use tokio::net::TcpStream;
 
 use crate::tls::{classify_rustls, client_config, find_rustls_error, load_ca_file};
@@ -159,6 +158,14 @@ impl Recorder {
 
     /// Records a stage's outcome.
     pub fn record(&mut self, stage: Stage, protocol: Protocol, ok: bool, ms: u64, detail: String) {
+        tracing::debug!(
+            stage = stage.as_str(),
+            protocol = protocol.as_str(),
+            ok,
+            ms,
+            detail = detail.as_str(),
+            "stage"
+        );
         // A stage may run in several steps (IMAP login, then opening INBOX): merge them.
         if let Some(last) = self.stages.last_mut()
             && last.stage == stage
@@ -231,7 +238,9 @@ pub async fn dns_and_connect(
             Ok((addrs, detail))
         })
         .await?;
-    let per_attempt = t.connect;
+    // Several addresses (IPv6 and IPv4, say) share the connect budget, so an unreachable first
+    // one cannot use it all up.
+    let per_attempt = (t.connect / (addrs.len().min(3) as u32)).max(Duration::from_secs(1));
     rec.stage(Stage::Connect, protocol, &server, t.connect, async move {
         let s = net::connect(&addrs, per_attempt)
             .await
@@ -308,20 +317,13 @@ async fn round_trip(
     outcome: &mut CanaryOutcome,
 ) {
     let t = &opts.stage_timeouts;
-    let secret_mb = mb.clone();
-    let password: SecretString =
-        match tokio::task::spawn_blocking(move || secrets::read_password(&secret_mb)).await {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => {
-                rec.problems.push(config_problem(e.to_string()));
-                return;
-            }
-            Err(e) => {
-                rec.problems
-                    .push(config_problem(format!("password lookup failed: {e}")));
-                return;
-            }
-        };
+    let password = match secrets::read_password(mb, t.auth.min(rec.remaining())).await {
+        Ok(p) => p,
+        Err(e) => {
+            rec.problems.push(config_problem(e.to_string()));
+            return;
+        }
+    };
     let extra_roots = match &mb.ca_file {
         Some(path) => match load_ca_file(path) {
             Ok(c) => c,
@@ -398,27 +400,26 @@ async fn round_trip(
         let sent_at = sent?;
         // Keep a little of the budget to download, clean up and log out.
         let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
-        let until = rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline);
-        let found = imap_conn
-            .wait_for(
-                rec,
-                &imap::Expected {
-                    key,
-                    address: mb.address.as_str(),
-                    id: &id,
-                },
-                sent_at,
-                until,
-                opts.arrival,
-            )
-            .await?;
+        let want = imap::Expected {
+            key,
+            address: mb.address.as_str(),
+            id: &id,
+        };
+        let plan = imap::WaitPlan {
+            sent_at,
+            until: rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline),
+            arrival: opts.arrival,
+            command: t.command,
+        };
+        let found = imap_conn.wait_for(rec, &want, &plan).await?;
         outcome.folder = Some(found.folder.clone());
         outcome.in_junk = found.in_junk;
         outcome.latency_ms = Some(found.seen_at.duration_since(sent_at).as_millis() as u64);
-        // Download in full (as a mail program would) and check; then remove it either way:
-        // it is a verified canary.
-        let _ = imap_conn.verify(rec, t, &found).await;
-        outcome.cleaned = imap_conn.cleanup(rec, t, &found).await;
+        // Download in full (as a mail program would) and check; remove it only if the full
+        // message is this canary.
+        if imap_conn.verify(rec, t, &found, &want).await {
+            outcome.cleaned = imap_conn.cleanup(rec, t, &found).await;
+        }
         Some(())
     };
     let ((), _) = tokio::join!(quit, receive);

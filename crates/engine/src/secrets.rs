@@ -7,7 +7,7 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use mailcanary_core::canary::CanaryKey;
 use mailcanary_core::config::{MailboxConfig, MailboxName, SecretSource};
@@ -82,40 +82,63 @@ fn mailbox_entry_name(name: &str) -> String {
     format!("mailbox:{name}")
 }
 
-/// Reads a mailbox's password from its source. Blocking (D-Bus, child process).
-pub fn read_password(mb: &MailboxConfig) -> Result<SecretString, SecretError> {
-    let name = mb.name.as_str();
+/// Reads a mailbox's password from its source, within `limit`: the keyring over D-Bus, the
+/// user's command (killed if it overruns), or the environment.
+pub async fn read_password(
+    mb: &MailboxConfig,
+    limit: std::time::Duration,
+) -> Result<SecretString, SecretError> {
+    let name = mb.name.to_string();
+    let overran =
+        |what: &str| SecretError::Keyring(format!("{what} did not answer within {limit:?}"));
     match &mb.secret {
-        SecretSource::Keyring => match entry(&mailbox_entry_name(name))?.get_password() {
-            Ok(p) => Ok(SecretString::from(p)),
-            Err(keyring::Error::NoEntry) => Err(SecretError::NotFound(name.to_string())),
-            Err(e) => Err(keyring_error(e)),
-        },
+        SecretSource::Keyring => {
+            let lookup = tokio::task::spawn_blocking(move || {
+                match entry(&mailbox_entry_name(&name))?.get_password() {
+                    Ok(p) => Ok(SecretString::from(p)),
+                    Err(keyring::Error::NoEntry) => Err(SecretError::NotFound(name)),
+                    Err(e) => Err(keyring_error(e)),
+                }
+            });
+            match tokio::time::timeout(limit, lookup).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => Err(SecretError::Keyring(format!("lookup failed: {e}"))),
+                Err(_) => Err(overran("the OS keyring")),
+            }
+        }
         SecretSource::Env(var) => match std::env::var(var) {
             Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
             _ => Err(SecretError::Env {
-                mailbox: name.to_string(),
+                mailbox: name,
                 var: var.clone(),
             }),
         },
-        SecretSource::Command(cmd) => run_password_command(name, cmd),
+        SecretSource::Command(cmd) => {
+            match tokio::time::timeout(limit, run_password_command(&name, cmd)).await {
+                Ok(r) => r,
+                Err(_) => Err(SecretError::Command {
+                    mailbox: name,
+                    message: format!("it did not finish within {limit:?} and was stopped"),
+                }),
+            }
+        }
     }
 }
 
-fn run_password_command(mailbox: &str, cmd: &str) -> Result<SecretString, SecretError> {
+async fn run_password_command(mailbox: &str, cmd: &str) -> Result<SecretString, SecretError> {
     let fail = |message: String| SecretError::Command {
         mailbox: mailbox.to_string(),
         message,
     };
     #[cfg(unix)]
     let mut command = {
-        let mut c = Command::new("sh");
+        let mut c = tokio::process::Command::new("sh");
         c.arg("-c").arg(cmd);
         c
     };
     #[cfg(windows)]
     let mut command = {
-        let mut c = Command::new("cmd");
+        let mut c = tokio::process::Command::new("cmd");
         c.arg("/C").arg(cmd);
         c
     };
@@ -123,7 +146,9 @@ fn run_password_command(mailbox: &str, cmd: &str) -> Result<SecretString, Secret
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        .kill_on_drop(true)
         .output()
+        .await
         .map_err(|e| fail(format!("cannot run it: {e}")))?;
     if !out.status.success() {
         let first = String::from_utf8_lossy(&out.stderr)

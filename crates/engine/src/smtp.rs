@@ -1,5 +1,6 @@
 //! The sending side of a round trip: SMTP submission with lettre's low-level connection, so
-//! that connecting, TLS, login and each of MAIL/RCPT/DATA are timed and classified apart.
+//! that connecting, TLS, login and the submission (MAIL, RCPT and DATA together) are timed
+//! and classified apart, each reply with its code, enhanced code and text.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -48,6 +49,12 @@ fn smtp_failure(stage: ReplyStage, err: &lettre::transport::smtp::Error) -> Fail
             return io_failure(io);
         }
         src = e.source();
+    }
+    if err.is_client() && err.to_string().contains("authentication mechanism") {
+        return Failure::new(
+            Category::AuthMethodRequired,
+            format!("the server offers no password login this client can use: {err}"),
+        );
     }
     let category = if err.is_response() {
         Category::ProtocolError

@@ -97,21 +97,28 @@ impl Store {
             .map_err(sql)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(sql)?;
-        let version: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(sql)?;
         let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(StoreError::TooNew {
-                path,
-                found: version,
-                known,
-            });
-        }
-        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.transaction().map_err(sql)?;
+        loop {
+            // IMMEDIATE takes the write lock before the version is read, so two processes
+            // opening a new database (the app and a cron job, say) cannot both migrate it.
+            let tx = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(sql)?;
+            let version: i64 = tx
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .map_err(sql)?;
+            if version > known {
+                return Err(StoreError::TooNew {
+                    path,
+                    found: version,
+                    known,
+                });
+            }
+            let Some(m) = MIGRATIONS.get(version as usize) else {
+                break;
+            };
             tx.execute_batch(m).map_err(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)
+            tx.pragma_update(None, "user_version", version + 1)
                 .map_err(sql)?;
             tx.commit().map_err(sql)?;
         }
@@ -132,7 +139,7 @@ impl Store {
             path: self.path.clone(),
             source: e,
         })?;
-        let result = (|| {
+        let rows = || -> rusqlite::Result<i64> {
             tx.execute(
                 "INSERT INTO checks (mailbox, started_at_ms, duration_ms, status, category, summary,
                     action, canary_id, canary_folder, canary_latency_ms, canary_cleaned, report)
@@ -185,17 +192,17 @@ impl Store {
                 )?;
             }
             Ok(id)
-        })();
-        match result {
-            Ok(id) => {
-                tx.commit().map_err(|e| self.sql(e))?;
-                Ok(id)
-            }
-            Err(e) => {
-                drop(tx);
-                Err(self.sql(e))
-            }
-        }
+        };
+        // On error the transaction is dropped, which rolls it back.
+        let id = rows().map_err(|e| StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        tx.commit().map_err(|e| StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        Ok(id)
     }
 
     /// Checks since `since_ms` (Unix ms), oldest first, for one mailbox or all.
