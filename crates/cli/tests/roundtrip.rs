@@ -747,3 +747,87 @@ fn missing_starttls_is_an_alarm_not_a_fallback() {
     let (r, _) = check_json(&s.cli, &[]);
     assert_eq!(r.code, 0, "{r:?}");
 }
+
+/// The provider's suspension notice (ISO-2022-JP subject), as incident 2's office received it.
+const JP_NOTICE: &str = "From: =?ISO-2022-JP?B?GyRCJWEhPCVrJTUhPCVTJTkbKEI=?= <support@isp.example.jp>\r\n\
+To: office@example.test\r\n\
+Subject: =?ISO-2022-JP?B?GyRCIVo9RU1XIVslYSE8JWtBdz8uRGQ7XyROJCpDTiRpJDsbKEI=?=\r\n\
+Date: Sun, 22 Nov 2026 09:00:00 +0900\r\n\
+Message-ID: <notice-1@isp.example.jp>\r\n\
+Authentication-Results: mx.example.test; dkim=pass header.d=isp.example.jp\r\n\
+MIME-Version: 1.0\r\nContent-Type: text/plain; charset=ISO-2022-JP\r\n\r\n\
+notice body\r\n";
+
+#[test]
+fn sending_suspended_with_the_providers_notice_in_a_japanese_junk_folder() {
+    let s = setup_with(
+        MailServer::start_with(&[("MS_JUNK_NAME", "迷惑メール")]),
+        "notice",
+        &[],
+    );
+    s.ms.ctl(&["suspend-sender", USER]);
+    s.ms.deliver(USER, "迷惑メール", JP_NOTICE);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "send_blocked");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("receiving still works"),
+        "{report}"
+    );
+    let action = report["action"].as_str().unwrap();
+    assert!(
+        action.contains(
+            "\u{201c}【重要】メール送信停止のお知らせ\u{201d} is in the junk folder (迷惑メール)"
+        ),
+        "{action}"
+    );
+    let notices = report["notices"].as_array().unwrap();
+    assert_eq!(notices.len(), 1, "{report}");
+    assert_eq!(notices[0]["folder"], "迷惑メール");
+    assert_eq!(notices[0]["subject"], "【重要】メール送信停止のお知らせ");
+    assert_eq!(
+        notices[0]["from"],
+        "メールサービス <support@isp.example.jp>"
+    );
+    assert_eq!(notices[0]["date"], "Sun, 22 Nov 2026 09:00:00 +0900");
+    assert_eq!(notices[0]["trusted"], true);
+    let found = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["category"] == "notice_found")
+        .expect("a notice_found finding");
+    assert_eq!(found["severity"], "warning");
+    assert!(
+        found["summary"]
+            .as_str()
+            .unwrap()
+            .contains("staff may never have seen it"),
+        "{found}"
+    );
+    // In Japanese.
+    let r = s.cli.run(&["--lang", "ja", "check", "--json"]);
+    let ja = &r.json_lines()[0];
+    assert!(
+        ja["action"].as_str().unwrap().contains(
+            "「【重要】メール送信停止のお知らせ」が迷惑メールフォルダ（迷惑メール）に入っています"
+        ),
+        "{ja}"
+    );
+    // The notice was only read, never marked read or moved.
+    let junk = s.ms.messages(USER, "迷惑メール");
+    assert_eq!(junk.len(), 1);
+    assert_eq!(junk[0].1, "", "not marked \\Seen");
+}
+
+#[test]
+fn ordinary_mail_is_not_a_notice() {
+    let s = setup("nonotice");
+    s.ms.deliver(USER, "INBOX", PLAIN_MESSAGE);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(report["notices"].as_array().unwrap().len(), 0);
+}

@@ -1,6 +1,7 @@
 //! Plain-language texts for each category: a summary of what broke and an action for office
 //! staff, in Japanese and English. The raw server reply travels separately as evidence.
 
+use crate::notice::Notice;
 use crate::{Category, Lang};
 
 /// Facts a text may mention.
@@ -263,6 +264,93 @@ pub fn texts(category: Category, lang: Lang, c: &TextContext<'_>) -> (String, St
         },
     };
     (summary, action)
+}
+
+/// The summary and action for a provider notice or bounce found in the mailbox.
+pub fn notice_texts(n: &Notice, lang: Lang) -> (String, String) {
+    let (subject, from, date, folder) = (&n.subject, &n.from, &n.date, &n.folder);
+    match (lang, n.kind.as_str()) {
+        (Lang::En, "bounce") => (
+            format!(
+                "A message about undelivered mail, \u{201c}{subject}\u{201d} from {from} ({date}), is in {folder}."
+            ),
+            "Open it to see which message did not go out and why.".to_string(),
+        ),
+        (Lang::Ja, "bounce") => (
+            format!(
+                "配信できなかったメールのお知らせ「{subject}」（{from}、{date}）が {folder} にあります。"
+            ),
+            "開いて、どのメールがなぜ届かなかったかを確認してください。".to_string(),
+        ),
+        (Lang::En, _) => {
+            let trust = match n.trusted {
+                Some(true) => "Its sender's domain passed DKIM/SPF checks.",
+                Some(false) => "Its sender could NOT be verified (DKIM/SPF): it may be phishing.",
+                None => "It carries no sender verification results.",
+            };
+            let summary = if n.in_junk {
+                format!(
+                    "The provider's notice \u{201c}{subject}\u{201d} from {from} ({date}) is in the junk folder ({folder}) \u{2014} staff may never have seen it."
+                )
+            } else {
+                format!(
+                    "A notice from the provider, \u{201c}{subject}\u{201d} from {from} ({date}), is in {folder}."
+                )
+            };
+            (
+                summary,
+                format!(
+                    "Read it in webmail; it may say what to do. {trust} Do not click links in it: sign in to the provider's website yourself."
+                ),
+            )
+        }
+        (Lang::Ja, _) => {
+            let trust = match n.trusted {
+                Some(true) => "送信元ドメインは DKIM/SPF の検証に合格しています。",
+                Some(false) => {
+                    "送信元を検証できませんでした（DKIM/SPF）。なりすまし（フィッシング）の可能性があります。"
+                }
+                None => "送信元の検証結果はありません。",
+            };
+            let summary = if n.in_junk {
+                format!(
+                    "メール事業者からのお知らせ「{subject}」（{from}、{date}）が迷惑メールフォルダ（{folder}）に入っています。誰も読んでいないかもしれません。"
+                )
+            } else {
+                format!(
+                    "メール事業者からのお知らせ「{subject}」（{from}、{date}）が {folder} にあります。"
+                )
+            };
+            (
+                summary,
+                format!(
+                    "Web メールで読んでください。必要な手続きが書かれているかもしれません。{trust}メール内のリンクは開かず、事業者のサイトに自分でログインしてください。"
+                ),
+            )
+        }
+    }
+}
+
+/// A pointer to a notice, appended to the action of a lockout finding.
+pub fn notice_pointer(n: &Notice, lang: Lang) -> String {
+    match (lang, n.in_junk) {
+        (Lang::En, true) => format!(
+            " The provider's notice \u{201c}{}\u{201d} is in the junk folder ({}).",
+            n.subject, n.folder
+        ),
+        (Lang::En, false) => format!(
+            " The provider's notice \u{201c}{}\u{201d} is in {}.",
+            n.subject, n.folder
+        ),
+        (Lang::Ja, true) => format!(
+            "事業者からのお知らせ「{}」が迷惑メールフォルダ（{}）に入っています。",
+            n.subject, n.folder
+        ),
+        (Lang::Ja, false) => format!(
+            "事業者からのお知らせ「{}」が {} にあります。",
+            n.subject, n.folder
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Protocol;
-use crate::diagnosis::{TextContext, texts};
+use crate::diagnosis::{TextContext, notice_pointer, notice_texts, texts};
+use crate::notice::Notice;
 use crate::{Category, Lang, Severity};
 
 /// The stages of a round trip, in order.
@@ -112,6 +113,8 @@ pub struct Observations {
     pub imap_login_ok: bool,
     /// A canary slower than this (ms) is late.
     pub late_after_ms: u64,
+    /// Provider notices and bounces found in INBOX and the junk folder.
+    pub notices: Vec<Notice>,
 }
 
 /// One finding, in words.
@@ -152,6 +155,9 @@ pub struct CheckReport {
     pub stages: Vec<StageRecord>,
     /// The canary.
     pub canary: CanaryOutcome,
+    /// Provider notices and bounces found in INBOX and the junk folder.
+    #[serde(default)]
+    pub notices: Vec<Notice>,
     /// Start, Unix milliseconds.
     pub started_at_ms: u64,
     /// Duration in milliseconds.
@@ -214,6 +220,44 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
             });
         }
     }
+    // A lockout with the provider's notice at hand: point to it from the lockout's action.
+    let lockout = |c: Category| {
+        matches!(
+            c,
+            Category::SendBlocked
+                | Category::SendLimited
+                | Category::AccountLocked
+                | Category::AuthFailed
+                | Category::AuthMethodRequired
+        )
+    };
+    if let Some(n) = obs.notices.iter().find(|n| n.kind == "notice") {
+        for f in findings.iter_mut().filter(|f| lockout(f.category)) {
+            f.action.push_str(&notice_pointer(n, lang));
+        }
+    }
+    for n in &obs.notices {
+        let (summary, action) = notice_texts(n, lang);
+        findings.push(Finding {
+            category: Category::NoticeFound,
+            severity: Severity::Warning,
+            stage: Stage::Receive,
+            summary,
+            action,
+            evidence: format!(
+                "folder: {}; from: {}; subject: {}; date: {}; trusted: {}",
+                n.folder,
+                n.from,
+                n.subject,
+                n.date,
+                match n.trusted {
+                    Some(true) => "dkim/spf pass",
+                    Some(false) => "no dkim/spf pass for the sender's domain",
+                    None => "no authentication results",
+                }
+            ),
+        });
+    }
     // Worst first; the order of observation breaks ties (the first cause seen is primary).
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity.rank()));
     let (status, category, summary, action) = match findings.first() {
@@ -233,6 +277,7 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
         findings,
         stages: obs.stages.clone(),
         canary: obs.canary.clone(),
+        notices: obs.notices.clone(),
         started_at_ms: obs.started_at_ms,
         duration_ms: obs.duration_ms,
     }

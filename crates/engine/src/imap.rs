@@ -14,6 +14,7 @@ use futures::TryStreamExt;
 use mailcanary_core::canary::{self, BodyCheck, CanaryHeader, CanaryId, CanaryKey};
 use mailcanary_core::classify::{Reply, ReplyStage, classify_imap};
 use mailcanary_core::config::{Endpoint, Protocol, Security};
+use mailcanary_core::notice::{self, Notice};
 use mailcanary_core::report::Stage;
 use mailcanary_core::{Category, utf7};
 use rustls::ClientConfig;
@@ -95,6 +96,10 @@ pub fn parse_imap_error_text(s: &str) -> Reply {
         text,
     }
 }
+
+/// At most this many of the newest messages per folder are looked at for notices, so the work
+/// does not grow with the mailbox.
+pub const NOTICE_SCAN_LIMIT: u32 = 100;
 
 /// How the arrival of a canary is noticed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -784,6 +789,62 @@ impl ImapConn {
         })
         .await
         .unwrap_or(false)
+    }
+
+    /// Looks at the newest messages (at most [`NOTICE_SCAN_LIMIT`] per folder, from the last 14
+    /// days) of INBOX and the junk folder for provider notices and bounces. Read-only
+    /// (EXAMINE, BODY.PEEK): nothing is marked read. Bounded by `limit`; on any failure it
+    /// returns what it found so far, since the round trip's result matters more.
+    pub async fn scan_notices(&mut self, limit: Duration) -> Vec<Notice> {
+        let mut out = Vec::new();
+        let folders: Vec<(String, String, bool)> =
+            std::iter::once(("INBOX".to_string(), "INBOX".to_string(), false))
+                .chain(self.junk.clone().map(|(raw, shown)| (raw, shown, true)))
+                .collect();
+        let since = chrono::Utc::now() - chrono::Duration::days(14);
+        let _ = tokio::time::timeout(limit, async {
+            for (raw, shown, in_junk) in folders {
+                let mb = self
+                    .sess()?
+                    .examine(&raw)
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                self.selected = raw.clone();
+                self.selected_validity = mb.uid_validity.unwrap_or(0);
+                if mb.exists == 0 {
+                    continue;
+                }
+                let first = mb.exists.saturating_sub(NOTICE_SCAN_LIMIT - 1).max(1);
+                let fetches: Vec<_> = self
+                    .sess()?
+                    .fetch(
+                        format!("{first}:{}", mb.exists),
+                        "(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE \
+                         AUTHENTICATION-RESULTS X-MAIL-CANARY)])",
+                    )
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                self.drain_unsolicited();
+                for f in &fetches {
+                    if f.internal_date().is_some_and(|d| d < since) {
+                        continue;
+                    }
+                    let Some(h) = f.header() else { continue };
+                    if !canary::header_values(h, canary::HEADER_NAME).is_empty() {
+                        continue; // a canary (ours or another install's) is not a notice
+                    }
+                    if let Some(n) = notice::detect(h, &shown, in_junk) {
+                        out.push(n);
+                    }
+                }
+            }
+            Ok::<(), Failure>(())
+        })
+        .await;
+        out
     }
 
     /// Says goodbye, bounded in time; failures here change nothing.

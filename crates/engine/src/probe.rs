@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mailcanary_core::canary::{self, CanaryId, CanaryKey, CanaryParams};
 use mailcanary_core::config::{Endpoint, MailboxConfig, Protocol};
+use mailcanary_core::notice::Notice;
 use mailcanary_core::report::{
     CanaryOutcome, CheckReport, Observations, Problem, Stage, StageRecord, diagnose,
 };
@@ -285,7 +286,8 @@ pub async fn check(mb: &MailboxConfig, key: &CanaryKey, opts: &CheckOptions) -> 
     let started_wall = SystemTime::now();
     let mut rec = Recorder::new(started + opts.timeout);
     let mut outcome = CanaryOutcome::default();
-    round_trip(mb, key, opts, &mut rec, &mut outcome).await;
+    let mut notices = Vec::new();
+    round_trip(mb, key, opts, &mut rec, &mut outcome, &mut notices).await;
     let obs = Observations {
         mailbox: mb.name.to_string(),
         started_at_ms: unix_ms(started_wall),
@@ -295,6 +297,7 @@ pub async fn check(mb: &MailboxConfig, key: &CanaryKey, opts: &CheckOptions) -> 
         canary: outcome,
         imap_login_ok: rec.imap_login_ok,
         late_after_ms: mb.late_after_secs * 1000,
+        notices,
     };
     diagnose(&obs, opts.lang)
 }
@@ -315,6 +318,7 @@ async fn round_trip(
     opts: &CheckOptions,
     rec: &mut Recorder,
     outcome: &mut CanaryOutcome,
+    notices: &mut Vec<Notice>,
 ) {
     let t = &opts.stage_timeouts;
     let password = match secrets::read_password(mb, t.auth.min(rec.remaining())).await {
@@ -375,7 +379,9 @@ async fn round_trip(
             if let Some(s) = s {
                 s.quit(t.quit).await;
             }
-            if let Some(i) = i {
+            if let Some(mut i) = i {
+                // Sending is refused but receiving works: the provider's notice may be there.
+                *notices = i.scan_notices(t.command.min(rec.remaining())).await;
                 i.logout(t.quit).await;
             }
             return;
@@ -423,5 +429,6 @@ async fn round_trip(
         Some(())
     };
     let ((), _) = tokio::join!(quit, receive);
+    *notices = imap_conn.scan_notices(t.command.min(rec.remaining())).await;
     imap_conn.logout(t.quit.min(rec.remaining())).await;
 }
