@@ -115,6 +115,42 @@ impl MailServer {
         self.ctl_with_input(&["adduser", address], format!("{password}\n").as_bytes());
     }
 
+    /// Adds a user with a storage quota such as `200K`.
+    pub fn add_user_with_quota(&self, address: &str, password: &str, quota: &str) {
+        let mut child = Command::new(harness_script())
+            .arg("adduser")
+            .arg(self.dir())
+            .arg(address)
+            .env("MS_QUOTA", quota)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the harness script");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{password}\n").as_bytes())
+            .expect("write stdin");
+        let out = child.wait_with_output().expect("harness output");
+        assert!(
+            out.status.success(),
+            "adduser failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A plain message of about `kib` KiB (for filling a quota).
+    pub fn filler_message(kib: usize) -> String {
+        let line = "x".repeat(76);
+        let lines = kib * 1024 / 78;
+        format!(
+            "From: archive@example.test\r\nSubject: filler\r\nMessage-ID: <filler-{kib}@example.test>\r\n\r\n{}",
+            format!("{line}\r\n").repeat(lines)
+        )
+    }
+
     /// Stores a raw message directly in a folder of a mailbox.
     pub fn deliver(&self, address: &str, folder: &str, raw: &str) {
         self.ctl_with_input(&["deliver", address, folder], raw.as_bytes());

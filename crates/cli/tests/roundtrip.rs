@@ -831,3 +831,56 @@ fn ordinary_mail_is_not_a_notice() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(report["notices"].as_array().unwrap().len(), 0);
 }
+
+/// A server whose user has a 200 KiB quota, with a CLI set up for it.
+fn setup_quota(tag: &str) -> Setup {
+    let ms = MailServer::start();
+    let password = unique_password(tag);
+    ms.add_user_with_quota(USER, &password, "200K");
+    let s = setup_with(ms, tag, &[]);
+    // setup_with set the password again (same value); keep the quota by re-adding it.
+    s.ms.add_user_with_quota(USER, &s.password, "200K");
+    s
+}
+
+#[test]
+fn quota_nearly_full_is_a_warning_and_full_is_critical() {
+    let s = setup_quota("quota");
+    s.ms.deliver(USER, "INBOX", &MailServer::filler_message(185));
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(report["category"], "quota_warning", "{report}");
+    let pct = report["quota"]["percent"].as_f64().unwrap();
+    assert!((90.0..98.0).contains(&pct), "{pct}");
+    assert_eq!(report["quota"]["limit_kb"], 200);
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{pct:.0} %")),
+        "{report}"
+    );
+    assert_eq!(report["canary"]["cleaned"], true);
+
+    // Filled to the brim: delivery is refused, the canary cannot arrive; the cause comes first.
+    let used = report["quota"]["used_kb"].as_u64().unwrap() as usize;
+    // Past the limit (Dovecot lets one last message exceed it by its quota_grace, so "full"
+    // is only certain beyond 100 %).
+    s.ms.deliver(USER, "Archive", &MailServer::filler_message(200 - used + 2));
+    let (r, report) = check_json(&s.cli, &["--timeout", "5"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "mailbox_full", "{report}");
+    assert!(report["quota"]["percent"].as_f64().unwrap() >= 98.0);
+    let cats: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["category"].as_str().unwrap())
+        .collect();
+    assert!(cats.contains(&"lost"), "{cats:?}");
+    let r = s
+        .cli
+        .run(&["--lang", "ja", "check", "--json", "--timeout", "5"]);
+    let ja = &r.json_lines()[0];
+    assert!(ja["summary"].as_str().unwrap().contains("満杯"), "{ja}");
+}

@@ -17,6 +17,8 @@ pub struct TextContext<'a> {
     pub secs: f64,
     /// Whether receiving (IMAP login) worked in the same check.
     pub receiving_works: bool,
+    /// Share of the storage quota in use, percent.
+    pub quota_percent: f64,
 }
 
 fn side(lang: Lang, protocol: &str) -> &'static str {
@@ -92,11 +94,15 @@ pub fn texts(category: Category, lang: Lang, c: &TextContext<'_>) -> (String, St
                 "Wait; sending resumes within a day. If nobody sent bulk mail, change the password: it may have leaked.".into(),
             ),
             MailboxFull => (
-                "The mailbox is full; new mail is being refused.".into(),
+                if c.quota_percent > 0.0 {
+                    format!("The mailbox is full ({:.0} % of its space is used); new mail is being refused.", c.quota_percent)
+                } else {
+                    "The mailbox is full; new mail is being refused.".into()
+                },
                 "Delete or archive old mail (empty the trash too) in webmail or the mail program.".into(),
             ),
             QuotaWarning => (
-                "The mailbox is nearly full.".into(),
+                format!("The mailbox is nearly full ({:.0} % of its space is used); soon new mail will be refused.", c.quota_percent),
                 "Delete or archive old mail soon.".into(),
             ),
             NoticeFound => (
@@ -206,11 +212,15 @@ pub fn texts(category: Category, lang: Lang, c: &TextContext<'_>) -> (String, St
                 "しばらく待つと（長くて 1 日）送れるようになります。誰も大量送信していないなら、パスワードが漏れた可能性があるので変更してください。".into(),
             ),
             MailboxFull => (
-                "メールボックスが満杯で、新しいメールを受け取れません。".into(),
+                if c.quota_percent > 0.0 {
+                    format!("メールボックスが満杯で（容量の {:.0} % を使用）、新しいメールを受け取れません。", c.quota_percent)
+                } else {
+                    "メールボックスが満杯で、新しいメールを受け取れません。".into()
+                },
                 "Web メールかメールソフトで古いメールを削除・整理してください（ごみ箱も空にしてください）。".into(),
             ),
             QuotaWarning => (
-                "メールボックスの空きが少なくなっています。".into(),
+                format!("メールボックスの空きが少なくなっています（容量の {:.0} % を使用）。満杯になると新しいメールを受け取れません。", c.quota_percent),
                 "早めに古いメールを削除・整理してください。".into(),
             ),
             NoticeFound => (
@@ -365,6 +375,7 @@ mod tests {
             folder: "INBOX",
             secs: 0.21,
             receiving_works: true,
+            quota_percent: 91.0,
         };
         for c in Category::ALL {
             for lang in [Lang::En, Lang::Ja] {

@@ -94,6 +94,33 @@ pub struct CanaryOutcome {
     pub cleaned: bool,
 }
 
+/// Storage quota of the mailbox (IMAP QUOTA, RFC 2087/9208).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuotaUsage {
+    /// Used, in KiB (the protocol's unit of 1024 octets).
+    pub used_kb: u64,
+    /// Limit, in KiB.
+    pub limit_kb: u64,
+    /// Used share, in percent.
+    pub percent: f64,
+}
+
+impl QuotaUsage {
+    /// From usage and limit; `None` for an unlimited (zero) limit.
+    pub fn new(used_kb: u64, limit_kb: u64) -> Option<QuotaUsage> {
+        (limit_kb > 0).then(|| QuotaUsage {
+            used_kb,
+            limit_kb,
+            percent: used_kb as f64 * 100.0 / limit_kb as f64,
+        })
+    }
+}
+
+/// From this share of the quota on, `quota_warning`.
+pub const QUOTA_WARNING_PERCENT: f64 = 90.0;
+/// From this share on, `mailbox_full`.
+pub const QUOTA_FULL_PERCENT: f64 = 98.0;
+
 /// Everything the engine observed during one check.
 #[derive(Debug, Clone, Default)]
 pub struct Observations {
@@ -115,6 +142,8 @@ pub struct Observations {
     pub late_after_ms: u64,
     /// Provider notices and bounces found in INBOX and the junk folder.
     pub notices: Vec<Notice>,
+    /// Storage quota, where the server reports one.
+    pub quota: Option<QuotaUsage>,
 }
 
 /// One finding, in words.
@@ -158,6 +187,9 @@ pub struct CheckReport {
     /// Provider notices and bounces found in INBOX and the junk folder.
     #[serde(default)]
     pub notices: Vec<Notice>,
+    /// Storage quota, where the server reports one.
+    #[serde(default)]
+    pub quota: Option<QuotaUsage>,
     /// Start, Unix milliseconds.
     pub started_at_ms: u64,
     /// Duration in milliseconds.
@@ -174,8 +206,33 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
         folder: &folder,
         secs,
         receiving_works: obs.imap_login_ok,
+        quota_percent: obs.quota.as_ref().map(|q| q.percent).unwrap_or(0.0),
     };
     let mut findings: Vec<Finding> = Vec::new();
+    // A full mailbox comes first: it is the cause when the canary is then lost.
+    if let Some(q) = &obs.quota {
+        let category = if q.percent >= QUOTA_FULL_PERCENT {
+            Some(Category::MailboxFull)
+        } else if q.percent >= QUOTA_WARNING_PERCENT {
+            Some(Category::QuotaWarning)
+        } else {
+            None
+        };
+        if let Some(category) = category {
+            let (summary, action) = texts(category, lang, &ctx(""));
+            findings.push(Finding {
+                category,
+                severity: category.default_severity(),
+                stage: Stage::Receive,
+                summary,
+                action,
+                evidence: format!(
+                    "storage quota: {} of {} KiB used ({:.1} %)",
+                    q.used_kb, q.limit_kb, q.percent
+                ),
+            });
+        }
+    }
     for p in &obs.problems {
         let c = TextContext {
             server: &p.server,
@@ -278,6 +335,7 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
         stages: obs.stages.clone(),
         canary: obs.canary.clone(),
         notices: obs.notices.clone(),
+        quota: obs.quota.clone(),
         started_at_ms: obs.started_at_ms,
         duration_ms: obs.duration_ms,
     }

@@ -15,7 +15,7 @@ use mailcanary_core::canary::{self, BodyCheck, CanaryHeader, CanaryId, CanaryKey
 use mailcanary_core::classify::{Reply, ReplyStage, classify_imap};
 use mailcanary_core::config::{Endpoint, Protocol, Security};
 use mailcanary_core::notice::{self, Notice};
-use mailcanary_core::report::Stage;
+use mailcanary_core::report::{QuotaUsage, Stage};
 use mailcanary_core::{Category, utf7};
 use rustls::ClientConfig;
 use secrecy::{ExposeSecret, SecretString};
@@ -116,6 +116,7 @@ pub struct ImapConn {
     /// `None` only while IDLE holds it, or after it was lost.
     session: Option<Session<MailStream>>,
     has_idle: bool,
+    has_quota: bool,
     server: String,
     /// Raw (modified UTF-7) name of the junk folder, and its name for people.
     junk: Option<(String, String)>,
@@ -287,6 +288,7 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &ImapLogin<'_>) -> O
         has_uidplus: caps.has_str("UIDPLUS"),
         has_move: caps.has_str("MOVE"),
         has_idle: caps.has_str("IDLE"),
+        has_quota: caps.has_str("QUOTA"),
         inbox_next: 0,
         junk_next: 0,
         selected: String::new(),
@@ -845,6 +847,25 @@ impl ImapConn {
         })
         .await;
         out
+    }
+
+    /// The storage quota of INBOX's quota root, where the server has QUOTA; bounded by
+    /// `limit`. `None` when unsupported, unlimited or unreadable.
+    pub async fn quota(&mut self, limit: Duration) -> Option<QuotaUsage> {
+        if !self.has_quota {
+            return None;
+        }
+        let (_, quotas) = tokio::time::timeout(limit, async {
+            self.sess().ok()?.get_quota_root("INBOX").await.ok()
+        })
+        .await
+        .ok()??;
+        self.drain_unsolicited();
+        quotas
+            .iter()
+            .flat_map(|q| q.resources.iter())
+            .filter(|r| r.name == async_imap::types::QuotaResourceName::Storage)
+            .find_map(|r| QuotaUsage::new(r.usage, r.limit))
     }
 
     /// Says goodbye, bounded in time; failures here change nothing.

@@ -14,7 +14,7 @@ use mailcanary_core::canary::{self, CanaryId, CanaryKey, CanaryParams};
 use mailcanary_core::config::{Endpoint, MailboxConfig, Protocol};
 use mailcanary_core::notice::Notice;
 use mailcanary_core::report::{
-    CanaryOutcome, CheckReport, Observations, Problem, Stage, StageRecord, diagnose,
+    CanaryOutcome, CheckReport, Observations, Problem, QuotaUsage, Stage, StageRecord, diagnose,
 };
 use mailcanary_core::{Category, Lang};
 use tokio::net::TcpStream;
@@ -286,8 +286,8 @@ pub async fn check(mb: &MailboxConfig, key: &CanaryKey, opts: &CheckOptions) -> 
     let started_wall = SystemTime::now();
     let mut rec = Recorder::new(started + opts.timeout);
     let mut outcome = CanaryOutcome::default();
-    let mut notices = Vec::new();
-    round_trip(mb, key, opts, &mut rec, &mut outcome, &mut notices).await;
+    let mut extras = Extras::default();
+    round_trip(mb, key, opts, &mut rec, &mut outcome, &mut extras).await;
     let obs = Observations {
         mailbox: mb.name.to_string(),
         started_at_ms: unix_ms(started_wall),
@@ -297,9 +297,17 @@ pub async fn check(mb: &MailboxConfig, key: &CanaryKey, opts: &CheckOptions) -> 
         canary: outcome,
         imap_login_ok: rec.imap_login_ok,
         late_after_ms: mb.late_after_secs * 1000,
-        notices,
+        notices: extras.notices,
+        quota: extras.quota,
     };
     diagnose(&obs, opts.lang)
+}
+
+/// What a check reads from the mailbox besides the canary.
+#[derive(Default)]
+struct Extras {
+    notices: Vec<Notice>,
+    quota: Option<QuotaUsage>,
 }
 
 fn config_problem(evidence: String) -> Problem {
@@ -318,7 +326,7 @@ async fn round_trip(
     opts: &CheckOptions,
     rec: &mut Recorder,
     outcome: &mut CanaryOutcome,
-    notices: &mut Vec<Notice>,
+    extras: &mut Extras,
 ) {
     let t = &opts.stage_timeouts;
     let password = match secrets::read_password(mb, t.auth.min(rec.remaining())).await {
@@ -381,7 +389,8 @@ async fn round_trip(
             }
             if let Some(mut i) = i {
                 // Sending is refused but receiving works: the provider's notice may be there.
-                *notices = i.scan_notices(t.command.min(rec.remaining())).await;
+                extras.quota = i.quota(t.command.min(rec.remaining())).await;
+                extras.notices = i.scan_notices(t.command.min(rec.remaining())).await;
                 i.logout(t.quit).await;
             }
             return;
@@ -429,6 +438,7 @@ async fn round_trip(
         Some(())
     };
     let ((), _) = tokio::join!(quit, receive);
-    *notices = imap_conn.scan_notices(t.command.min(rec.remaining())).await;
+    extras.quota = imap_conn.quota(t.command.min(rec.remaining())).await;
+    extras.notices = imap_conn.scan_notices(t.command.min(rec.remaining())).await;
     imap_conn.logout(t.quit.min(rec.remaining())).await;
 }
