@@ -61,7 +61,7 @@ fn main() {
                 timeout: Duration::from_secs(30),
                 ..Default::default()
             };
-            let r = rt.block_on(check(&mb, &key, &opts));
+            let r = rt.block_on(check(&mb, &key, &opts, None));
             assert_eq!(r.status, Severity::Ok, "{}", r.summary);
             if round > 0 {
                 latency[i].push(r.canary.latency_ms.expect("latency"));

@@ -45,7 +45,7 @@ fn idle_and_polling_both_find_the_canary() {
             timeout: Duration::from_secs(30),
             ..Default::default()
         };
-        let r = rt.block_on(check(&mb, &key, &opts));
+        let r = rt.block_on(check(&mb, &key, &opts, None));
         assert_eq!(r.status, Severity::Ok, "{arrival:?}: {r:?}");
         assert!(r.canary.cleaned, "{arrival:?}");
         assert!(ms.messages("idle@example.test", "INBOX").is_empty());
@@ -94,7 +94,7 @@ fn only_this_installs_canary_is_counted_and_removed() {
             timeout: Duration::from_secs(60),
             ..Default::default()
         };
-        runtime().block_on(check(&check_mb, &key, &opts))
+        runtime().block_on(check(&check_mb, &key, &opts, None))
     });
     // Release the queue once the check's own canary has joined the three held messages.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);

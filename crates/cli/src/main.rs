@@ -463,8 +463,22 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Each mailbox's last good certificates, to notice an issuer that changed.
+    let baselines: Vec<Option<CheckReport>> = match Store::open(&env.data_dir) {
+        Ok(store) => selected
+            .iter()
+            .map(|mb| store.tls_baseline(mb.name.as_str()).unwrap_or(None))
+            .collect(),
+        Err(e) => {
+            eprintln!("mailcanary: warning: history unreadable, certificates not compared: {e}");
+            vec![None; selected.len()]
+        }
+    };
     let reports: Vec<CheckReport> = rt.block_on(futures::future::join_all(
-        selected.iter().map(|mb| check_bounded(mb, &key, &opts)),
+        selected
+            .iter()
+            .zip(&baselines)
+            .map(|(mb, prev)| check_bounded(mb, &key, &opts, prev.as_ref())),
     ));
     rt.shutdown_timeout(Duration::from_millis(200));
     // The history is secondary to the answer: a history that cannot be written is a warning.
@@ -497,9 +511,14 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
 
 /// A check that ends by its deadline whatever happens inside: a last guard behind the
 /// per-stage limits.
-async fn check_bounded(mb: &MailboxConfig, key: &CanaryKey, opts: &CheckOptions) -> CheckReport {
+async fn check_bounded(
+    mb: &MailboxConfig,
+    key: &CanaryKey,
+    opts: &CheckOptions,
+    previous: Option<&CheckReport>,
+) -> CheckReport {
     let grace = Duration::from_secs(5);
-    match tokio::time::timeout(opts.timeout + grace, check(mb, key, opts)).await {
+    match tokio::time::timeout(opts.timeout + grace, check(mb, key, opts, previous)).await {
         Ok(r) => r,
         Err(_) => timed_out_report(mb, opts),
     }

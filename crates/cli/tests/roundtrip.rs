@@ -39,11 +39,12 @@ fn setup_with(ms: MailServer, tag: &str, extra: &[&str]) -> Setup {
         &smtp,
         "--smtp-security",
         "starttls",
-        "--ca-file",
-        ca.to_str().unwrap(),
         "--password-env",
         "OFFICE_PW",
     ];
+    if !extra.contains(&"--ca-file") {
+        args.extend_from_slice(&["--ca-file", ca.to_str().unwrap()]);
+    }
     args.extend_from_slice(extra);
     let r = cli.run(&args);
     assert_eq!(r.code, 0, "mailbox add: {r:?}");
@@ -883,4 +884,72 @@ fn quota_nearly_full_is_a_warning_and_full_is_critical() {
         .run(&["--lang", "ja", "check", "--json", "--timeout", "5"]);
     let ja = &r.json_lines()[0];
     assert!(ja["summary"].as_str().unwrap().contains("満杯"), "{ja}");
+}
+
+#[test]
+fn certificate_expiring_soon_is_a_warning_with_the_date() {
+    let s = setup("expiring");
+    s.ms.ctl(&["cert", "expiring"]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(report["category"], "tls_expiring", "{report}");
+    let tls = report["tls"].as_array().unwrap();
+    assert_eq!(tls.len(), 2, "imap and smtp: {report}");
+    for t in tls {
+        let days = t["days_left"].as_i64().unwrap();
+        assert!((3..=5).contains(&days), "{t}");
+        assert!(
+            t["issuer"]
+                .as_str()
+                .unwrap()
+                .contains("Mail Canary Test CA"),
+            "{t}"
+        );
+    }
+    let summary = report["summary"].as_str().unwrap();
+    assert!(summary.contains("expires in"), "{summary}");
+    // A healthy certificate has years left and raises nothing.
+    s.ms.ctl(&["cert", "good"]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(report["tls"][0]["days_left"].as_i64().unwrap() > 3000);
+}
+
+#[test]
+fn a_changed_certificate_issuer_is_reported_as_interception_until_it_ends() {
+    let ms = MailServer::start();
+    // A second CA that the office's PC also trusts, as a TLS-inspecting box would install.
+    ms.ctl(&["cert", "otherca"]);
+    ms.ctl(&["cert", "good"]);
+    let both = tempfile_with(&[
+        std::fs::read_to_string(ms.ca_file()).unwrap(),
+        std::fs::read_to_string(ms.dir().join("tls/other-ca.pem")).unwrap(),
+    ]);
+    let s = setup_with(ms, "intercept", &["--ca-file", both.to_str().unwrap()]);
+    let (r, _) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "baseline: {r:?}");
+    s.ms.ctl(&["cert", "otherca"]);
+    for round in 0..2 {
+        let (r, report) = check_json(&s.cli, &[]);
+        assert_eq!(r.code, 2, "round {round}: {r:?}");
+        assert_eq!(report["category"], "tls_intercepted", "{report}");
+        let summary = report["summary"].as_str().unwrap();
+        assert!(
+            summary.contains("Office Security Gateway CA")
+                && summary.contains("Mail Canary Test CA"),
+            "names both issuers: {summary}"
+        );
+    }
+    s.ms.ctl(&["cert", "good"]);
+    let (r, _) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "back to the usual issuer: {r:?}");
+}
+
+/// A file (kept until the process ends) holding the concatenation of `parts`.
+fn tempfile_with(parts: &[String]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("mailcanary-ca.{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.pem", parts.len() + parts[0].len()));
+    std::fs::write(&path, parts.concat()).unwrap();
+    path
 }

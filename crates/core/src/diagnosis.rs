@@ -2,6 +2,7 @@
 //! staff, in Japanese and English. The raw server reply travels separately as evidence.
 
 use crate::notice::Notice;
+use crate::report::TlsInfo;
 use crate::{Category, Lang};
 
 /// Facts a text may mention.
@@ -338,6 +339,44 @@ pub fn notice_texts(n: &Notice, lang: Lang) -> (String, String) {
                 ),
             )
         }
+    }
+}
+
+fn side_of(lang: Lang, t: &TlsInfo) -> &'static str {
+    side(lang, t.protocol.as_str())
+}
+
+/// Summary and action for a certificate that expires soon.
+pub fn tls_expiring_texts(lang: Lang, t: &TlsInfo) -> (String, String) {
+    let (server, days, date) = (
+        &t.server,
+        t.days_left,
+        &t.not_after[..10.min(t.not_after.len())],
+    );
+    match lang {
+        Lang::En => (
+            format!("The certificate of the {} ({server}) expires in {days} days ({date}).", side_of(lang, t)),
+            "Tell the mail provider so they renew it in time; after that date mail programs will refuse to connect.".into(),
+        ),
+        Lang::Ja => (
+            format!("{}（{server}）の証明書は {days} 日後（{date}）に期限切れになります。", side_of(lang, t)),
+            "期限までに更新するよう、メール事業者に連絡してください。期限を過ぎるとメールソフトが接続を拒否します。".into(),
+        ),
+    }
+}
+
+/// Summary and action for a certificate whose issuer changed since the last good check.
+pub fn tls_intercepted_texts(lang: Lang, t: &TlsInfo, old_issuer: &str) -> (String, String) {
+    let (server, new_issuer) = (&t.server, &t.issuer);
+    match lang {
+        Lang::En => (
+            format!("The certificate of the {} ({server}) is now issued by \u{201c}{new_issuer}\u{201d} instead of \u{201c}{old_issuer}\u{201d}. Something between this PC and the server may be re-signing the connection.", side_of(lang, t)),
+            "Ask whoever manages the firewall or security software whether it inspects mail (TLS inspection). If nobody changed anything, ask the provider whether they changed certificates; until then, treat the connection as not private.".into(),
+        ),
+        Lang::Ja => (
+            format!("{}（{server}）の証明書の発行者が「{old_issuer}」から「{new_issuer}」に変わりました。このパソコンとサーバーの間の何かが通信を再署名している可能性があります。", side_of(lang, t)),
+            "ファイアウォールやセキュリティソフトがメールを検査（TLS インスペクション）していないか、管理者に確認してください。誰も変更していなければ、事業者に証明書を変えたか問い合わせてください。それまでは通信が保護されていないものと考えてください。".into(),
+        ),
     }
 }
 

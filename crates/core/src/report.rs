@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Protocol;
-use crate::diagnosis::{TextContext, notice_pointer, notice_texts, texts};
+use crate::diagnosis::{
+    TextContext, notice_pointer, notice_texts, texts, tls_expiring_texts, tls_intercepted_texts,
+};
 use crate::notice::Notice;
 use crate::{Category, Lang, Severity};
 
@@ -94,6 +96,24 @@ pub struct CanaryOutcome {
     pub cleaned: bool,
 }
 
+/// The certificate a server presented, as read at this check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    /// Which side.
+    pub protocol: Protocol,
+    /// `host:port`.
+    pub server: String,
+    /// The issuer's distinguished name.
+    pub issuer: String,
+    /// End of validity, `YYYY-MM-DDTHH:MM:SSZ`.
+    pub not_after: String,
+    /// Whole days of validity left.
+    pub days_left: i64,
+}
+
+/// A certificate expiring within this many days is `tls_expiring`.
+pub const TLS_EXPIRING_DAYS: i64 = 14;
+
 /// Storage quota of the mailbox (IMAP QUOTA, RFC 2087/9208).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuotaUsage {
@@ -144,6 +164,10 @@ pub struct Observations {
     pub notices: Vec<Notice>,
     /// Storage quota, where the server reports one.
     pub quota: Option<QuotaUsage>,
+    /// Certificates presented at this check.
+    pub tls: Vec<TlsInfo>,
+    /// Certificates recorded at the previous successful check of this mailbox.
+    pub previous_tls: Vec<TlsInfo>,
 }
 
 /// One finding, in words.
@@ -190,6 +214,9 @@ pub struct CheckReport {
     /// Storage quota, where the server reports one.
     #[serde(default)]
     pub quota: Option<QuotaUsage>,
+    /// Certificates presented, per protocol.
+    #[serde(default)]
+    pub tls: Vec<TlsInfo>,
     /// Start, Unix milliseconds.
     pub started_at_ms: u64,
     /// Duration in milliseconds.
@@ -229,6 +256,47 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
                 evidence: format!(
                     "storage quota: {} of {} KiB used ({:.1} %)",
                     q.used_kb, q.limit_kb, q.percent
+                ),
+            });
+        }
+    }
+    for t in &obs.tls {
+        let previous = obs
+            .previous_tls
+            .iter()
+            .find(|p| p.protocol == t.protocol && p.server == t.server);
+        if let Some(p) = previous.filter(|p| p.issuer != t.issuer) {
+            let (summary, action) = tls_intercepted_texts(lang, t, &p.issuer);
+            findings.push(Finding {
+                category: Category::TlsIntercepted,
+                severity: Severity::Critical,
+                stage: Stage::Tls,
+                summary,
+                action,
+                evidence: format!(
+                    "{} {}: issuer was \"{}\" at the previous successful check, now \"{}\"",
+                    t.protocol.as_str(),
+                    t.server,
+                    p.issuer,
+                    t.issuer
+                ),
+            });
+        }
+        if t.days_left <= TLS_EXPIRING_DAYS {
+            let (summary, action) = tls_expiring_texts(lang, t);
+            findings.push(Finding {
+                category: Category::TlsExpiring,
+                severity: Severity::Warning,
+                stage: Stage::Tls,
+                summary,
+                action,
+                evidence: format!(
+                    "{} {}: certificate valid until {} ({} days left), issuer \"{}\"",
+                    t.protocol.as_str(),
+                    t.server,
+                    t.not_after,
+                    t.days_left,
+                    t.issuer
                 ),
             });
         }
@@ -336,6 +404,7 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
         canary: obs.canary.clone(),
         notices: obs.notices.clone(),
         quota: obs.quota.clone(),
+        tls: obs.tls.clone(),
         started_at_ms: obs.started_at_ms,
         duration_ms: obs.duration_ms,
     }

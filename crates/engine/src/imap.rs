@@ -192,7 +192,7 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &ImapLogin<'_>) -> O
     let ep = l.endpoint;
     let server = ep.host_port();
     let tcp = crate::probe::dns_and_connect(rec, t, P, ep).await?;
-    let client = match ep.security {
+    let (client, cert) = match ep.security {
         Security::Tls => {
             let tls = l.tls.clone();
             let host = ep.host.clone();
@@ -200,9 +200,13 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &ImapLogin<'_>) -> O
                 let stream = net::tls_handshake(tls, &host, tcp)
                     .await
                     .map_err(|e| io_failure(&e))?;
+                let cert = stream.peer_certificate();
                 let mut client = Client::new(stream);
                 read_greeting(&mut client).await?;
-                Ok((client, "TLS established; greeting received".to_string()))
+                Ok((
+                    (client, cert),
+                    "TLS established; greeting received".to_string(),
+                ))
             })
             .await?
         }
@@ -225,7 +229,11 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &ImapLogin<'_>) -> O
                 let stream = net::tls_handshake(tls, &host, tcp)
                     .await
                     .map_err(|e| io_failure(&e))?;
-                Ok((Client::new(stream), "STARTTLS established".to_string()))
+                let cert = stream.peer_certificate();
+                Ok((
+                    (Client::new(stream), cert),
+                    "STARTTLS established".to_string(),
+                ))
             })
             .await?
         }
@@ -243,9 +251,10 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &ImapLogin<'_>) -> O
                 rec.fail(Stage::Connect, P, &server, f);
                 return None;
             }
-            client
+            (client, None)
         }
     };
+    rec.certificate(P, &server, cert);
     if ep.security == Security::Plain && !l.allow_plaintext_login {
         rec.fail(
             Stage::Auth,

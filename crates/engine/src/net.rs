@@ -24,6 +24,19 @@ pub enum MailStream {
 }
 
 impl MailStream {
+    /// The certificate the server presented (DER), once TLS is up.
+    pub fn peer_certificate(&self) -> Option<Vec<u8>> {
+        match self {
+            MailStream::Plain(_) => None,
+            MailStream::Tls(s) => s
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref().to_vec()),
+        }
+    }
+
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         match self {

@@ -14,12 +14,15 @@ use mailcanary_core::canary::{self, CanaryId, CanaryKey, CanaryParams};
 use mailcanary_core::config::{Endpoint, MailboxConfig, Protocol};
 use mailcanary_core::notice::Notice;
 use mailcanary_core::report::{
-    CanaryOutcome, CheckReport, Observations, Problem, QuotaUsage, Stage, StageRecord, diagnose,
+    CanaryOutcome, CheckReport, Observations, Problem, QuotaUsage, Stage, StageRecord, TlsInfo,
+    diagnose,
 };
 use mailcanary_core::{Category, Lang};
 use tokio::net::TcpStream;
 
-use crate::tls::{classify_rustls, client_config, find_rustls_error, load_ca_file};
+use crate::tls::{
+    classify_rustls, client_config, describe_certificate, find_rustls_error, load_ca_file,
+};
 use crate::{imap, net, secrets, smtp};
 
 /// A failed step: its category and the evidence (server reply or error text, never a secret).
@@ -107,6 +110,7 @@ pub struct Recorder {
     problems: Vec<Problem>,
     deadline: Instant,
     imap_login_ok: bool,
+    tls: Vec<TlsInfo>,
 }
 
 impl Recorder {
@@ -117,6 +121,7 @@ impl Recorder {
             problems: Vec::new(),
             deadline,
             imap_login_ok: false,
+            tls: Vec::new(),
         }
     }
 
@@ -209,6 +214,18 @@ impl Recorder {
         self.stages.extend(other.stages);
         self.problems.extend(other.problems);
         self.imap_login_ok |= other.imap_login_ok;
+        self.tls.extend(other.tls);
+    }
+
+    /// Notes the certificate a server presented.
+    pub fn certificate(&mut self, protocol: Protocol, server: &str, der: Option<Vec<u8>>) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        if let Some(info) = der.and_then(|d| describe_certificate(&d, protocol, server, now)) {
+            self.tls.push(info);
+        }
     }
 
     /// Notes that the IMAP login worked.
@@ -281,7 +298,14 @@ fn unix_ms(t: SystemTime) -> u64 {
 }
 
 /// Runs one canary round trip for `mb` and diagnoses it.
-pub async fn check(mb: &MailboxConfig, key: &CanaryKey, opts: &CheckOptions) -> CheckReport {
+/// `previous` is this mailbox's latest successful check, if any: its certificates are compared
+/// with today's.
+pub async fn check(
+    mb: &MailboxConfig,
+    key: &CanaryKey,
+    opts: &CheckOptions,
+    previous: Option<&CheckReport>,
+) -> CheckReport {
     let started = Instant::now();
     let started_wall = SystemTime::now();
     let mut rec = Recorder::new(started + opts.timeout);
@@ -299,6 +323,8 @@ pub async fn check(mb: &MailboxConfig, key: &CanaryKey, opts: &CheckOptions) -> 
         late_after_ms: mb.late_after_secs * 1000,
         notices: extras.notices,
         quota: extras.quota,
+        tls: rec.tls,
+        previous_tls: previous.map(|p| p.tls.clone()).unwrap_or_default(),
     };
     diagnose(&obs, opts.lang)
 }

@@ -99,7 +99,7 @@ pub async fn open(
     let ep = plan.endpoint;
     let server = ep.host_port();
     let tcp = crate::probe::dns_and_connect(rec, t, P, ep).await?;
-    let mut conn = match ep.security {
+    let (mut conn, cert) = match ep.security {
         Security::Tls => {
             let tls = plan.tls.clone();
             let host = ep.host.clone();
@@ -107,10 +107,11 @@ pub async fn open(
                 let stream = net::tls_handshake(tls, &host, tcp)
                     .await
                     .map_err(|e| io_failure(&e))?;
+                let cert = stream.peer_certificate();
                 let conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello())
                     .await
                     .map_err(|e| smtp_failure(ReplyStage::Greeting, &e))?;
-                Ok((conn, "TLS established; EHLO accepted".to_string()))
+                Ok(((conn, cert), "TLS established; EHLO accepted".to_string()))
             })
             .await?
         }
@@ -147,10 +148,14 @@ pub async fn open(
                     Ok(((), "STARTTLS established".to_string()))
                 })
                 .await?;
+                let cert = conn.peer_certificate().ok();
+                (conn, cert)
+            } else {
+                (conn, None)
             }
-            conn
         }
     };
+    rec.certificate(P, &server, cert);
     if ep.security == Security::Plain && !plan.allow_plaintext_login {
         rec.fail(
             Stage::Auth,

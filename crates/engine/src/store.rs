@@ -238,6 +238,26 @@ impl Store {
         Ok(out)
     }
 
+    /// The latest check of a mailbox that read certificates and found no interception: what
+    /// today's certificates are compared with. A check that raised `tls_intercepted` never
+    /// becomes the baseline, so an interception keeps being reported until it ends.
+    pub fn tls_baseline(&self, mailbox: &str) -> Result<Option<CheckReport>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT report FROM checks c WHERE mailbox = ?1
+                   AND report LIKE '%\"tls\":[{%'
+                   AND NOT EXISTS (SELECT 1 FROM findings f
+                                   WHERE f.check_id = c.id AND f.category = 'tls_intercepted')
+                 ORDER BY started_at_ms DESC, id DESC LIMIT 1",
+                params![mailbox],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
     /// The latest check of a mailbox, if any.
     pub fn latest(&self, mailbox: &str) -> Result<Option<CheckReport>, StoreError> {
         let json: Option<String> = self

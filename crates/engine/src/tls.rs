@@ -95,3 +95,21 @@ pub fn classify_rustls(err: &rustls::Error) -> Category {
         _ => Category::ProtocolError,
     }
 }
+
+/// Reads issuer and validity from a server certificate (DER).
+pub fn describe_certificate(
+    der: &[u8],
+    protocol: mailcanary_core::config::Protocol,
+    server: &str,
+    now_unix: i64,
+) -> Option<mailcanary_core::report::TlsInfo> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let not_after = cert.validity().not_after.timestamp();
+    Some(mailcanary_core::report::TlsInfo {
+        protocol,
+        server: server.to_string(),
+        issuer: cert.issuer().to_string(),
+        not_after: mailcanary_core::report::iso8601_utc((not_after.max(0) as u64) * 1000),
+        days_left: (not_after - now_unix).div_euclid(86_400),
+    })
+}
