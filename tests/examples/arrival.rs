@@ -10,7 +10,7 @@ use mailcanary_engine::core::Severity;
 use mailcanary_engine::core::canary::CanaryKey;
 use mailcanary_engine::core::config::RawMailbox;
 use mailcanary_engine::imap::Arrival;
-use mailcanary_engine::probe::{CheckOptions, check};
+use mailcanary_engine::probe::{CheckOptions, History, check};
 use mailcanary_tests::MailServer;
 
 fn median(v: &mut [u64]) -> u64 {
@@ -61,7 +61,7 @@ fn main() {
                 timeout: Duration::from_secs(30),
                 ..Default::default()
             };
-            let r = rt.block_on(check(&mb, &key, &opts, None));
+            let r = rt.block_on(check(&mb, &key, &opts, &History::default()));
             assert_eq!(r.status, Severity::Ok, "{}", r.summary);
             if round > 0 {
                 latency[i].push(r.canary.latency_ms.expect("latency"));

@@ -8,7 +8,7 @@ use mailcanary_engine::core::canary::{self, CanaryKey};
 use mailcanary_engine::core::config::{MailboxConfig, RawMailbox};
 use mailcanary_engine::core::{Category, Severity};
 use mailcanary_engine::imap::Arrival;
-use mailcanary_engine::probe::{CheckOptions, check};
+use mailcanary_engine::probe::{CheckOptions, History, check};
 use mailcanary_tests::MailServer;
 
 fn mailbox(ms: &MailServer, user: &str, password: &str) -> MailboxConfig {
@@ -45,7 +45,7 @@ fn idle_and_polling_both_find_the_canary() {
             timeout: Duration::from_secs(30),
             ..Default::default()
         };
-        let r = rt.block_on(check(&mb, &key, &opts, None));
+        let r = rt.block_on(check(&mb, &key, &opts, &History::default()));
         assert_eq!(r.status, Severity::Ok, "{arrival:?}: {r:?}");
         assert!(r.canary.cleaned, "{arrival:?}");
         assert!(ms.messages("idle@example.test", "INBOX").is_empty());
@@ -72,6 +72,7 @@ fn only_this_installs_canary_is_counted_and_removed() {
             address: user,
             mailbox_name: "engine",
             lang: Lang::En,
+            attachment: None,
         },
     );
     let foreign = String::from_utf8(foreign.message).unwrap();
@@ -94,7 +95,7 @@ fn only_this_installs_canary_is_counted_and_removed() {
             timeout: Duration::from_secs(60),
             ..Default::default()
         };
-        runtime().block_on(check(&check_mb, &key, &opts, None))
+        runtime().block_on(check(&check_mb, &key, &opts, &History::default()))
     });
     // Release the queue once the check's own canary has joined the three held messages.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -147,6 +148,7 @@ fn a_message_with_the_awaited_id_but_a_bad_mac_is_not_the_canary() {
             address: user,
             mailbox_name: "engine",
             lang: Lang::En,
+            attachment: None,
         },
     );
     let rt = runtime();

@@ -15,11 +15,12 @@ use mailcanary_engine::core::canary::CanaryKey;
 use mailcanary_engine::core::config::{
     Config, MailboxConfig, MailboxName, Protocol, RawMailbox, SecretSource,
 };
+use mailcanary_engine::core::probes::tally;
 use mailcanary_engine::core::report::{
     CheckReport, Observations, Problem, Stage, diagnose, iso8601_utc, parse_since,
 };
 use mailcanary_engine::core::{Category, Lang, Severity};
-use mailcanary_engine::probe::{CheckOptions, check};
+use mailcanary_engine::probe::{CheckOptions, History, ProbeSet, check};
 use mailcanary_engine::store::Store;
 use mailcanary_engine::{config_file, secrets};
 use secrecy::SecretString;
@@ -132,6 +133,9 @@ struct CheckArgs {
     /// One JSON object per mailbox per line.
     #[arg(long)]
     json: bool,
+    /// Which canaries: plain (one message), attachments (plus one per attachment type), full.
+    #[arg(long, default_value = "plain", value_parser = ["plain", "attachments", "full"])]
+    probe: String,
     /// Bound on the whole check in seconds; a canary not arrived by then is lost.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout: u64,
@@ -456,6 +460,7 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
     let opts = CheckOptions {
         lang,
         timeout: Duration::from_secs(a.timeout),
+        probe: ProbeSet::parse(&a.probe).expect("clap checked the value"),
         ..Default::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -463,22 +468,40 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    // Each mailbox's last good certificates, to notice an issuer that changed.
-    let baselines: Vec<Option<CheckReport>> = match Store::open(&env.data_dir) {
+    // What earlier checks found: each mailbox's last good certificates (to notice an issuer
+    // that changed) and a week of attachment probes (to tell a pattern from a fluke).
+    let week_ago = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+        .saturating_sub(7 * 86_400_000) as u64;
+    let histories: Vec<History> = match Store::open(&env.data_dir) {
         Ok(store) => selected
             .iter()
-            .map(|mb| store.tls_baseline(mb.name.as_str()).unwrap_or(None))
+            .map(|mb| {
+                let name = mb.name.as_str();
+                let recent = store.history(Some(name), week_ago).unwrap_or_default();
+                History {
+                    tls_baseline: store.tls_baseline(name).unwrap_or(None),
+                    probe_tally: tally(
+                        recent
+                            .iter()
+                            .filter(|r| !r.probes.is_empty())
+                            .map(|r| (r.started_at_ms, r.probes.as_slice())),
+                    ),
+                }
+            })
             .collect(),
         Err(e) => {
-            eprintln!("mailcanary: warning: history unreadable, certificates not compared: {e}");
-            vec![None; selected.len()]
+            eprintln!("mailcanary: warning: history unreadable, checked without it: {e}");
+            vec![History::default(); selected.len()]
         }
     };
     let reports: Vec<CheckReport> = rt.block_on(futures::future::join_all(
         selected
             .iter()
-            .zip(&baselines)
-            .map(|(mb, prev)| check_bounded(mb, &key, &opts, prev.as_ref())),
+            .zip(&histories)
+            .map(|(mb, h)| check_bounded(mb, &key, &opts, h)),
     ));
     rt.shutdown_timeout(Duration::from_millis(200));
     // The history is secondary to the answer: a history that cannot be written is a warning.
@@ -515,10 +538,10 @@ async fn check_bounded(
     mb: &MailboxConfig,
     key: &CanaryKey,
     opts: &CheckOptions,
-    previous: Option<&CheckReport>,
+    history: &History,
 ) -> CheckReport {
     let grace = Duration::from_secs(5);
-    match tokio::time::timeout(opts.timeout + grace, check(mb, key, opts, previous)).await {
+    match tokio::time::timeout(opts.timeout + grace, check(mb, key, opts, history)).await {
         Ok(r) => r,
         Err(_) => timed_out_report(mb, opts),
     }

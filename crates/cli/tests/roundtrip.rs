@@ -953,3 +953,89 @@ fn tempfile_with(parts: &[String]) -> std::path::PathBuf {
     std::fs::write(&path, parts.concat()).unwrap();
     path
 }
+
+#[test]
+fn attachment_probes_find_the_firewall_that_eats_attachments() {
+    let s = setup("firewall");
+    // Healthy first: every variant arrives intact and is removed.
+    let (r, report) = check_json(&s.cli, &["--probe", "attachments"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let probes = report["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), 7, "{report}");
+    for p in probes {
+        assert_eq!(p["outcome"], "delivered", "{p}");
+        assert_eq!(p["folder"], "INBOX", "{p}");
+        assert!(p["latency_ms"].is_u64(), "{p}");
+    }
+    assert!(
+        s.ms.messages(USER, "INBOX").is_empty(),
+        "all probes cleaned up"
+    );
+
+    // The firewall's "mail inspection" silently drops macro-enabled Office files and encrypted
+    // ZIPs (Postfix still answers 250, as in real life).
+    s.ms.ctl(&["drop-attachments", "on"]);
+    let mut last = Value::Null;
+    for round in 1..=2 {
+        let (r, report) = check_json(&s.cli, &["--probe", "attachments", "--timeout", "8"]);
+        assert_eq!(r.code, 2, "round {round}: {r:?}");
+        assert_eq!(report["category"], "attachment_blocked", "{report}");
+        assert_eq!(
+            report["canary"]["folder"], "INBOX",
+            "the plain canary arrives"
+        );
+        let outcome = |v: &str| {
+            report["probes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["variant"] == v)
+                .unwrap()["outcome"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        for v in ["xlsm", "zip_zipcrypto", "zip_aes"] {
+            assert_eq!(outcome(v), "lost", "{v}");
+        }
+        for v in ["pdf", "docx", "zip_exe", "large"] {
+            assert_eq!(outcome(v), "delivered", "{v}");
+        }
+        let summary = report["summary"].as_str().unwrap();
+        assert!(
+            summary.starts_with(
+                "Messages with macro-enabled Excel files, password-protected ZIP files or \
+                 password-protected ZIP files (AES) do not arrive; ordinary messages do."
+            ),
+            "{summary}"
+        );
+        last = report;
+    }
+    // The second time, it is a regularity.
+    let summary = last["summary"].as_str().unwrap();
+    assert!(
+        summary
+            .contains("2 of 3 test messages with password-protected ZIP files have failed since"),
+        "{summary}"
+    );
+    let r = s.cli.run(&[
+        "--lang",
+        "ja",
+        "check",
+        "--json",
+        "--probe",
+        "attachments",
+        "--timeout",
+        "8",
+    ]);
+    let ja = &r.json_lines()[0];
+    assert!(
+        ja["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("マクロ付き Excel ファイル・パスワード付き ZIP ファイル"),
+        "{ja}"
+    );
+    // Only the delivered probes were removed; nothing else was touched.
+    assert!(s.ms.messages(USER, "INBOX").is_empty());
+}

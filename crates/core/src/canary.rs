@@ -71,6 +71,34 @@ impl CanaryId {
     }
 }
 
+/// What an attachment canary carries: the kind of file and its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentStamp {
+    /// The probe variant (`pdf`, `xlsm`, …): lower-case letters, digits and `_`.
+    pub kind: String,
+    /// SHA-256 of the attachment's decoded bytes.
+    pub hash: [u8; 32],
+}
+
+/// A file attached to a canary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// The probe variant.
+    pub kind: String,
+    /// File name shown to mail programs.
+    pub filename: String,
+    /// MIME type.
+    pub content_type: String,
+    /// The file.
+    pub bytes: Vec<u8>,
+}
+
+fn valid_kind(k: &str) -> bool {
+    (1..=24).contains(&k.len())
+        && k.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 /// The fields of a parsed `X-Mail-Canary` header (not yet verified).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CanaryHeader {
@@ -78,19 +106,31 @@ pub struct CanaryHeader {
     pub id: CanaryId,
     /// When it was composed, Unix seconds.
     pub sent_at: u64,
-    /// SHA-256 of the decoded body.
+    /// SHA-256 of the decoded text body.
     pub body_hash: [u8; 32],
+    /// The attachment, for attachment canaries.
+    pub attachment: Option<AttachmentStamp>,
     mac: Vec<u8>,
 }
 
-fn mac_input(id: &CanaryId, sent_at: u64, address: &str, body_hash: &[u8; 32]) -> String {
-    format!(
+fn mac_input(
+    id: &CanaryId,
+    sent_at: u64,
+    address: &str,
+    body_hash: &[u8; 32],
+    attachment: Option<&AttachmentStamp>,
+) -> String {
+    let mut s = format!(
         "mail-canary v1|{}|{}|{}|{}",
         id.as_str(),
         sent_at,
         address.to_ascii_lowercase(),
         hex(body_hash)
-    )
+    );
+    if let Some(a) = attachment {
+        s.push_str(&format!("|{}|{}", a.kind, hex(&a.hash)));
+    }
+    s
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -116,21 +156,28 @@ impl CanaryHeader {
         sent_at: u64,
         address: &str,
         body_hash: [u8; 32],
+        attachment: Option<AttachmentStamp>,
     ) -> CanaryHeader {
         let mut mac = key.mac();
-        mac.update(mac_input(&id, sent_at, address, &body_hash).as_bytes());
+        mac.update(mac_input(&id, sent_at, address, &body_hash, attachment.as_ref()).as_bytes());
         CanaryHeader {
             id,
             sent_at,
             body_hash,
+            attachment,
             mac: mac.finalize().into_bytes().to_vec(),
         }
     }
 
     /// The header's value.
     pub fn value(&self) -> String {
+        let attachment = self
+            .attachment
+            .as_ref()
+            .map(|a| format!(" k={}; a={};", a.kind, hex(&a.hash)))
+            .unwrap_or_default();
         format!(
-            "v=1; id={}; t={}; h={}; mac={}",
+            "v=1; id={}; t={}; h={};{attachment} mac={}",
             self.id.as_str(),
             self.sent_at,
             hex(&self.body_hash),
@@ -141,13 +188,19 @@ impl CanaryHeader {
     /// Parses a header value; `None` if it is not a well-formed version-1 canary header.
     pub fn parse(value: &str) -> Option<CanaryHeader> {
         let (mut v, mut id, mut t, mut h, mut mac) = (None, None, None, None, None);
+        let (mut k, mut a) = (None, None);
         for part in value.split(';') {
-            let (k, val) = part.trim().split_once('=')?;
-            let slot = match k.trim() {
+            if part.trim().is_empty() {
+                continue;
+            }
+            let (key, val) = part.trim().split_once('=')?;
+            let slot = match key.trim() {
                 "v" => &mut v,
                 "id" => &mut id,
                 "t" => &mut t,
                 "h" => &mut h,
+                "k" => &mut k,
+                "a" => &mut a,
                 "mac" => &mut mac,
                 _ => continue,
             };
@@ -158,10 +211,19 @@ impl CanaryHeader {
         if v? != "1" {
             return None;
         }
+        let attachment = match (k, a) {
+            (None, None) => None,
+            (Some(k), Some(a)) if valid_kind(k) => Some(AttachmentStamp {
+                kind: k.to_string(),
+                hash: unhex32(a)?,
+            }),
+            _ => return None,
+        };
         Some(CanaryHeader {
             id: CanaryId::new(id?)?,
             sent_at: t?.parse().ok()?,
             body_hash: unhex32(h?)?,
+            attachment,
             mac: URL_SAFE_NO_PAD
                 .decode(mac?)
                 .ok()
@@ -172,7 +234,16 @@ impl CanaryHeader {
     /// True when the MAC proves this install composed it for `address`.
     pub fn verify(&self, key: &CanaryKey, address: &str) -> bool {
         let mut mac = key.mac();
-        mac.update(mac_input(&self.id, self.sent_at, address, &self.body_hash).as_bytes());
+        mac.update(
+            mac_input(
+                &self.id,
+                self.sent_at,
+                address,
+                &self.body_hash,
+                self.attachment.as_ref(),
+            )
+            .as_bytes(),
+        );
         mac.verify_slice(&self.mac).is_ok()
     }
 }
@@ -190,6 +261,8 @@ pub struct CanaryParams<'a> {
     pub mailbox_name: &'a str,
     /// Language of subject and body.
     pub lang: Lang,
+    /// A file to attach (attachment probes), or none.
+    pub attachment: Option<&'a Attachment>,
 }
 
 /// The subject line of a canary, in the office's language.
@@ -283,12 +356,25 @@ pub struct ComposedCanary {
     pub header: CanaryHeader,
 }
 
-/// Composes a canary message from the mailbox to itself.
+fn base64_lines(bytes: &[u8]) -> Vec<String> {
+    STANDARD
+        .encode(bytes)
+        .as_bytes()
+        .chunks(76)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
+}
+
+/// Composes a canary message from the mailbox to itself: plain text, or with an attachment
+/// (multipart/mixed). Everything is base64 on the wire, so the message is 7-bit clean.
 pub fn compose(key: &CanaryKey, p: &CanaryParams<'_>) -> ComposedCanary {
     let body = body_text(p);
     let body_hash: [u8; 32] = Sha256::digest(body.as_bytes()).into();
-    let header = CanaryHeader::new(key, p.id.clone(), p.now, p.address, body_hash);
-    let encoded = STANDARD.encode(body.as_bytes());
+    let stamp = p.attachment.map(|a| AttachmentStamp {
+        kind: a.kind.clone(),
+        hash: Sha256::digest(&a.bytes).into(),
+    });
+    let header = CanaryHeader::new(key, p.id.clone(), p.now, p.address, body_hash, stamp);
     let mut lines: Vec<String> = vec![
         format!("From: Mail Canary <{}>", p.address),
         format!("To: <{}>", p.address),
@@ -299,16 +385,40 @@ pub fn compose(key: &CanaryKey, p: &CanaryParams<'_>) -> ComposedCanary {
         "Auto-Submitted: auto-generated".to_string(),
         "X-Auto-Response-Suppress: All".to_string(),
         "MIME-Version: 1.0".to_string(),
-        "Content-Type: text/plain; charset=UTF-8".to_string(),
-        "Content-Transfer-Encoding: base64".to_string(),
-        String::new(),
     ];
-    lines.extend(
-        encoded
-            .as_bytes()
-            .chunks(76)
-            .map(|c| String::from_utf8_lossy(c).into_owned()),
-    );
+    match p.attachment {
+        None => {
+            lines.push("Content-Type: text/plain; charset=UTF-8".to_string());
+            lines.push("Content-Transfer-Encoding: base64".to_string());
+            lines.push(String::new());
+            lines.extend(base64_lines(body.as_bytes()));
+        }
+        Some(a) => {
+            let boundary = format!("=_mailcanary_{}", p.id.as_str());
+            lines.push(format!(
+                "Content-Type: multipart/mixed; boundary=\"{boundary}\""
+            ));
+            lines.push(String::new());
+            lines.push(format!("--{boundary}"));
+            lines.push("Content-Type: text/plain; charset=UTF-8".to_string());
+            lines.push("Content-Transfer-Encoding: base64".to_string());
+            lines.push(String::new());
+            lines.extend(base64_lines(body.as_bytes()));
+            lines.push(format!("--{boundary}"));
+            lines.push(format!(
+                "Content-Type: {}; name=\"{}\"",
+                a.content_type, a.filename
+            ));
+            lines.push(format!(
+                "Content-Disposition: attachment; filename=\"{}\"",
+                a.filename
+            ));
+            lines.push("Content-Transfer-Encoding: base64".to_string());
+            lines.push(String::new());
+            lines.extend(base64_lines(&a.bytes));
+            lines.push(format!("--{boundary}--"));
+        }
+    }
     let mut message = lines.join("\r\n");
     message.push_str("\r\n");
     ComposedCanary {
@@ -377,19 +487,37 @@ pub enum BodyCheck {
     Altered,
 }
 
-/// Checks the body of a fully downloaded canary against its (verified) header.
+/// Checks a fully downloaded canary against its (verified) header: the text body, and the
+/// attachment where there is one (missing, changed or undecodable means altered).
 pub fn check_body(raw: &[u8], header: &CanaryHeader) -> BodyCheck {
-    let (_, body) = split_message(raw);
-    let compact: Vec<u8> = body
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
-    match STANDARD.decode(&compact) {
-        Ok(decoded) if <[u8; 32]>::from(Sha256::digest(&decoded)) == header.body_hash => {
-            BodyCheck::Intact
-        }
-        _ => BodyCheck::Altered,
+    let Some(stamp) = &header.attachment else {
+        let (_, body) = split_message(raw);
+        let compact: Vec<u8> = body
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        return match STANDARD.decode(&compact) {
+            Ok(decoded) if <[u8; 32]>::from(Sha256::digest(&decoded)) == header.body_hash => {
+                BodyCheck::Intact
+            }
+            _ => BodyCheck::Altered,
+        };
+    };
+    let Some(msg) = mail_parser::MessageParser::default().parse(raw) else {
+        return BodyCheck::Altered;
+    };
+    let text_ok = msg
+        .text_bodies()
+        .next()
+        .is_some_and(|t| <[u8; 32]>::from(Sha256::digest(t.contents())) == header.body_hash);
+    let attachment_ok = msg
+        .attachments()
+        .any(|a| <[u8; 32]>::from(Sha256::digest(a.contents())) == stamp.hash);
+    if text_ok && attachment_ok {
+        BodyCheck::Intact
+    } else {
+        BodyCheck::Altered
     }
 }
 
@@ -408,6 +536,7 @@ mod tests {
             address: "info@example.jp",
             mailbox_name: "office",
             lang,
+            attachment: None,
         }
     }
 
@@ -454,6 +583,7 @@ mod tests {
             1_763_800_000,
             "info@example.jp",
             c.header.body_hash,
+            None,
         );
         assert!(CanaryHeader::parse(&other.value()).is_some());
         let forged = text.replace(&v, &other.value());
@@ -466,6 +596,42 @@ mod tests {
         );
         let found = find_verified(both.as_bytes(), &key(7), "info@example.jp").unwrap();
         assert_eq!(found, c.header);
+    }
+
+    #[test]
+    fn attachment_canaries_verify_and_detect_a_stripped_or_changed_file() {
+        let file = Attachment {
+            kind: "zip_aes".into(),
+            filename: "invoice.zip".into(),
+            content_type: "application/zip".into(),
+            bytes: (0..5000u32).map(|i| (i * 7 % 251) as u8).collect(),
+        };
+        let mut p = params(Lang::Ja);
+        p.attachment = Some(&file);
+        let c = compose(&key(4), &p);
+        assert!(c.message.is_ascii());
+        let h = find_verified(&c.message, &key(4), "info@example.jp").expect("verifies");
+        assert_eq!(h.attachment.as_ref().unwrap().kind, "zip_aes");
+        assert_eq!(check_body(&c.message, &h), BodyCheck::Intact);
+        // The stamp is under the MAC: another kind with the same hash does not verify.
+        let text = String::from_utf8(c.message.clone()).unwrap();
+        let relabelled = text.replace("k=zip_aes;", "k=pdf;");
+        assert!(find_verified(relabelled.as_bytes(), &key(4), "info@example.jp").is_none());
+        // A firewall that strips the attachment part.
+        let boundary = format!("--=_mailcanary_{}", p.id.as_str());
+        let mut parts: Vec<&str> = text.split(&boundary).collect();
+        parts.remove(2);
+        let stripped = parts.join(&boundary);
+        assert_eq!(check_body(stripped.as_bytes(), &h), BodyCheck::Altered);
+        // One that rewrites it.
+        let other = STANDARD.encode(b"replaced by the gateway");
+        let (head, rest) = text.split_at(text.rfind("Content-Transfer-Encoding: base64").unwrap());
+        let tail_start = rest.find(&boundary).unwrap();
+        let rewritten = format!(
+            "{head}Content-Transfer-Encoding: base64\r\n\r\n{other}\r\n{}",
+            &rest[tail_start..]
+        );
+        assert_eq!(check_body(rewritten.as_bytes(), &h), BodyCheck::Altered);
     }
 
     #[test]

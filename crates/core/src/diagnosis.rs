@@ -380,6 +380,49 @@ pub fn tls_intercepted_texts(lang: Lang, t: &TlsInfo, old_issuer: &str) -> (Stri
     }
 }
 
+/// Summary and action for attachment variants that failed while the plain canary arrived;
+/// `list` names the kinds of file ("password-protected ZIP files or …").
+pub fn attachment_texts(category: Category, lang: Lang, list: &str) -> (String, String) {
+    match (lang, category) {
+        (Lang::En, Category::AttachmentAltered) => (
+            format!("Messages with {list} arrive with the attachment removed or changed; ordinary messages are fine."),
+            "Something between the provider and this PC (a firewall, security box or mail filter) is probably rewriting them. Ask whoever manages it; meanwhile ask senders for another way to share such files.".into(),
+        ),
+        (Lang::En, Category::DownloadInterrupted) => (
+            format!("The connection breaks while messages with {list} are being downloaded; ordinary messages are fine."),
+            "A firewall or security box that inspects mail is probably cutting them off. Mail programs may then lose these messages. Ask whoever manages it.".into(),
+        ),
+        (Lang::En, _) => (
+            format!("Messages with {list} do not arrive; ordinary messages do. Something between the provider and this PC (a firewall or security box) is probably removing them."),
+            "Ask whoever manages the firewall or security box whether it filters attachments (\u{201c}mail inspection\u{201d}). Check webmail: if the messages are there, the loss happens on this side. Tell customers to use another way to send such files until it is fixed.".into(),
+        ),
+        (Lang::Ja, Category::AttachmentAltered) => (
+            format!("{list}が付いたメールは、添付ファイルが取り除かれたか書き換えられて届きます。普通のメールは問題ありません。"),
+            "事業者とこのパソコンの間の機器（ファイアウォール、セキュリティ装置、メールフィルター）が書き換えている可能性があります。管理者に相談し、それまでは別の方法でファイルを受け取ってください。".into(),
+        ),
+        (Lang::Ja, Category::DownloadInterrupted) => (
+            format!("{list}が付いたメールを受信している途中で接続が切れます。普通のメールは問題ありません。"),
+            "メールを検査するファイアウォールやセキュリティ装置が切断している可能性があります。メールソフトがこれらのメールを失うことがあります。管理者に相談してください。".into(),
+        ),
+        (Lang::Ja, _) => (
+            format!("{list}が付いたメールが届きません。普通のメールは届いています。事業者とこのパソコンの間の機器（ファイアウォールやセキュリティ装置）が取り除いている可能性があります。"),
+            "ファイアウォールやセキュリティ装置の管理者に、添付ファイルを検査・除去する機能（メール検査）が有効になっていないか確認してください。Web メールに届いていれば、失われているのはこちら側です。直るまで、お客様には別の方法でファイルを送ってもらってください。".into(),
+        ),
+    }
+}
+
+/// "3 of 3 password-protected ZIP files canaries failed since 2026-11-20" as a sentence.
+pub fn regularity_text(lang: Lang, human: &str, failed: u32, total: u32, since: &str) -> String {
+    match lang {
+        Lang::En => {
+            format!(" {failed} of {total} test messages with {human} have failed since {since}.")
+        }
+        Lang::Ja => format!(
+            "{since}以降、{human}付きのテストメール {total} 通中 {failed} 通が失敗しています。"
+        ),
+    }
+}
+
 /// A pointer to a notice, appended to the action of a lockout finding.
 pub fn notice_pointer(n: &Notice, lang: Lang) -> String {
     match (lang, n.in_junk) {

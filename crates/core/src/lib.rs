@@ -13,6 +13,7 @@ pub mod config;
 pub mod diagnosis;
 pub mod lang;
 pub mod notice;
+pub mod probes;
 pub mod report;
 pub mod utf7;
 

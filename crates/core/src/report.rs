@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Protocol;
 use crate::diagnosis::{
-    TextContext, notice_pointer, notice_texts, texts, tls_expiring_texts, tls_intercepted_texts,
+    TextContext, attachment_texts, notice_pointer, notice_texts, regularity_text, texts,
+    tls_expiring_texts, tls_intercepted_texts,
 };
 use crate::notice::Notice;
+use crate::probes::{ProbeKind, ProbeOutcome, ProbeResult, ProbeTally, join_human};
 use crate::{Category, Lang, Severity};
 
 /// The stages of a round trip, in order.
@@ -168,6 +170,10 @@ pub struct Observations {
     pub tls: Vec<TlsInfo>,
     /// Certificates recorded at the previous successful check of this mailbox.
     pub previous_tls: Vec<TlsInfo>,
+    /// Attachment probes sent in this check.
+    pub probes: Vec<ProbeResult>,
+    /// How each variant fared in recent earlier checks.
+    pub probe_history: Vec<ProbeTally>,
 }
 
 /// One finding, in words.
@@ -217,6 +223,9 @@ pub struct CheckReport {
     /// Certificates presented, per protocol.
     #[serde(default)]
     pub tls: Vec<TlsInfo>,
+    /// Attachment probes, when sent.
+    #[serde(default)]
+    pub probes: Vec<ProbeResult>,
     /// Start, Unix milliseconds.
     pub started_at_ms: u64,
     /// Duration in milliseconds.
@@ -345,6 +354,49 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
             });
         }
     }
+    // Attachment variants that failed while the plain canary arrived make a pattern.
+    if obs.canary.folder.is_some() {
+        for (outcome, category) in [
+            (ProbeOutcome::Lost, Category::AttachmentBlocked),
+            (ProbeOutcome::Interrupted, Category::DownloadInterrupted),
+            (ProbeOutcome::Altered, Category::AttachmentAltered),
+        ] {
+            let failed: Vec<&ProbeResult> =
+                obs.probes.iter().filter(|p| p.outcome == outcome).collect();
+            if failed.is_empty() {
+                continue;
+            }
+            let kinds: Vec<ProbeKind> = failed.iter().map(|p| p.variant).collect();
+            let (mut summary, action) = attachment_texts(category, lang, &join_human(&kinds, lang));
+            for k in &kinds {
+                // A regularity once it has failed before too: "3 of 3 … since …".
+                if let Some(t) = obs.probe_history.iter().find(|t| t.variant == *k)
+                    && t.failed > 0
+                {
+                    let since = iso8601_utc(t.since_ms);
+                    summary.push_str(&regularity_text(
+                        lang,
+                        k.human(lang),
+                        t.failed + 1,
+                        t.total + 1,
+                        &since[..10],
+                    ));
+                }
+            }
+            findings.push(Finding {
+                category,
+                severity: category.default_severity(),
+                stage: Stage::Receive,
+                summary,
+                action,
+                evidence: failed
+                    .iter()
+                    .map(|p| format!("{}: {}", p.variant.as_str(), p.evidence))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            });
+        }
+    }
     // A lockout with the provider's notice at hand: point to it from the lockout's action.
     let lockout = |c: Category| {
         matches!(
@@ -405,6 +457,7 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
         notices: obs.notices.clone(),
         quota: obs.quota.clone(),
         tls: obs.tls.clone(),
+        probes: obs.probes.clone(),
         started_at_ms: obs.started_at_ms,
         duration_ms: obs.duration_ms,
     }

@@ -436,11 +436,16 @@ impl ImapConn {
     async fn scan_new(
         &mut self,
         from_uid: u32,
-        want: &Expected<'_>,
-    ) -> Result<(Option<(u32, CanaryHeader)>, u32), Failure> {
+        key: &CanaryKey,
+        address: &str,
+        ids: &[CanaryId],
+    ) -> Result<(Vec<(u32, CanaryHeader)>, u32), Failure> {
         let fetches: Vec<_> = self
             .sess()?
-            .uid_fetch(format!("{from_uid}:*"), "(UID BODY.PEEK[HEADER])")
+            .uid_fetch(
+                format!("{from_uid}:*"),
+                "(UID BODY.PEEK[HEADER.FIELDS (X-MAIL-CANARY)])",
+            )
             .await
             .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
             .try_collect()
@@ -448,7 +453,7 @@ impl ImapConn {
             .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
         self.drain_unsolicited();
         let mut next = from_uid;
-        let mut found = None;
+        let mut found = Vec::new();
         for f in &fetches {
             let Some(uid) = f.uid else { continue };
             // `n:*` also returns the last message when no UID is >= n.
@@ -457,10 +462,10 @@ impl ImapConn {
             }
             next = next.max(uid + 1);
             if let Some(h) = f.header()
-                && let Some(hdr) = canary::find_verified(h, want.key, want.address)
-                && &hdr.id == want.id
+                && let Some(hdr) = canary::find_verified(h, key, address)
+                && ids.contains(&hdr.id)
             {
-                found = Some((uid, hdr));
+                found.push((uid, hdr));
             }
         }
         Ok((found, next))
@@ -493,22 +498,24 @@ impl ImapConn {
         Ok(())
     }
 
-    /// Waits until the canary `id` shows up in INBOX or the junk folder, or `until` passes.
-    pub async fn wait_for(
+    /// Waits until every canary in `ids` shows up in INBOX or the junk folder, or `until`
+    /// passes. Returns those found (in the order seen), how many looks it took, and the error
+    /// that ended the wait early, if one did.
+    pub async fn wait_many(
         &mut self,
-        rec: &mut Recorder,
-        want: &Expected<'_>,
+        key: &CanaryKey,
+        address: &str,
+        ids: &[CanaryId],
         plan: &WaitPlan,
-    ) -> Option<Found> {
+    ) -> (Vec<Found>, u32, Option<Failure>) {
         let WaitPlan {
             sent_at,
             until,
             arrival,
             command,
         } = *plan;
-        let server = self.server.clone();
-        let started = Instant::now();
         let mut polls = 0u32;
+        let mut found: Vec<Found> = Vec::new();
         // Every command is bounded too: a server that stops answering after login must not
         // hold the check past its deadline.
         let bounded = |now: Instant| {
@@ -516,25 +523,34 @@ impl ImapConn {
                 .min(until.saturating_duration_since(now))
                 .max(Duration::from_millis(100))
         };
-        let result: Result<Option<Found>, Failure> = async {
+        let result: Result<(), Failure> = async {
             loop {
                 polls += 1;
-                let (hit, next) = limit(
+                let pending: Vec<CanaryId> = ids
+                    .iter()
+                    .filter(|id| !found.iter().any(|f| &f.header.id == *id))
+                    .cloned()
+                    .collect();
+                let (hits, next) = limit(
                     bounded(Instant::now()),
-                    self.scan_new(self.inbox_next, want),
+                    self.scan_new(self.inbox_next, key, address, &pending),
                 )
                 .await?;
                 self.inbox_next = next;
-                if let Some((uid, header)) = hit {
-                    return Ok(Some(Found {
+                let now = Instant::now();
+                for (uid, header) in hits {
+                    found.push(Found {
                         folder_raw: "INBOX".into(),
                         folder: "INBOX".into(),
                         in_junk: false,
                         uid,
                         uid_validity: self.selected_validity,
-                        seen_at: Instant::now(),
+                        seen_at: now,
                         header,
-                    }));
+                    });
+                }
+                if found.len() == ids.len() {
+                    return Ok(());
                 }
                 if let Some((raw, shown)) = self.junk.clone() {
                     let st = limit(bounded(Instant::now()), async {
@@ -547,27 +563,33 @@ impl ImapConn {
                     self.drain_unsolicited();
                     if st.uid_next.unwrap_or(0) > self.junk_next {
                         limit(bounded(Instant::now()), self.select(&raw)).await?;
-                        let (hit, next) =
-                            limit(bounded(Instant::now()), self.scan_new(self.junk_next, want))
-                                .await?;
+                        let (hits, next) = limit(
+                            bounded(Instant::now()),
+                            self.scan_new(self.junk_next, key, address, &pending),
+                        )
+                        .await?;
                         self.junk_next = next;
-                        if let Some((uid, header)) = hit {
-                            return Ok(Some(Found {
-                                folder_raw: raw,
-                                folder: shown,
+                        let now = Instant::now();
+                        for (uid, header) in hits {
+                            found.push(Found {
+                                folder_raw: raw.clone(),
+                                folder: shown.clone(),
                                 in_junk: true,
                                 uid,
                                 uid_validity: self.selected_validity,
-                                seen_at: Instant::now(),
+                                seen_at: now,
                                 header,
-                            }));
+                            });
                         }
                         limit(bounded(Instant::now()), self.select("INBOX")).await?;
+                        if found.len() == ids.len() {
+                            return Ok(());
+                        }
                     }
                 }
                 let now = Instant::now();
                 if now >= until {
-                    return Ok(None);
+                    return Ok(());
                 }
                 // Poll fast while delivery is most likely (servers deliver in tens of ms),
                 // then back off so a long wait costs little.
@@ -591,6 +613,28 @@ impl ImapConn {
             }
         }
         .await;
+        (found, polls, result.err())
+    }
+
+    /// Waits until the canary `want.id` shows up in INBOX or the junk folder, or `until`
+    /// passes; records the receive stage (and `lost` when it never shows up).
+    pub async fn wait_for(
+        &mut self,
+        rec: &mut Recorder,
+        want: &Expected<'_>,
+        plan: &WaitPlan,
+    ) -> Option<Found> {
+        let sent_at = plan.sent_at;
+        let server = self.server.clone();
+        let started = Instant::now();
+        let (mut found, polls, err) = self
+            .wait_many(want.key, want.address, std::slice::from_ref(want.id), plan)
+            .await;
+        let result = match (found.pop(), err) {
+            (Some(f), _) => Ok(Some(f)),
+            (None, Some(e)) => Err(e),
+            (None, None) => Ok(None),
+        };
         let ms = started.elapsed().as_millis() as u64;
         match result {
             Ok(Some(found)) => {
@@ -656,6 +700,13 @@ impl ImapConn {
         let started = Instant::now();
         let limit = t.command.min(rec.remaining());
         let fetched = tokio::time::timeout(limit, async {
+            // The wait may have moved on to another folder since it saw this one.
+            if self.selected != found.folder_raw {
+                self.select(&found.folder_raw.clone()).await?;
+            }
+            if self.selected_validity != found.uid_validity {
+                return Ok(None);
+            }
             let fetches: Vec<_> = self
                 .sess()?
                 .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")

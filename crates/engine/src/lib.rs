@@ -6,6 +6,7 @@
 //! an environment variable), the config file and the SQLite history. It knows nothing of the
 //! desktop: the CLI and the tray app are two hosts of this one engine.
 
+pub mod attachments;
 pub mod config_file;
 pub mod imap;
 pub mod net;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mailcanary_core::canary::{self, CanaryId, CanaryKey, CanaryParams};
 use mailcanary_core::config::{Endpoint, MailboxConfig, Protocol};
 use mailcanary_core::notice::Notice;
+use mailcanary_core::probes::{ProbeKind, ProbeOutcome, ProbeResult, ProbeTally};
 use mailcanary_core::report::{
     CanaryOutcome, CheckReport, Observations, Problem, QuotaUsage, Stage, StageRecord, TlsInfo,
     diagnose,
@@ -23,7 +24,7 @@ use tokio::net::TcpStream;
 use crate::tls::{
     classify_rustls, client_config, describe_certificate, find_rustls_error, load_ca_file,
 };
-use crate::{imap, net, secrets, smtp};
+use crate::{attachments, imap, net, secrets, smtp};
 
 /// A failed step: its category and the evidence (server reply or error text, never a secret).
 #[derive(Debug, Clone)]
@@ -280,6 +281,41 @@ pub struct CheckOptions {
     pub stage_timeouts: StageTimeouts,
     /// How arrival is noticed.
     pub arrival: imap::Arrival,
+    /// Which canaries to send.
+    pub probe: ProbeSet,
+}
+
+/// Which canaries a check sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProbeSet {
+    /// One plain canary.
+    #[default]
+    Plain,
+    /// The plain canary, then one canary per attachment variant.
+    Attachments,
+    /// Everything there is (today the same as `Attachments`).
+    Full,
+}
+
+impl ProbeSet {
+    /// Parses `plain`, `attachments` or `full`.
+    pub fn parse(s: &str) -> Option<ProbeSet> {
+        match s {
+            "plain" => Some(ProbeSet::Plain),
+            "attachments" => Some(ProbeSet::Attachments),
+            "full" => Some(ProbeSet::Full),
+            _ => None,
+        }
+    }
+}
+
+/// What earlier checks of this mailbox tell the diagnosis.
+#[derive(Debug, Clone, Default)]
+pub struct History {
+    /// The latest check that read certificates without finding interception.
+    pub tls_baseline: Option<CheckReport>,
+    /// How each attachment variant fared in recent checks.
+    pub probe_tally: Vec<ProbeTally>,
 }
 
 impl Default for CheckOptions {
@@ -289,6 +325,7 @@ impl Default for CheckOptions {
             timeout: Duration::from_secs(120),
             stage_timeouts: StageTimeouts::default(),
             arrival: imap::Arrival::default(),
+            probe: ProbeSet::default(),
         }
     }
 }
@@ -298,13 +335,13 @@ fn unix_ms(t: SystemTime) -> u64 {
 }
 
 /// Runs one canary round trip for `mb` and diagnoses it.
-/// `previous` is this mailbox's latest successful check, if any: its certificates are compared
-/// with today's.
+/// `history` holds what earlier checks of this mailbox found: today's certificates are
+/// compared with the baseline's, and failing attachment variants with their record.
 pub async fn check(
     mb: &MailboxConfig,
     key: &CanaryKey,
     opts: &CheckOptions,
-    previous: Option<&CheckReport>,
+    history: &History,
 ) -> CheckReport {
     let started = Instant::now();
     let started_wall = SystemTime::now();
@@ -324,7 +361,13 @@ pub async fn check(
         notices: extras.notices,
         quota: extras.quota,
         tls: rec.tls,
-        previous_tls: previous.map(|p| p.tls.clone()).unwrap_or_default(),
+        previous_tls: history
+            .tls_baseline
+            .as_ref()
+            .map(|p| p.tls.clone())
+            .unwrap_or_default(),
+        probes: extras.probes,
+        probe_history: history.probe_tally.clone(),
     };
     diagnose(&obs, opts.lang)
 }
@@ -334,6 +377,7 @@ pub async fn check(
 struct Extras {
     notices: Vec<Notice>,
     quota: Option<QuotaUsage>,
+    probes: Vec<ProbeResult>,
 }
 
 fn config_problem(evidence: String) -> Problem {
@@ -431,16 +475,16 @@ async fn round_trip(
             address: mb.address.as_str(),
             mailbox_name: mb.name.as_str(),
             lang: opts.lang,
+            attachment: None,
         },
     );
     outcome.id = Some(id.as_str().to_string());
     let sent = smtp_conn.send(rec, t, &mb.address, &composed.message).await;
-    // The submission connection is no longer needed; closing it overlaps with the wait.
-    let quit = smtp_conn.quit(t.quit);
+    // Keep a little of the budget to download, clean up and log out.
+    let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
+    let until = rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline);
     let receive = async {
         let sent_at = sent?;
-        // Keep a little of the budget to download, clean up and log out.
-        let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
         let want = imap::Expected {
             key,
             address: mb.address.as_str(),
@@ -448,7 +492,7 @@ async fn round_trip(
         };
         let plan = imap::WaitPlan {
             sent_at,
-            until: rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline),
+            until,
             arrival: opts.arrival,
             command: t.command,
         };
@@ -463,8 +507,162 @@ async fn round_trip(
         }
         Some(())
     };
-    let ((), _) = tokio::join!(quit, receive);
+    if opts.probe == ProbeSet::Plain {
+        // The submission connection is no longer needed; closing it overlaps with the wait.
+        let ((), _) = tokio::join!(smtp_conn.quit(t.quit), receive);
+    } else {
+        let arrived = receive.await.is_some();
+        if arrived {
+            let ctx = ProbeContext {
+                mb,
+                key,
+                opts,
+                until,
+            };
+            extras.probes = run_probes(&ctx, &mut imap_conn, &mut smtp_conn).await;
+        }
+        smtp_conn.quit(t.quit.min(rec.remaining())).await;
+    }
     extras.quota = imap_conn.quota(t.command.min(rec.remaining())).await;
     extras.notices = imap_conn.scan_notices(t.command.min(rec.remaining())).await;
     imap_conn.logout(t.quit.min(rec.remaining())).await;
+}
+
+/// What attachment probes need from the check around them.
+struct ProbeContext<'a> {
+    mb: &'a MailboxConfig,
+    key: &'a CanaryKey,
+    opts: &'a CheckOptions,
+    until: Instant,
+}
+
+/// Sends one canary per attachment variant over the open submission connection, waits for all
+/// of them, downloads each in full (as a mail program would), checks its attachment and removes
+/// it. Their stages are not part of the round trip's: each variant's story is in its result.
+async fn run_probes(
+    ctx: &ProbeContext<'_>,
+    imap_conn: &mut imap::ImapConn,
+    smtp_conn: &mut smtp::SmtpConn,
+) -> Vec<ProbeResult> {
+    let t = &ctx.opts.stage_timeouts;
+    let address = ctx.mb.address.as_str();
+    let mut scratch = Recorder::new(ctx.until);
+    let mut results: Vec<ProbeResult> = Vec::new();
+    let mut sent: Vec<(ProbeKind, CanaryId, Instant)> = Vec::new();
+    // The large one goes first: submitting it takes longest, and the small ones' latencies are
+    // then not inflated by it.
+    let mut kinds: Vec<ProbeKind> = ProbeKind::ALL.to_vec();
+    kinds.sort_by_key(|k| *k != ProbeKind::Large);
+    for kind in &kinds {
+        let file = attachments::build(*kind);
+        let id = CanaryId::new(&ulid::Ulid::new().to_string()).expect("a ULID is a valid id");
+        let composed = canary::compose(
+            ctx.key,
+            &CanaryParams {
+                id: id.clone(),
+                now: unix_ms(SystemTime::now()) / 1000,
+                address,
+                mailbox_name: ctx.mb.name.as_str(),
+                lang: ctx.opts.lang,
+                attachment: Some(&file),
+            },
+        );
+        drop(file);
+        match smtp_conn
+            .send(&mut scratch, t, &ctx.mb.address, &composed.message)
+            .await
+        {
+            Some(at) => sent.push((*kind, id, at)),
+            None => results.push(ProbeResult {
+                variant: *kind,
+                outcome: ProbeOutcome::Lost,
+                folder: None,
+                latency_ms: None,
+                evidence: format!(
+                    "submission refused: {}",
+                    scratch
+                        .problems
+                        .last()
+                        .map(|p| p.evidence.as_str())
+                        .unwrap_or("")
+                ),
+            }),
+        }
+    }
+    let Some(first_sent) = sent.iter().map(|s| s.2).min() else {
+        return results;
+    };
+    let ids: Vec<CanaryId> = sent.iter().map(|s| s.1.clone()).collect();
+    // Variants a filter removes never come: stop waiting early enough to download the others.
+    let left = ctx.until.saturating_duration_since(Instant::now());
+    let plan = imap::WaitPlan {
+        sent_at: first_sent,
+        until: ctx.until - (left / 4).max(Duration::from_secs(2)).min(left),
+        arrival: ctx.opts.arrival,
+        command: t.command,
+    };
+    let (found, _, wait_error) = imap_conn.wait_many(ctx.key, address, &ids, &plan).await;
+    let mut broken: Option<String> = None;
+    // Download the large one last: a filter that breaks the connection then spoils nothing else.
+    let mut order: Vec<&(ProbeKind, CanaryId, Instant)> = sent.iter().collect();
+    order.sort_by_key(|s| s.0 == ProbeKind::Large);
+    for (kind, id, at) in order {
+        let Some(f) = found.iter().find(|f| &f.header.id == id) else {
+            results.push(ProbeResult {
+                variant: *kind,
+                outcome: ProbeOutcome::Lost,
+                folder: None,
+                latency_ms: None,
+                evidence: match &wait_error {
+                    Some(e) => format!("not seen; the wait ended early: {}", e.evidence),
+                    None => "accepted for delivery but never arrived".to_string(),
+                },
+            });
+            continue;
+        };
+        let latency_ms = Some(f.seen_at.duration_since(*at).as_millis() as u64);
+        let folder = Some(f.folder.clone());
+        if let Some(why) = &broken {
+            results.push(ProbeResult {
+                variant: *kind,
+                outcome: ProbeOutcome::Interrupted,
+                folder,
+                latency_ms,
+                evidence: format!("not downloaded: {why}"),
+            });
+            continue;
+        }
+        let want = imap::Expected {
+            key: ctx.key,
+            address,
+            id,
+        };
+        let before = scratch.problems.len();
+        let ours = imap_conn.verify(&mut scratch, t, f, &want).await;
+        let problem = scratch.problems.get(before).cloned();
+        let outcome = match problem.as_ref().map(|p| p.category) {
+            None if f.in_junk => ProbeOutcome::Junk,
+            None => ProbeOutcome::Delivered,
+            Some(Category::AttachmentAltered) => ProbeOutcome::Altered,
+            Some(Category::CanaryRemoved) => ProbeOutcome::Lost,
+            Some(_) => ProbeOutcome::Interrupted,
+        };
+        if outcome == ProbeOutcome::Interrupted {
+            broken = problem.as_ref().map(|p| p.evidence.clone());
+        }
+        if ours {
+            imap_conn.cleanup(&mut scratch, t, f).await;
+        }
+        results.push(ProbeResult {
+            variant: *kind,
+            outcome,
+            folder,
+            latency_ms,
+            evidence: problem
+                .map(|p| p.evidence)
+                .unwrap_or_else(|| "downloaded in full; attachment intact".to_string()),
+        });
+    }
+    results.sort_by_key(|r| ProbeKind::ALL.iter().position(|k| *k == r.variant));
+    results
 }
