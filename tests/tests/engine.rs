@@ -188,3 +188,67 @@ fn a_message_with_the_awaited_id_but_a_bad_mac_is_not_the_canary() {
     assert_eq!(left.len(), 1, "the forged message stays: {left:?}");
     assert_eq!(left[0].1, "", "and is not flagged");
 }
+
+#[test]
+fn a_canary_deleted_by_another_client_between_two_looks_is_canary_removed() {
+    use mailcanary_engine::core::report::Stage;
+    use mailcanary_engine::imap::{self, Expected, WaitPlan};
+    use mailcanary_engine::probe::{Recorder, StageTimeouts};
+    use mailcanary_engine::tls::{client_config, load_ca_file};
+    use secrecy::SecretString;
+
+    let ms = MailServer::start();
+    let user = "gone@example.test";
+    ms.add_user(user, "gone-test-pw-4");
+    let mb = mailbox(&ms, user, "gone-test-pw-4");
+    let key = CanaryKey::from_bytes([8; 32]);
+    let id = canary::CanaryId::new("01JD60000000000000000000BB").unwrap();
+    let ours = canary::compose(
+        &key,
+        &canary::CanaryParams {
+            id: id.clone(),
+            now: 1_763_800_000,
+            address: user,
+            mailbox_name: "engine",
+            lang: Lang::En,
+            attachment: None,
+        },
+    );
+    let rt = runtime();
+    let (verified, problems) = rt.block_on(async {
+        let t = StageTimeouts::default();
+        let mut rec = Recorder::new(std::time::Instant::now() + Duration::from_secs(20));
+        let password = SecretString::from("gone-test-pw-4".to_string());
+        let login = imap::ImapLogin {
+            endpoint: &mb.imap,
+            login: &mb.login,
+            password: &password,
+            allow_plaintext_login: false,
+            tls: client_config(load_ca_file(&ms.ca_file()).unwrap()).unwrap(),
+        };
+        let mut conn = imap::open(&mut rec, &t, &login).await.expect("login");
+        conn.prepare(&mut rec, &t).await.expect("prepare");
+        ms.deliver(user, "INBOX", &String::from_utf8(ours.message).unwrap());
+        let want = Expected {
+            key: &key,
+            address: user,
+            id: &id,
+        };
+        let plan = WaitPlan {
+            sent_at: std::time::Instant::now(),
+            until: std::time::Instant::now() + Duration::from_secs(5),
+            arrival: imap::Arrival::Poll,
+            command: t.command,
+        };
+        let found = conn.wait_for(&mut rec, &want, &plan).await.expect("seen");
+        // Another PC's mail program, set to "remove from server", takes it now.
+        ms.ctl(&["doveadm", "expunge", "-u", user, "mailbox", "INBOX", "all"]);
+        let verified = conn.verify(&mut rec, &t, &found, &want).await;
+        conn.logout(t.quit).await;
+        (verified, rec.into_problems())
+    });
+    assert!(!verified);
+    let p = problems.last().expect("a problem");
+    assert_eq!(p.category, Category::CanaryRemoved, "{p:?}");
+    assert_eq!(p.stage, Stage::Verify);
+}

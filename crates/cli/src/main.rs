@@ -115,6 +115,9 @@ struct AddArgs {
     /// Allow the password to travel over an unencrypted connection.
     #[arg(long)]
     allow_plaintext_login: bool,
+    /// A canary slower than this many seconds is reported as late (default 60).
+    #[arg(long, value_name = "SECS")]
+    late_after: Option<u64>,
     /// Read the password from standard input and store it in the OS keyring.
     #[arg(long)]
     password_stdin: bool,
@@ -283,7 +286,7 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
         password_keyring: a.password_stdin,
         password_command: a.password_command,
         password_env: a.password_env,
-        late_after_secs: None,
+        late_after_secs: a.late_after,
     };
     let mb = raw.resolve(&a.name)?;
     if let Some(ca) = &mb.ca_file {

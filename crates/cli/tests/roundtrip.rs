@@ -1039,3 +1039,48 @@ fn attachment_probes_find_the_firewall_that_eats_attachments() {
     // Only the delivered probes were removed; nothing else was touched.
     assert!(s.ms.messages(USER, "INBOX").is_empty());
 }
+
+#[test]
+fn slow_delivery_is_late_not_lost() {
+    let s = setup_with(MailServer::start(), "late", &["--late-after", "1"]);
+    s.ms.ctl(&["defer", "on"]);
+    let cli_config = s.cli.config_path();
+    let data = s.cli.data_dir();
+    let password = s.password.clone();
+    let checker = std::thread::spawn(move || {
+        std::process::Command::new(BIN)
+            .arg("--config")
+            .arg(cli_config)
+            .arg("--data-dir")
+            .arg(data)
+            .args(["check", "--json", "--timeout", "30"])
+            .env("OFFICE_PW", password)
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .output()
+            .expect("run mailcanary")
+    });
+    // The canary waits in the queue; the delay itself is the fault being simulated.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while s.ms.queue_len() < 1 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the canary never reached the queue"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    s.ms.ctl(&["defer", "off"]);
+    let out = checker.join().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["category"], "late", "{report}");
+    assert!(report["canary"]["latency_ms"].as_u64().unwrap() >= 1500);
+    assert_eq!(report["canary"]["cleaned"], true);
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Mail is slow"),
+        "{report}"
+    );
+}

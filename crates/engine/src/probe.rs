@@ -210,6 +210,11 @@ impl Recorder {
         self.problem(stage, protocol, server, f);
     }
 
+    /// The problems recorded so far.
+    pub fn into_problems(self) -> Vec<Problem> {
+        self.problems
+    }
+
     /// Appends what another recorder (a concurrent side) collected.
     pub fn absorb(&mut self, other: Recorder) {
         self.stages.extend(other.stages);
