@@ -1084,3 +1084,59 @@ fn slow_delivery_is_late_not_lost() {
         "{report}"
     );
 }
+
+#[test]
+fn provider_replies_from_real_servers_are_classified_with_evidence() {
+    let s = setup("replies");
+    // Submission refused with a Gmail-style daily quota reply.
+    s.ms.ctl(&[
+        "sender-reply",
+        USER,
+        "550 5.4.5 Daily user sending quota exceeded",
+    ]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(report["category"], "send_limited", "{report}");
+    let evidence = report["findings"][0]["evidence"].as_str().unwrap();
+    assert!(evidence.starts_with("550 5.4.5"), "{evidence}");
+    s.ms.ctl(&["sender-reply", USER, "off"]);
+
+    // IMAP login refused until the user signs in with a browser.
+    s.ms.ctl(&["login-reply", USER, "web-login"]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "auth_method_required", "{report}");
+    let f = &report["findings"][0];
+    assert_eq!(f["stage"], "auth");
+    assert!(
+        f["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("Please log in via your web browser"),
+        "{f}"
+    );
+    let r = s.cli.run(&["--lang", "ja", "check", "--json"]);
+    assert!(
+        r.json_lines()[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("通常のパスワードでのログインを受け付けなくなりました"),
+        "{r:?}"
+    );
+
+    // A temporary failure on the provider's side.
+    s.ms.ctl(&["login-reply", USER, "unavailable"]);
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "server_error", "{report}");
+    assert!(
+        report["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .starts_with("NO [UNAVAILABLE]"),
+        "{report}"
+    );
+    s.ms.ctl(&["login-reply", USER, "off"]);
+    let (r, _) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
