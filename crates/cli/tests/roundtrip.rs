@@ -1140,3 +1140,28 @@ fn provider_replies_from_real_servers_are_classified_with_evidence() {
     let (r, _) = check_json(&s.cli, &[]);
     assert_eq!(r.code, 0, "{r:?}");
 }
+
+#[test]
+fn an_attachment_rewritten_in_transit_is_attachment_altered() {
+    let s = setup("altered");
+    s.ms.ctl(&["alter-attachments", "on"]);
+    let (r, report) = check_json(&s.cli, &["--probe", "attachments", "--timeout", "30"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(report["category"], "attachment_altered", "{report}");
+    let pdf = report["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["variant"] == "pdf")
+        .unwrap();
+    assert_eq!(pdf["outcome"], "altered", "{pdf}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("Messages with PDF files arrive with the attachment removed or changed"),
+        "{report}"
+    );
+    // The altered canary is still ours (its header verifies), so it is removed all the same.
+    assert!(s.ms.messages(USER, "INBOX").is_empty());
+}
