@@ -129,7 +129,7 @@ fn a_message_with_the_awaited_id_but_a_bad_mac_is_not_the_canary() {
     // The check's own scanning, driven by hand so that the forged message can carry the very
     // id being waited for.
     use mailcanary_engine::imap::{self, Expected, WaitPlan};
-    use mailcanary_engine::probe::{Recorder, StageTimeouts};
+    use mailcanary_engine::probe::{Login, Recorder, StageTimeouts};
     use mailcanary_engine::tls::{client_config, load_ca_file};
     use secrecy::SecretString;
 
@@ -156,12 +156,14 @@ fn a_message_with_the_awaited_id_but_a_bad_mac_is_not_the_canary() {
         let t = StageTimeouts::default();
         let mut rec = Recorder::new(std::time::Instant::now() + Duration::from_secs(20));
         let password = SecretString::from("mac-test-pw-3".to_string());
-        let login = imap::ImapLogin {
+        let roots = load_ca_file(&ms.ca_file()).unwrap();
+        let login = Login {
             endpoint: &mb.imap,
             login: &mb.login,
             password: &password,
             allow_plaintext_login: false,
-            tls: client_config(load_ca_file(&ms.ca_file()).unwrap()).unwrap(),
+            tls: client_config(roots.clone()).unwrap(),
+            extra_roots: &roots,
         };
         let mut conn = imap::open(&mut rec, &t, &login).await.expect("login");
         conn.prepare(&mut rec, &t).await.expect("prepare");
@@ -193,7 +195,7 @@ fn a_message_with_the_awaited_id_but_a_bad_mac_is_not_the_canary() {
 fn a_canary_deleted_by_another_client_between_two_looks_is_canary_removed() {
     use mailcanary_engine::core::report::Stage;
     use mailcanary_engine::imap::{self, Expected, WaitPlan};
-    use mailcanary_engine::probe::{Recorder, StageTimeouts};
+    use mailcanary_engine::probe::{Login, Recorder, StageTimeouts};
     use mailcanary_engine::tls::{client_config, load_ca_file};
     use secrecy::SecretString;
 
@@ -219,12 +221,14 @@ fn a_canary_deleted_by_another_client_between_two_looks_is_canary_removed() {
         let t = StageTimeouts::default();
         let mut rec = Recorder::new(std::time::Instant::now() + Duration::from_secs(20));
         let password = SecretString::from("gone-test-pw-4".to_string());
-        let login = imap::ImapLogin {
+        let roots = load_ca_file(&ms.ca_file()).unwrap();
+        let login = Login {
             endpoint: &mb.imap,
             login: &mb.login,
             password: &password,
             allow_plaintext_login: false,
-            tls: client_config(load_ca_file(&ms.ca_file()).unwrap()).unwrap(),
+            tls: client_config(roots.clone()).unwrap(),
+            extra_roots: &roots,
         };
         let mut conn = imap::open(&mut rec, &t, &login).await.expect("login");
         conn.prepare(&mut rec, &t).await.expect("prepare");

@@ -5,7 +5,6 @@
 //! noted before the canary is sent, and only UIDs from there on are fetched. Nothing is ever
 //! stored, moved or flagged unless its `X-Mail-Canary` MAC verifies for this mailbox.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_imap::types::NameAttribute;
@@ -13,15 +12,14 @@ use async_imap::{Client, Session};
 use futures::TryStreamExt;
 use mailcanary_core::canary::{self, BodyCheck, CanaryHeader, CanaryId, CanaryKey};
 use mailcanary_core::classify::{Reply, ReplyStage, classify_imap};
-use mailcanary_core::config::{Endpoint, Protocol, Security};
+use mailcanary_core::config::{Protocol, Security};
 use mailcanary_core::notice::{self, Notice};
 use mailcanary_core::report::{QuotaUsage, Stage};
 use mailcanary_core::{Category, utf7};
-use rustls::ClientConfig;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use crate::net::{self, MailStream};
-use crate::probe::{Failure, Recorder, StageTimeouts, io_failure};
+use crate::probe::{Failure, Login, Recorder, StageTimeouts, io_failure, refuse_plaintext};
 
 const P: Protocol = Protocol::Imap;
 
@@ -173,22 +171,8 @@ pub struct Found {
     pub header: CanaryHeader,
 }
 
-/// What a login attempt needs.
-pub struct ImapLogin<'a> {
-    /// The server.
-    pub endpoint: &'a Endpoint,
-    /// Login name.
-    pub login: &'a str,
-    /// Password.
-    pub password: &'a SecretString,
-    /// Whether the password may travel unencrypted.
-    pub allow_plaintext_login: bool,
-    /// TLS configuration.
-    pub tls: Arc<ClientConfig>,
-}
-
 /// Connects, secures and logs in; records the dns, connect, tls and auth stages.
-pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &ImapLogin<'_>) -> Option<ImapConn> {
+pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Option<ImapConn> {
     let ep = l.endpoint;
     let server = ep.host_port();
     let tcp = crate::probe::dns_and_connect(rec, t, P, ep).await?;
@@ -255,18 +239,7 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &ImapLogin<'_>) -> O
         }
     };
     rec.certificate(P, &server, cert);
-    if ep.security == Security::Plain && !l.allow_plaintext_login {
-        rec.fail(
-            Stage::Auth,
-            P,
-            &server,
-            Failure::new(
-                Category::ConfigError,
-                "plain-text login refused: the connection is not encrypted and \
-                 allow_plaintext_login is not set"
-                    .to_string(),
-            ),
-        );
+    if refuse_plaintext(rec, P, &server, l) {
         return None;
     }
     let login = l.login.to_string();

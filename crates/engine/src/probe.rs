@@ -8,10 +8,11 @@
 
 use std::future::Future;
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mailcanary_core::canary::{self, CanaryId, CanaryKey, CanaryParams};
-use mailcanary_core::config::{Endpoint, MailboxConfig, Protocol};
+use mailcanary_core::config::{Endpoint, MailboxConfig, Protocol, Security};
 use mailcanary_core::notice::Notice;
 use mailcanary_core::probes::{ProbeKind, ProbeOutcome, ProbeResult, ProbeTally};
 use mailcanary_core::report::{
@@ -19,6 +20,7 @@ use mailcanary_core::report::{
     diagnose,
 };
 use mailcanary_core::{Category, Lang};
+use secrecy::SecretString;
 use tokio::net::TcpStream;
 
 use crate::tls::{
@@ -240,6 +242,47 @@ impl Recorder {
     }
 }
 
+/// What logging in to one server needs.
+#[derive(Clone)]
+pub struct Login<'a> {
+    /// The server.
+    pub endpoint: &'a Endpoint,
+    /// Login name.
+    pub login: &'a str,
+    /// Password.
+    pub password: &'a SecretString,
+    /// Whether the password may travel unencrypted.
+    pub allow_plaintext_login: bool,
+    /// TLS configuration (platform roots plus the extra ones).
+    pub tls: Arc<rustls::ClientConfig>,
+    /// The extra CA certificates alone (lettre's STARTTLS upgrade builds its own config).
+    pub extra_roots: &'a [rustls::pki_types::CertificateDer<'static>],
+}
+
+/// Refuses to send a password over an unencrypted connection without the opt-in; records why.
+pub fn refuse_plaintext(
+    rec: &mut Recorder,
+    protocol: Protocol,
+    server: &str,
+    l: &Login<'_>,
+) -> bool {
+    let refuse = l.endpoint.security == Security::Plain && !l.allow_plaintext_login;
+    if refuse {
+        rec.fail(
+            Stage::Auth,
+            protocol,
+            server,
+            Failure::new(
+                Category::ConfigError,
+                "plain-text login refused: the connection is not encrypted and \
+                 allow_plaintext_login is not set"
+                    .to_string(),
+            ),
+        );
+    }
+    refuse
+}
+
 /// Looks up and connects to an endpoint, recording the dns and connect stages.
 pub async fn dns_and_connect(
     rec: &mut Recorder,
@@ -428,20 +471,18 @@ async fn round_trip(
             return;
         }
     };
-    let login = imap::ImapLogin {
+    let login = Login {
         endpoint: &mb.imap,
         login: &mb.login,
         password: &password,
         allow_plaintext_login: mb.allow_plaintext_login,
         tls: tls.clone(),
-    };
-    let plan = smtp::SmtpPlan {
-        endpoint: &mb.smtp,
-        login: &mb.login,
-        password: &password,
-        allow_plaintext_login: mb.allow_plaintext_login,
-        tls,
         extra_roots: &extra_roots,
+    };
+    let plan = Login {
+        endpoint: &mb.smtp,
+        tls,
+        ..login
     };
     // Both sides connect and log in at the same time, each with its own stage limits; their
     // stages are recorded apart and joined, receiving side first.

@@ -2,7 +2,6 @@
 //! that connecting, TLS, login and the submission (MAIL, RCPT and DATA together) are timed
 //! and classified apart, each reply with its code, enhanced code and text.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use lettre::address::Envelope;
@@ -11,14 +10,13 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParam
 use lettre::transport::smtp::extension::ClientId;
 use mailcanary_core::Category;
 use mailcanary_core::classify::{Reply, ReplyStage, classify_smtp};
-use mailcanary_core::config::{Address, Endpoint, Protocol, Security};
+use mailcanary_core::config::{Address, Protocol, Security};
 use mailcanary_core::report::Stage;
-use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 
 use crate::net::{self, MailStream};
-use crate::probe::{Failure, Recorder, io_failure};
+use crate::probe::{Failure, Login, Recorder, io_failure, refuse_plaintext};
 use crate::tls::{classify_rustls, find_rustls_error};
 
 const P: Protocol = Protocol::Smtp;
@@ -64,22 +62,6 @@ fn smtp_failure(stage: ReplyStage, err: &lettre::transport::smtp::Error) -> Fail
     Failure::new(category, err.to_string())
 }
 
-/// What one submission needs.
-pub struct SmtpPlan<'a> {
-    /// The server.
-    pub endpoint: &'a Endpoint,
-    /// Login name.
-    pub login: &'a str,
-    /// Password.
-    pub password: &'a SecretString,
-    /// Whether the password may travel unencrypted.
-    pub allow_plaintext_login: bool,
-    /// TLS configuration (implicit TLS).
-    pub tls: Arc<ClientConfig>,
-    /// Extra CA certificates (for lettre's STARTTLS upgrade, which builds its own config).
-    pub extra_roots: &'a [CertificateDer<'static>],
-}
-
 fn hello() -> ClientId {
     ClientId::Domain("mailcanary.localhost".to_string())
 }
@@ -94,7 +76,7 @@ pub struct SmtpConn {
 pub async fn open(
     rec: &mut Recorder,
     t: &crate::probe::StageTimeouts,
-    plan: &SmtpPlan<'_>,
+    plan: &Login<'_>,
 ) -> Option<SmtpConn> {
     let ep = plan.endpoint;
     let server = ep.host_port();
@@ -156,18 +138,7 @@ pub async fn open(
         }
     };
     rec.certificate(P, &server, cert);
-    if ep.security == Security::Plain && !plan.allow_plaintext_login {
-        rec.fail(
-            Stage::Auth,
-            P,
-            &server,
-            Failure::new(
-                Category::ConfigError,
-                "plain-text login refused: the connection is not encrypted and \
-                 allow_plaintext_login is not set"
-                    .to_string(),
-            ),
-        );
+    if refuse_plaintext(rec, P, &server, plan) {
         return None;
     }
     let creds = Credentials::new(
