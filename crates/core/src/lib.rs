@@ -11,10 +11,12 @@ pub mod category;
 pub mod classify;
 pub mod config;
 pub mod diagnosis;
+pub mod health;
 pub mod lang;
 pub mod notice;
 pub mod probes;
 pub mod report;
+pub mod schedule;
 pub mod utf7;
 
 pub use category::{Category, Severity};
