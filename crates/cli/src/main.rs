@@ -15,11 +15,14 @@ use mailcanary_engine::core::canary::CanaryKey;
 use mailcanary_engine::core::config::{
     Config, MailboxConfig, MailboxName, Protocol, RawMailbox, SecretSource,
 };
+use mailcanary_engine::core::health::HealthPolicy;
 use mailcanary_engine::core::probes::tally;
 use mailcanary_engine::core::report::{
     CheckReport, Observations, Problem, Stage, diagnose, iso8601_utc, parse_since,
 };
+use mailcanary_engine::core::schedule::SchedulePolicy;
 use mailcanary_engine::core::{Category, Lang, Severity};
+use mailcanary_engine::monitor::{self, MonitorEvent, MonitorOptions};
 use mailcanary_engine::probe::{CheckOptions, History, ProbeSet, check};
 use mailcanary_engine::store::Store;
 use mailcanary_engine::{config_file, secrets};
@@ -61,6 +64,27 @@ enum Command {
     Check(CheckArgs),
     /// Show past checks with per-stage timings.
     History(HistoryArgs),
+    /// Watch the mailboxes continuously and alert on incidents, until stopped (Ctrl-C, SIGTERM).
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Mailboxes to watch (default: all).
+    names: Vec<String>,
+    /// Seconds between checks of a mailbox (jittered; sooner to confirm a failure).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    interval: u64,
+    /// Bound on each check in seconds.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
+    /// Checks running at once across mailboxes.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
+    concurrency: u64,
+    /// A command run for every alert, with MAILCANARY_EVENT, _MAILBOX, _SEVERITY, _CATEGORY,
+    /// _SUMMARY, _ACTION and _LASTED_SECS in its environment.
+    #[arg(long, value_name = "CMD")]
+    hook: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -248,6 +272,7 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Mailbox(MailboxCmd::Remove { name }) => mailbox_remove(&env, &name),
         Command::Check(a) => run_check(&env, a),
         Command::History(a) => history(&env, a),
+        Command::Run(a) => run_monitor(&env, a),
     }
 }
 
@@ -570,6 +595,90 @@ fn timed_out_report(mb: &MailboxConfig, opts: &CheckOptions) -> CheckReport {
         ..Default::default()
     };
     diagnose(&obs, opts.lang)
+}
+
+fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
+    let config = env.load()?;
+    let lang = env.lang(&config);
+    let selected: Vec<MailboxConfig> = if a.names.is_empty() {
+        config.mailboxes.values().cloned().collect()
+    } else {
+        a.names
+            .iter()
+            .map(|n| find_mailbox(&config, env, n).cloned())
+            .collect::<Result<_>>()?
+    };
+    if selected.is_empty() {
+        bail!(
+            "no mailboxes configured in {}; add one with `mailcanary mailbox add`",
+            env.config_path.display()
+        );
+    }
+    let (key, _) = secrets::install_key(&env.data_dir)?;
+    let opts = MonitorOptions {
+        check: CheckOptions {
+            lang,
+            timeout: Duration::from_secs(a.timeout),
+            ..Default::default()
+        },
+        schedule: SchedulePolicy::every(a.interval * 1000),
+        health: HealthPolicy::default(),
+        concurrency: a.concurrency as usize,
+        hook: a.hook,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let printer = tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                match ev {
+                    MonitorEvent::Checked(r) => println!(
+                        "{} {} {} {} {}",
+                        iso8601_utc(r.started_at_ms),
+                        r.mailbox,
+                        r.status.label(),
+                        r.category,
+                        r.canary
+                            .latency_ms
+                            .map(|ms| format!("{:.2}s", ms as f64 / 1000.0))
+                            .unwrap_or_else(|| "-".into())
+                    ),
+                    MonitorEvent::Alert(a) => println!(
+                        "ALERT {} {} {} {}: {}",
+                        a.event, a.mailbox, a.severity, a.category, a.summary
+                    ),
+                }
+            }
+        });
+        let stop = async {
+            #[cfg(unix)]
+            {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                        .expect("SIGTERM handler");
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        eprintln!(
+            "mailcanary: watching {} mailbox(es) every {} s; Ctrl-C to stop",
+            selected.len(),
+            a.interval
+        );
+        let result = monitor::run(selected, key, &env.data_dir, opts, tx, stop).await;
+        let _ = printer.await;
+        result
+    })?;
+    eprintln!("mailcanary: stopped");
+    Ok(0)
 }
 
 fn stage_ms(r: &CheckReport, stage: Stage, protocol: Protocol) -> Option<u64> {

@@ -233,7 +233,8 @@ mod tests {
     #[test]
     fn table() {
         let e: Vec<HealthEvent> = Vec::new();
-        let cases: Vec<(&str, Vec<(Severity, Category)>, Vec<Vec<HealthEvent>>)> = vec![
+        type Steps = Vec<(Severity, Category)>;
+        let cases: Vec<(&str, Steps, Vec<Vec<HealthEvent>>)> = vec![
             ("all well", vec![OK; 3], vec![e.clone(); 3]),
             (
                 "one late canary is not an alarm",

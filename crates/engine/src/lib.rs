@@ -6,9 +6,11 @@
 //! an environment variable), the config file and the SQLite history. It knows nothing of the
 //! desktop: the CLI and the tray app are two hosts of this one engine.
 
+pub mod alerts;
 pub mod attachments;
 pub mod config_file;
 pub mod imap;
+pub mod monitor;
 pub mod net;
 pub mod probe;
 pub mod secrets;

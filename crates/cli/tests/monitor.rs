@@ -1,0 +1,202 @@
+//! `mailcanary run` against the real harness: one alert per incident, one recovery, a lock per
+//! data directory, a clean stop on SIGTERM.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mailcanary_tests::{Cli, MailServer};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
+const USER: &str = "office@example.test";
+
+fn setup(ms: &MailServer, password: &str) -> Cli {
+    ms.add_user(USER, password);
+    let cli = Cli::new(BIN).env("OFFICE_PW", password);
+    let imap = format!("localhost:{}", ms.port("MS_IMAPS_PORT"));
+    let smtp = format!("localhost:{}", ms.port("MS_SMTP_PORT"));
+    let ca = ms.ca_file();
+    let r = cli.run(&[
+        "mailbox",
+        "add",
+        "office",
+        "--address",
+        USER,
+        "--imap",
+        &imap,
+        "--smtp",
+        &smtp,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--password-env",
+        "OFFICE_PW",
+    ]);
+    assert_eq!(r.code, 0, "{r:?}");
+    cli
+}
+
+fn spawn_run(cli: &Cli, password: &str, args: &[&str], out: &Path) -> Child {
+    Command::new(BIN)
+        .arg("--config")
+        .arg(cli.config_path())
+        .arg("--data-dir")
+        .arg(cli.data_dir())
+        .arg("run")
+        .args(args)
+        .env("OFFICE_PW", password)
+        .env("LANG", "C.UTF-8")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(out).unwrap())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run mailcanary")
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits (polling the file) until `pred` holds for its lines.
+fn wait_for(path: &Path, what: &str, limit: Duration, pred: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if pred(&lines(path)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; have: {:?}",
+            lines(path)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn ok_checks(l: &[String]) -> usize {
+    l.iter().filter(|l| l.contains(" office OK ok ")).count()
+}
+
+fn stop(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap()
+}
+
+#[test]
+fn one_alert_per_incident_and_one_recovery() {
+    let ms = MailServer::start();
+    let password = format!("run-pw-{}", std::process::id());
+    let cli = setup(&ms, &password);
+    let out = cli.root().join("run.out");
+    let hooked = cli.root().join("hook.out");
+    let hook = format!(
+        "printf '%s %s %s %s\\n' \"$MAILCANARY_EVENT\" \"$MAILCANARY_MAILBOX\" \"$MAILCANARY_CATEGORY\" \"$MAILCANARY_SEVERITY\" >> '{}'",
+        hooked.display()
+    );
+    let mut child = spawn_run(
+        &cli,
+        &password,
+        &["--interval", "2", "--timeout", "10", "--hook", &hook],
+        &out,
+    );
+    wait_for(&out, "two healthy checks", Duration::from_secs(30), |l| {
+        ok_checks(l) >= 2
+    });
+    assert!(lines(&hooked).is_empty(), "no alert while healthy");
+
+    // The provider suspends sending: a certain cause, alerted at the next check.
+    ms.ctl(&["suspend-sender", USER]);
+    let injected = Instant::now();
+    wait_for(&hooked, "the alert", Duration::from_secs(30), |l| {
+        !l.is_empty()
+    });
+    assert!(
+        injected.elapsed() < Duration::from_secs(2 + 1 + 10),
+        "within one interval (2 s, jittered) plus a check: {:?}",
+        injected.elapsed()
+    );
+    // More failing checks of the same incident raise nothing new.
+    let before = ok_checks(&lines(&out));
+    wait_for(
+        &out,
+        "two more failed checks",
+        Duration::from_secs(60),
+        |l| {
+            l.iter()
+                .filter(|l| l.contains(" office CRITICAL send_blocked"))
+                .count()
+                >= 3
+        },
+    );
+    assert_eq!(ok_checks(&lines(&out)), before);
+    assert_eq!(lines(&hooked), vec!["raised office send_blocked critical"]);
+
+    ms.ctl(&["unsuspend-sender", USER]);
+    wait_for(&hooked, "the recovery", Duration::from_secs(60), |l| {
+        l.len() >= 2
+    });
+    let after = ok_checks(&lines(&out));
+    wait_for(
+        &out,
+        "two more healthy checks",
+        Duration::from_secs(60),
+        |l| ok_checks(l) >= after + 2,
+    );
+    assert_eq!(
+        lines(&hooked),
+        vec![
+            "raised office send_blocked critical",
+            "recovered office send_blocked ok"
+        ]
+    );
+    let alerts: Vec<String> = lines(&out)
+        .into_iter()
+        .filter(|l| l.starts_with("ALERT "))
+        .collect();
+    assert_eq!(alerts.len(), 2, "{alerts:?}");
+    assert!(
+        alerts[0].contains("Sending is blocked by the provider"),
+        "{alerts:?}"
+    );
+    assert!(
+        alerts[1].starts_with("ALERT recovered office ok send_blocked: Mail works again"),
+        "{alerts:?}"
+    );
+
+    let status = stop(&mut child);
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    // Every check was recorded.
+    let h = cli.run(&["history", "office", "--json"]);
+    assert!(h.json_lines().len() >= ok_checks(&lines(&out)) + 3);
+}
+
+#[test]
+fn one_monitor_per_data_directory() {
+    let ms = MailServer::start();
+    let password = format!("lock-pw-{}", std::process::id());
+    let cli = setup(&ms, &password);
+    let out = cli.root().join("run1.out");
+    let mut first = spawn_run(&cli, &password, &["--interval", "60"], &out);
+    wait_for(&out, "the first check", Duration::from_secs(30), |l| {
+        ok_checks(l) >= 1
+    });
+    let second = Command::new(BIN)
+        .arg("--config")
+        .arg(cli.config_path())
+        .arg("--data-dir")
+        .arg(cli.data_dir())
+        .args(["run", "--interval", "60"])
+        .env("OFFICE_PW", &password)
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(3), "{second:?}");
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(err.contains("already watching"), "{err}");
+    assert!(stop(&mut first).success());
+}

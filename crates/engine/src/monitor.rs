@@ -1,0 +1,260 @@
+//! The always-on monitor (`mailcanary run`, and later the tray app): checks every mailbox on
+//! its schedule, keeps each mailbox's health, records every check, and tells about incidents
+//! through the alert channels. One instance per data directory.
+//!
+//! It pushes what happens to its host through a channel (checks done, alerts raised); the host
+//! decides how to show them. Shutdown waits a little for checks in flight, then abandons them:
+//! the history is written in transactions, so nothing is left half-recorded.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mailcanary_core::canary::CanaryKey;
+use mailcanary_core::config::MailboxConfig;
+use mailcanary_core::health::{Health, HealthEvent, HealthPolicy};
+use mailcanary_core::report::CheckReport;
+use mailcanary_core::schedule::{SchedulePolicy, next_due, start_at};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+
+use crate::alerts::{Alert, CommandHook};
+use crate::probe::{CheckOptions, History, check};
+use crate::store::Store;
+
+/// What the monitor tells its host.
+#[derive(Debug, Clone)]
+pub enum MonitorEvent {
+    /// A check finished (and was recorded).
+    Checked(Box<CheckReport>),
+    /// An alert was raised, escalated, recovered or repeated.
+    Alert(Box<Alert>),
+}
+
+/// How the monitor runs.
+#[derive(Debug, Clone, Default)]
+pub struct MonitorOptions {
+    /// Options of each check.
+    pub check: CheckOptions,
+    /// When to check.
+    pub schedule: SchedulePolicy,
+    /// When to alert.
+    pub health: HealthPolicy,
+    /// Checks running at once, across mailboxes (at least 1).
+    pub concurrency: usize,
+    /// A command run for every alert, if set.
+    pub hook: Option<String>,
+}
+
+/// Why the monitor could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum MonitorError {
+    /// Another monitor holds the data directory.
+    #[error(
+        "another `mailcanary run` is already watching {0}; stop it first, or give this one its own --data-dir"
+    )]
+    Busy(PathBuf),
+    /// The lock file cannot be created.
+    #[error("cannot create the lock file {path}: {source}")]
+    Lock {
+        /// File.
+        path: PathBuf,
+        /// Error.
+        source: std::io::Error,
+    },
+    /// The history cannot be opened.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Holds the data directory for one monitor; released when dropped.
+pub struct InstanceLock {
+    _file: File,
+}
+
+impl InstanceLock {
+    /// Takes the lock of `data_dir`, or fails at once if another monitor holds it.
+    pub fn acquire(data_dir: &Path) -> Result<InstanceLock, MonitorError> {
+        let path = data_dir.join("monitor.lock");
+        let err = |source| MonitorError::Lock {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(data_dir).map_err(err)?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(err)?;
+        match file.try_lock() {
+            Ok(()) => Ok(InstanceLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(MonitorError::Busy(data_dir.to_path_buf()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(err(e)),
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+fn random_fraction() -> f64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    (u64::from_le_bytes(b) >> 11) as f64 / (1u64 << 53) as f64
+}
+
+struct Watched {
+    mb: MailboxConfig,
+    health: Health,
+    due_ms: u64,
+    running: bool,
+    history: History,
+}
+
+/// Runs until `shutdown` completes. Every check is recorded in the history of `data_dir`;
+/// what happens is sent to `events`.
+pub async fn run(
+    mailboxes: Vec<MailboxConfig>,
+    key: CanaryKey,
+    data_dir: &Path,
+    opts: MonitorOptions,
+    events: UnboundedSender<MonitorEvent>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), MonitorError> {
+    let _lock = InstanceLock::acquire(data_dir)?;
+    let mut store = Store::open(data_dir)?;
+    let hook = opts.hook.clone().map(CommandHook::new);
+    let start = now_ms();
+    let mut watched: HashMap<String, Watched> = mailboxes
+        .into_iter()
+        .enumerate()
+        .map(|(i, mb)| {
+            let history = History {
+                tls_baseline: store.tls_baseline(mb.name.as_str()).unwrap_or(None),
+                probe_tally: Vec::new(),
+            };
+            // The first checks are spread over a few seconds rather than all at once.
+            let due_ms = start + (i as u64 * 250).min(opts.schedule.interval_ms);
+            let w = Watched {
+                mb,
+                health: Health::default(),
+                due_ms,
+                running: false,
+                history,
+            };
+            (w.mb.name.to_string(), w)
+        })
+        .collect();
+    let concurrency = opts.concurrency.max(1);
+    let mut tasks: JoinSet<(String, u64, CheckReport)> = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let now = now_ms();
+        // Start what is due, up to the concurrency limit.
+        let mut due: Vec<&mut Watched> = watched
+            .values_mut()
+            .filter(|w| !w.running && start_at(w.due_ms, now) <= now)
+            .collect();
+        due.sort_by_key(|w| w.due_ms);
+        for w in due {
+            if tasks.len() >= concurrency {
+                break;
+            }
+            w.running = true;
+            let (mb, key, check_opts, history) = (
+                w.mb.clone(),
+                key.clone(),
+                opts.check.clone(),
+                w.history.clone(),
+            );
+            tasks.spawn(async move {
+                let started = now_ms();
+                let report = check(&mb, &key, &check_opts, &history).await;
+                (mb.name.to_string(), started, report)
+            });
+        }
+        // Reminders for unacknowledged critical states.
+        for w in watched.values_mut() {
+            for e in w.health.tick(now, &opts.health) {
+                let alert = Alert::new(&w.mb, e, None, opts.check.lang);
+                deliver(&alert, hook.as_ref(), &events).await;
+            }
+        }
+        let next_start = watched
+            .values()
+            .filter(|w| !w.running)
+            .map(|w| w.due_ms)
+            .min()
+            .unwrap_or(now + 60_000);
+        let sleep = Duration::from_millis(next_start.saturating_sub(now).clamp(10, 60_000));
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                let Ok((name, started, report)) = done else { continue };
+                let Some(w) = watched.get_mut(&name) else { continue };
+                w.running = false;
+                if let Err(e) = store.record(&report) {
+                    tracing::warn!("check of {name} not saved: {e}");
+                }
+                if !report.tls.is_empty() && report.category != mailcanary_core::Category::TlsIntercepted {
+                    w.history.tls_baseline = Some(report.clone());
+                }
+                let alerts = w.health.observe(report.status, report.category, now_ms(), &opts.health);
+                w.due_ms = next_due(started, w.health.fail_streak, &opts.schedule, random_fraction());
+                let _ = events.send(MonitorEvent::Checked(Box::new(report.clone())));
+                for e in alerts {
+                    let alert = Alert::new(&w.mb, e, Some(&report), opts.check.lang);
+                    deliver(&alert, hook.as_ref(), &events).await;
+                }
+            }
+            _ = tokio::time::sleep(sleep) => {}
+        }
+    }
+    // Let checks in flight finish for a moment; abandon the rest (their canaries, if any,
+    // are verified canaries that a later check's sweep may remove).
+    let grace = tokio::time::sleep(Duration::from_secs(5));
+    tokio::pin!(grace);
+    while !tasks.is_empty() {
+        tokio::select! {
+            Some(Ok((_, _, report))) = tasks.join_next() => {
+                let _ = store.record(&report);
+            }
+            _ = &mut grace => {
+                tasks.abort_all();
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn deliver(
+    alert: &Alert,
+    hook: Option<&CommandHook>,
+    events: &UnboundedSender<MonitorEvent>,
+) {
+    if let Some(h) = hook
+        && let Err(e) = h.send(alert).await
+    {
+        tracing::warn!("alert hook failed: {e}");
+    }
+    let _ = events.send(MonitorEvent::Alert(Box::new(alert.clone())));
+}
+
+/// The event name used by alert channels.
+pub fn event_name(e: &HealthEvent) -> &'static str {
+    match e {
+        HealthEvent::Raised { .. } => "raised",
+        HealthEvent::Escalated { .. } => "escalated",
+        HealthEvent::Recovered { .. } => "recovered",
+        HealthEvent::Reminder { .. } => "reminder",
+    }
+}
