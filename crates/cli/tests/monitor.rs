@@ -200,3 +200,105 @@ fn one_monitor_per_data_directory() {
     assert!(err.contains("already watching"), "{err}");
     assert!(stop(&mut first).success());
 }
+
+#[test]
+fn leftover_canaries_are_swept_at_start_and_nothing_else() {
+    use mailcanary_engine::core::Lang;
+    use mailcanary_engine::core::canary::{CanaryId, CanaryKey, CanaryParams, compose};
+
+    let ms = MailServer::start();
+    let password = format!("sweep-pw-{}", std::process::id());
+    let cli = setup(&ms, &password).env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus");
+    // A first check makes the install's key (a file: there is no keyring here).
+    let r = cli.run(&["check"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let ours =
+        CanaryKey::decode(&std::fs::read_to_string(cli.data_dir().join("install.key")).unwrap())
+            .unwrap();
+    let theirs = CanaryKey::from_bytes([9; 32]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let canary = |key: &CanaryKey, id: &str, at: u64| {
+        let c = compose(
+            key,
+            &CanaryParams {
+                id: CanaryId::new(id).unwrap(),
+                now: at,
+                address: USER,
+                mailbox_name: "office",
+                lang: Lang::En,
+                attachment: None,
+            },
+        );
+        String::from_utf8(c.message).unwrap()
+    };
+    ms.deliver(
+        USER,
+        "INBOX",
+        &canary(&ours, "01JD7000000000000000000OLD", now - 7200),
+    );
+    ms.deliver(
+        USER,
+        "INBOX",
+        &canary(&ours, "01JD700000000000000000FRSH", now),
+    );
+    ms.deliver(
+        USER,
+        "INBOX",
+        &canary(&theirs, "01JD70000000000000000THEIR", now - 7200),
+    );
+    ms.deliver(
+        USER,
+        "INBOX",
+        "From: customer@example.test\r\nSubject: Order\r\nMessage-ID: <order@example.test>\r\n\r\nHi\r\n",
+    );
+    ms.deliver(
+        USER,
+        "Junk",
+        &canary(&ours, "01JD70000000000000000JUNKO", now - 7200),
+    );
+
+    let out = cli.root().join("sweep.out");
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(cli.config_path())
+        .arg("--data-dir")
+        .arg(cli.data_dir())
+        .args(["run", "--interval", "60"])
+        .env("OFFICE_PW", &password)
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&out, "the first check", Duration::from_secs(30), |l| {
+        ok_checks(l) >= 1
+    });
+    assert!(stop(&mut child).success());
+    let ids: Vec<String> = ms
+        .messages(USER, "INBOX")
+        .into_iter()
+        .map(|(_, flags, id)| {
+            assert_eq!(flags, "", "untouched: {id}");
+            id
+        })
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    assert!(
+        ids.iter()
+            .any(|i| i.starts_with("<01JD700000000000000000FRSH")),
+        "a young one stays: {ids:?}"
+    );
+    assert!(
+        ids.iter()
+            .any(|i| i.starts_with("<01JD70000000000000000THEIR")),
+        "another install's stays"
+    );
+    assert!(ids.iter().any(|i| i == "<order@example.test>"));
+    assert!(
+        ms.messages(USER, "Junk").is_empty(),
+        "the old one in Junk is gone"
+    );
+}

@@ -901,6 +901,97 @@ impl ImapConn {
             .find_map(|r| QuotaUsage::new(r.usage, r.limit))
     }
 
+    /// Removes this install's verified canaries for this mailbox that were composed more than
+    /// `older_than_secs` ago (left behind by a check that gave up or crashed) from INBOX and
+    /// the junk folder; younger ones may belong to a check still running elsewhere. Only UIDs
+    /// whose header verifies are flagged and expunged, by UID. Returns how many were removed.
+    pub async fn sweep(
+        &mut self,
+        key: &CanaryKey,
+        address: &str,
+        now_unix: u64,
+        older_than_secs: u64,
+        limit: Duration,
+    ) -> Result<usize, Failure> {
+        if !self.has_uidplus {
+            return Ok(0); // without UID EXPUNGE a sweep could purge staff's deleted mail
+        }
+        let folders: Vec<String> = std::iter::once("INBOX".to_string())
+            .chain(self.junk.clone().map(|(raw, _)| raw))
+            .collect();
+        let mut removed = 0;
+        let result = tokio::time::timeout(limit, async {
+            for folder in folders {
+                self.select(&folder).await?;
+                let candidates: Vec<u32> = self
+                    .sess()?
+                    .uid_search("HEADER X-Mail-Canary \"v=1\"")
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                    .into_iter()
+                    .collect();
+                self.drain_unsolicited();
+                if candidates.is_empty() {
+                    continue;
+                }
+                let set = candidates
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let fetches: Vec<_> = self
+                    .sess()?
+                    .uid_fetch(&set, "(UID BODY.PEEK[HEADER.FIELDS (X-MAIL-CANARY)])")
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                self.drain_unsolicited();
+                let stale: Vec<String> = fetches
+                    .iter()
+                    .filter_map(|f| {
+                        let h = canary::find_verified(f.header()?, key, address)?;
+                        (h.sent_at + older_than_secs <= now_unix).then_some(f.uid)?
+                    })
+                    .map(|u| u.to_string())
+                    .collect();
+                if stale.is_empty() {
+                    continue;
+                }
+                let set = stale.join(",");
+                let _: Vec<_> = self
+                    .sess()?
+                    .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                let _: Vec<_> = self
+                    .sess()?
+                    .uid_expunge(&set)
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                self.drain_unsolicited();
+                removed += stale.len();
+            }
+            Ok::<(), Failure>(())
+        })
+        .await;
+        match result {
+            Ok(Ok(())) => Ok(removed),
+            Ok(Err(f)) => Err(f),
+            Err(_) => Err(Failure::new(
+                Category::Timeout,
+                "the sweep did not finish in time".to_string(),
+            )),
+        }
+    }
+
     /// Says goodbye, bounded in time; failures here change nothing.
     pub async fn logout(mut self, limit: Duration) {
         if let Some(mut s) = self.session.take() {

@@ -4,7 +4,8 @@
 //!
 //! It pushes what happens to its host through a channel (checks done, alerts raised); the host
 //! decides how to show them. Shutdown waits a little for checks in flight, then abandons them:
-//! the history is written in transactions, so nothing is left half-recorded.
+//! the history is written in transactions, so nothing is left half-recorded. At start it sweeps
+//! canaries that earlier checks left behind.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -153,6 +154,17 @@ pub async fn run(
             (w.mb.name.to_string(), w)
         })
         .collect();
+    // Canaries left by checks that gave up or crashed: removed once, at start. Only those older
+    // than twice the check bound (and at least an hour), so a check running elsewhere (a cron
+    // job's `mailcanary check`) keeps its own.
+    let older_than = (opts.check.timeout.as_secs() * 2).max(3600);
+    for w in watched.values() {
+        match crate::probe::sweep(&w.mb, &key, &opts.check, older_than).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("{}: removed {n} leftover canaries", w.mb.name),
+            Err(e) => tracing::warn!("{}: leftover canaries not swept: {e}", w.mb.name),
+        }
+    }
     let concurrency = opts.concurrency.max(1);
     let mut tasks: JoinSet<(String, u64, CheckReport)> = JoinSet::new();
     tokio::pin!(shutdown);

@@ -712,3 +712,53 @@ async fn run_probes(
     results.sort_by_key(|r| ProbeKind::ALL.iter().position(|k| *k == r.variant));
     results
 }
+
+/// Logs in to a mailbox's IMAP server on its own and removes this install's canaries older
+/// than `older_than_secs` (see [`imap::ImapConn::sweep`]). Returns how many were removed.
+pub async fn sweep(
+    mb: &MailboxConfig,
+    key: &CanaryKey,
+    opts: &CheckOptions,
+    older_than_secs: u64,
+) -> Result<usize, String> {
+    let t = &opts.stage_timeouts;
+    let password = secrets::read_password(mb, t.auth)
+        .await
+        .map_err(|e| e.to_string())?;
+    let roots = match &mb.ca_file {
+        Some(p) => load_ca_file(p).map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
+    let tls = client_config(roots.clone()).map_err(|e| e.to_string())?;
+    let login = Login {
+        endpoint: &mb.imap,
+        login: &mb.login,
+        password: &password,
+        allow_plaintext_login: mb.allow_plaintext_login,
+        tls,
+        extra_roots: &roots,
+    };
+    let mut rec = Recorder::new(Instant::now() + opts.timeout);
+    let Some(mut conn) = imap::open(&mut rec, t, &login).await else {
+        return Err(rec
+            .problems
+            .last()
+            .map(|p| p.evidence.clone())
+            .unwrap_or_default());
+    };
+    let result = match conn.prepare(&mut rec, t).await {
+        Some(()) => conn
+            .sweep(
+                key,
+                mb.address.as_str(),
+                unix_ms(SystemTime::now()) / 1000,
+                older_than_secs,
+                opts.timeout,
+            )
+            .await
+            .map_err(|f| f.evidence),
+        None => Err("cannot open INBOX".to_string()),
+    };
+    conn.logout(t.quit).await;
+    result
+}
