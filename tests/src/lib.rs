@@ -235,10 +235,115 @@ impl Drop for MailServer {
     }
 }
 
+/// A private D-Bus session bus (`dbus-daemon --session`), stopped on drop.
+pub struct SessionBus {
+    child: Child,
+    address: String,
+}
+
+impl SessionBus {
+    /// Starts one.
+    pub fn start() -> SessionBus {
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dbus-daemon (package dbus)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().expect("stdout"))
+            .read_line(&mut line)
+            .expect("bus address");
+        let address = line.trim().to_string();
+        assert!(!address.is_empty(), "dbus-daemon printed no address");
+        SessionBus { child, address }
+    }
+
+    /// The address for `DBUS_SESSION_BUS_ADDRESS`.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+}
+
+impl Drop for SessionBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A real notification server (`tests/harness/notification-server.py`) on its own session
+/// bus, recording every `Notify` call.
+pub struct NotificationServer {
+    child: Child,
+    bus: SessionBus,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl NotificationServer {
+    /// Starts the bus and the server; returns once the server owns its name.
+    pub fn start() -> NotificationServer {
+        let bus = SessionBus::start();
+        let dir = tempfile::Builder::new()
+            .prefix("mailcanary-notify.")
+            .tempdir()
+            .expect("temp dir");
+        let log = dir.path().join("notifications.jsonl");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/notification-server.py");
+        // Debian's python3, where python3-gi lives (not whatever python3 is first on PATH).
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(&log)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 (packages python3, python3-gi)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().expect("stdout"))
+            .read_line(&mut line)
+            .expect("server output");
+        assert_eq!(
+            line.trim(),
+            "ready",
+            "the notification server did not start"
+        );
+        NotificationServer {
+            child,
+            bus,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The bus address for `DBUS_SESSION_BUS_ADDRESS`.
+    pub fn address(&self) -> &str {
+        self.bus.address()
+    }
+
+    /// Every notification received so far.
+    pub fn received(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect()
+    }
+}
+
+impl Drop for NotificationServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A private D-Bus session bus with gnome-keyring's Secret Service, unlocked.
 pub struct SecretService {
-    bus: Child,
-    address: String,
+    bus: SessionBus,
     home: tempfile::TempDir,
 }
 
@@ -249,24 +354,12 @@ impl SecretService {
             .prefix("mailcanary-keyring.")
             .tempdir()
             .expect("temp dir");
-        let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dbus-daemon (package dbus)");
-        let mut line = String::new();
-        BufReader::new(bus.stdout.as_mut().expect("stdout"))
-            .read_line(&mut line)
-            .expect("bus address");
-        let address = line.trim().to_string();
-        assert!(!address.is_empty(), "dbus-daemon printed no address");
+        let bus = SessionBus::start();
         let data = home.path().join("data");
         std::fs::create_dir_all(data.join("keyrings")).expect("keyrings dir");
         let mut daemon = Command::new("gnome-keyring-daemon")
             .args(["--unlock", "--components=secrets"])
-            .env("DBUS_SESSION_BUS_ADDRESS", &address)
+            .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
             .env("HOME", home.path())
             .env("XDG_DATA_HOME", &data)
             .env("XDG_RUNTIME_DIR", home.path())
@@ -293,7 +386,7 @@ impl SecretService {
             daemon.wait().expect("daemon start").success(),
             "gnome-keyring-daemon failed"
         );
-        let ss = SecretService { bus, address, home };
+        let ss = SecretService { bus, home };
         // Wait until the service owns its name and the login collection exists.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -312,13 +405,13 @@ impl SecretService {
 
     /// The bus address for `DBUS_SESSION_BUS_ADDRESS`.
     pub fn address(&self) -> &str {
-        &self.address
+        self.bus.address()
     }
 
     /// A command with this session's environment.
     pub fn command(&self, program: &str) -> Command {
         let mut c = Command::new(program);
-        c.env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+        c.env("DBUS_SESSION_BUS_ADDRESS", self.bus.address())
             .env("HOME", self.home.path())
             .env("XDG_DATA_HOME", self.home.path().join("data"))
             .env("XDG_RUNTIME_DIR", self.home.path());
@@ -336,14 +429,6 @@ impl SecretService {
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
             .filter(|s| !s.is_empty())
-    }
-}
-
-impl Drop for SecretService {
-    fn drop(&mut self) {
-        // gnome-keyring-daemon exits when its bus goes away.
-        let _ = self.bus.kill();
-        let _ = self.bus.wait();
     }
 }
 

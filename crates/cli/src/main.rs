@@ -85,6 +85,9 @@ struct RunArgs {
     /// _SUMMARY, _ACTION and _LASTED_SECS in its environment.
     #[arg(long, value_name = "CMD")]
     hook: Option<String>,
+    /// Show alerts as desktop notifications.
+    #[arg(long)]
+    notify: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -625,6 +628,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         health: HealthPolicy::default(),
         concurrency: a.concurrency as usize,
         hook: a.hook,
+        desktop: a.notify,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

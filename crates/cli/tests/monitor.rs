@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mailcanary_tests::{Cli, MailServer};
+use mailcanary_tests::{Cli, MailServer, NotificationServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
 const USER: &str = "office@example.test";
@@ -36,6 +36,16 @@ fn setup(ms: &MailServer, password: &str) -> Cli {
 }
 
 fn spawn_run(cli: &Cli, password: &str, args: &[&str], out: &Path) -> Child {
+    spawn_run_env(cli, password, args, out, &[])
+}
+
+fn spawn_run_env(
+    cli: &Cli,
+    password: &str,
+    args: &[&str],
+    out: &Path,
+    envs: &[(&str, &str)],
+) -> Child {
     Command::new(BIN)
         .arg("--config")
         .arg(cli.config_path())
@@ -46,6 +56,7 @@ fn spawn_run(cli: &Cli, password: &str, args: &[&str], out: &Path) -> Child {
         .env("OFFICE_PW", password)
         .env("LANG", "C.UTF-8")
         .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(out).unwrap())
         .stderr(Stdio::piped())
@@ -99,11 +110,22 @@ fn one_alert_per_incident_and_one_recovery() {
         "printf '%s %s %s %s\\n' \"$MAILCANARY_EVENT\" \"$MAILCANARY_MAILBOX\" \"$MAILCANARY_CATEGORY\" \"$MAILCANARY_SEVERITY\" >> '{}'",
         hooked.display()
     );
-    let mut child = spawn_run(
+    // A real notification server on its own session bus receives the desktop notifications.
+    let notifications = NotificationServer::start();
+    let mut child = spawn_run_env(
         &cli,
         &password,
-        &["--interval", "2", "--timeout", "10", "--hook", &hook],
+        &[
+            "--interval",
+            "2",
+            "--timeout",
+            "10",
+            "--notify",
+            "--hook",
+            &hook,
+        ],
         &out,
+        &[("DBUS_SESSION_BUS_ADDRESS", notifications.address())],
     );
     wait_for(&out, "two healthy checks", Duration::from_secs(30), |l| {
         ok_checks(l) >= 2
@@ -168,6 +190,22 @@ fn one_alert_per_incident_and_one_recovery() {
         alerts[1].starts_with("ALERT recovered office ok send_blocked: Mail works again"),
         "{alerts:?}"
     );
+
+    // The same two alerts reached the desktop, critical then low urgency.
+    let shown = notifications.received();
+    assert_eq!(shown.len(), 2, "{shown:?}");
+    assert_eq!(shown[0]["app"], "Mail Canary");
+    assert_eq!(shown[0]["summary"], "Mail Canary: problem with office");
+    assert!(
+        shown[0]["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Sending is blocked by the provider"),
+        "{shown:?}"
+    );
+    assert_eq!(shown[0]["urgency"], 2);
+    assert_eq!(shown[1]["summary"], "Mail Canary: office works again");
+    assert_eq!(shown[1]["urgency"], 0);
 
     let status = stop(&mut child);
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");

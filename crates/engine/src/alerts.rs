@@ -1,6 +1,6 @@
 //! Alert channels. An [`Alert`] is one health event of one mailbox, in words; channels deliver
-//! it. Here: a command hook (run with the alert in environment variables, never with a
-//! secret). Desktop notifications and webhooks build on the same [`Alert`].
+//! it: a desktop notification (rate-limited, so a bad hour does not bury the screen), and a
+//! command hook (run with the alert in environment variables, never with a secret).
 
 use std::time::Duration;
 
@@ -128,5 +128,71 @@ impl CommandHook {
         } else {
             Err(std::io::Error::other(format!("hook exited with {status}")))
         }
+    }
+}
+
+/// Desktop notifications (org.freedesktop.Notifications on Linux, the platform's elsewhere),
+/// at most [`DesktopNotifier::BURST`] per minute; the rest are counted and mentioned in the
+/// next one shown.
+#[derive(Debug, Default)]
+pub struct DesktopNotifier {
+    shown: std::sync::Mutex<(Vec<std::time::Instant>, u32)>,
+}
+
+impl DesktopNotifier {
+    /// Notifications shown per minute at most.
+    pub const BURST: usize = 6;
+
+    /// A notifier.
+    pub fn new() -> DesktopNotifier {
+        DesktopNotifier::default()
+    }
+
+    /// Shows one alert; `Ok(false)` when it was held back by the rate limit.
+    pub async fn send(&self, a: &Alert, lang: Lang) -> Result<bool, String> {
+        let held = {
+            let mut guard = self.shown.lock().expect("not poisoned");
+            let now = std::time::Instant::now();
+            guard
+                .0
+                .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+            if guard.0.len() >= Self::BURST {
+                guard.1 += 1;
+                return Ok(false);
+            }
+            guard.0.push(now);
+            std::mem::take(&mut guard.1)
+        };
+        let title = match (lang, a.event) {
+            (Lang::En, "recovered") => format!("Mail Canary: {} works again", a.mailbox),
+            (Lang::Ja, "recovered") => format!("Mail Canary: {} 復旧", a.mailbox),
+            (Lang::En, _) => format!("Mail Canary: problem with {}", a.mailbox),
+            (Lang::Ja, _) => format!("Mail Canary: {} に問題があります", a.mailbox),
+        };
+        let mut body = format!("{}\n{}", a.summary, a.action);
+        if held > 0 {
+            body.push_str(&match lang {
+                Lang::En => format!("\n({held} more alerts were held back in the last minute.)"),
+                Lang::Ja => format!("\n（直前の 1 分間に、ほかに {held} 件の通知を控えました。）"),
+            });
+        }
+        let urgency = match a.severity {
+            Severity::Critical => notify_rust::Urgency::Critical,
+            Severity::Ok => notify_rust::Urgency::Low,
+            _ => notify_rust::Urgency::Normal,
+        };
+        // The D-Bus call blocks: keep it off the async workers.
+        tokio::task::spawn_blocking(move || {
+            notify_rust::Notification::new()
+                .appname("Mail Canary")
+                .summary(&title)
+                .body(&body)
+                .urgency(urgency)
+                .show()
+                .map(|_| true)
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
     }
 }

@@ -20,7 +20,7 @@ use mailcanary_core::schedule::{SchedulePolicy, next_due, start_at};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
-use crate::alerts::{Alert, CommandHook};
+use crate::alerts::{Alert, CommandHook, DesktopNotifier};
 use crate::probe::{CheckOptions, History, check};
 use crate::store::Store;
 
@@ -46,6 +46,8 @@ pub struct MonitorOptions {
     pub concurrency: usize,
     /// A command run for every alert, if set.
     pub hook: Option<String>,
+    /// Show alerts as desktop notifications.
+    pub desktop: bool,
 }
 
 /// Why the monitor could not run.
@@ -132,7 +134,11 @@ pub async fn run(
 ) -> Result<(), MonitorError> {
     let _lock = InstanceLock::acquire(data_dir)?;
     let mut store = Store::open(data_dir)?;
-    let hook = opts.hook.clone().map(CommandHook::new);
+    let channels = Channels {
+        hook: opts.hook.clone().map(CommandHook::new),
+        desktop: opts.desktop.then(DesktopNotifier::new),
+        lang: opts.check.lang,
+    };
     let start = now_ms();
     let mut watched: HashMap<String, Watched> = mailboxes
         .into_iter()
@@ -197,7 +203,7 @@ pub async fn run(
         for w in watched.values_mut() {
             for e in w.health.tick(now, &opts.health) {
                 let alert = Alert::new(&w.mb, e, None, opts.check.lang);
-                deliver(&alert, hook.as_ref(), &events).await;
+                deliver(&alert, &channels, &events).await;
             }
         }
         let next_start = watched
@@ -224,7 +230,7 @@ pub async fn run(
                 let _ = events.send(MonitorEvent::Checked(Box::new(report.clone())));
                 for e in alerts {
                     let alert = Alert::new(&w.mb, e, Some(&report), opts.check.lang);
-                    deliver(&alert, hook.as_ref(), &events).await;
+                    deliver(&alert, &channels, &events).await;
                 }
             }
             _ = tokio::time::sleep(sleep) => {}
@@ -248,12 +254,20 @@ pub async fn run(
     Ok(())
 }
 
-async fn deliver(
-    alert: &Alert,
-    hook: Option<&CommandHook>,
-    events: &UnboundedSender<MonitorEvent>,
-) {
-    if let Some(h) = hook
+/// Where alerts go.
+struct Channels {
+    hook: Option<CommandHook>,
+    desktop: Option<DesktopNotifier>,
+    lang: mailcanary_core::Lang,
+}
+
+async fn deliver(alert: &Alert, ch: &Channels, events: &UnboundedSender<MonitorEvent>) {
+    if let Some(d) = &ch.desktop
+        && let Err(e) = d.send(alert, ch.lang).await
+    {
+        tracing::warn!("desktop notification failed: {e}");
+    }
+    if let Some(h) = &ch.hook
         && let Err(e) = h.send(alert).await
     {
         tracing::warn!("alert hook failed: {e}");
