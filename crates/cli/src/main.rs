@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{ArgGroup, Args, Parser, Subcommand};
+use mailcanary_engine::alerts::{Webhook, WebhookFormat};
 use mailcanary_engine::core::canary::CanaryKey;
 use mailcanary_engine::core::config::{
     Config, MailboxConfig, MailboxName, Protocol, RawMailbox, SecretSource,
@@ -88,6 +89,13 @@ struct RunArgs {
     /// Show alerts as desktop notifications.
     #[arg(long)]
     notify: bool,
+    /// Post alerts to the webhook URL held in this environment variable (URLs of Slack and
+    /// Teams hold a token, so they are never taken as an argument).
+    #[arg(long, value_name = "VAR")]
+    webhook_env: Option<String>,
+    /// Shape of the webhook's JSON: json, slack or teams.
+    #[arg(long, default_value = "json", value_parser = ["json", "slack", "teams"])]
+    webhook_format: String,
 }
 
 #[derive(Subcommand, Debug)]
@@ -617,6 +625,15 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
             env.config_path.display()
         );
     }
+    let webhook = match &a.webhook_env {
+        Some(var) => {
+            let url = std::env::var(var)
+                .map_err(|_| anyhow!("--webhook-env {var}: the variable is not set"))?;
+            let format = WebhookFormat::parse(&a.webhook_format).expect("clap checked it");
+            Some(Webhook::new(&url, format).map_err(|e| anyhow!("--webhook-env {var}: {e}"))?)
+        }
+        None => None,
+    };
     let (key, _) = secrets::install_key(&env.data_dir)?;
     let opts = MonitorOptions {
         check: CheckOptions {
@@ -629,6 +646,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         concurrency: a.concurrency as usize,
         hook: a.hook,
         desktop: a.notify,
+        webhook,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mailcanary_tests::{Cli, MailServer, NotificationServer};
+use mailcanary_tests::{Cli, HttpReceiver, MailServer, NotificationServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
 const USER: &str = "office@example.test";
@@ -112,6 +112,9 @@ fn one_alert_per_incident_and_one_recovery() {
     );
     // A real notification server on its own session bus receives the desktop notifications.
     let notifications = NotificationServer::start();
+    // And a webhook receiver on loopback, Slack-shaped; its URL (with a token) goes by env.
+    let receiver = HttpReceiver::start();
+    let hook_url = format!("http://127.0.0.1:{}/services/T0/B0/tok3n", receiver.port());
     let mut child = spawn_run_env(
         &cli,
         &password,
@@ -123,9 +126,16 @@ fn one_alert_per_incident_and_one_recovery() {
             "--notify",
             "--hook",
             &hook,
+            "--webhook-env",
+            "HOOK_URL",
+            "--webhook-format",
+            "slack",
         ],
         &out,
-        &[("DBUS_SESSION_BUS_ADDRESS", notifications.address())],
+        &[
+            ("DBUS_SESSION_BUS_ADDRESS", notifications.address()),
+            ("HOOK_URL", &hook_url),
+        ],
     );
     wait_for(&out, "two healthy checks", Duration::from_secs(30), |l| {
         ok_checks(l) >= 2
@@ -206,6 +216,24 @@ fn one_alert_per_incident_and_one_recovery() {
     assert_eq!(shown[0]["urgency"], 2);
     assert_eq!(shown[1]["summary"], "Mail Canary: office works again");
     assert_eq!(shown[1]["urgency"], 0);
+
+    // And the webhook got both, in Slack's shape.
+    let posts = receiver.received();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_eq!(posts[0].0, "/services/T0/B0/tok3n");
+    let first: serde_json::Value = serde_json::from_str(&posts[0].1).unwrap();
+    assert!(
+        first["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*Mail Canary: office raised (send_blocked)*\nSending is blocked"),
+        "{first}"
+    );
+    let second: serde_json::Value = serde_json::from_str(&posts[1].1).unwrap();
+    assert!(
+        second["text"].as_str().unwrap().contains("recovered"),
+        "{second}"
+    );
 
     let status = stop(&mut child);
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");

@@ -1,6 +1,7 @@
 //! Alert channels. An [`Alert`] is one health event of one mailbox, in words; channels deliver
-//! it: a desktop notification (rate-limited, so a bad hour does not bury the screen), and a
-//! command hook (run with the alert in environment variables, never with a secret).
+//! it: a desktop notification (rate-limited, so a bad hour does not bury the screen), a webhook
+//! (JSON POST, plain or Slack- or Teams-shaped, for when mail itself is down) and a command
+//! hook (run with the alert in environment variables, never with a secret).
 
 use std::time::Duration;
 
@@ -194,5 +195,254 @@ impl DesktopNotifier {
         })
         .await
         .map_err(|e| e.to_string())?
+    }
+}
+
+/// The shape of a webhook's JSON body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFormat {
+    /// Mail Canary's own fields.
+    Json,
+    /// Slack incoming webhook (`{"text": …}`).
+    Slack,
+    /// Microsoft Teams connector (MessageCard).
+    Teams,
+}
+
+impl WebhookFormat {
+    /// Parses `json`, `slack` or `teams`.
+    pub fn parse(s: &str) -> Option<WebhookFormat> {
+        match s {
+            "json" => Some(WebhookFormat::Json),
+            "slack" => Some(WebhookFormat::Slack),
+            "teams" => Some(WebhookFormat::Teams),
+            _ => None,
+        }
+    }
+}
+
+/// A webhook: an `http://` or `https://` URL that receives a JSON POST per alert. The URL is
+/// treated as a secret (Slack and Teams put their token in it): errors name only its host.
+#[derive(Clone)]
+pub struct Webhook {
+    tls: bool,
+    host: String,
+    port: u16,
+    path: String,
+    format: WebhookFormat,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Webhook({}://{}:{}/…)",
+            if self.tls { "https" } else { "http" },
+            self.host,
+            self.port
+        )
+    }
+}
+
+impl Webhook {
+    /// Parses a URL; the error never repeats it.
+    pub fn new(url: &str, format: WebhookFormat) -> Result<Webhook, String> {
+        let bad = || "the webhook URL is not an http:// or https:// URL".to_string();
+        let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(bad());
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.is_empty() || authority.contains('@') || path.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+                h.trim_matches(['[', ']']).to_string(),
+                p.parse().map_err(|_| bad())?,
+            ),
+            _ => (authority.to_string(), if tls { 443 } else { 80 }),
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(Webhook {
+            tls,
+            host,
+            port,
+            path: path.to_string(),
+            format,
+        })
+    }
+
+    /// The JSON body for an alert.
+    pub fn body(&self, a: &Alert) -> serde_json::Value {
+        let headline = format!("Mail Canary: {} {} ({})", a.mailbox, a.event, a.category);
+        match self.format {
+            WebhookFormat::Json => serde_json::json!({
+                "source": "mailcanary",
+                "mailbox": a.mailbox,
+                "event": a.event,
+                "severity": a.severity.as_str(),
+                "category": a.category.as_str(),
+                "summary": a.summary,
+                "action": a.action,
+                "lasted_secs": a.lasted.map(|d| d.as_secs()),
+            }),
+            WebhookFormat::Slack => serde_json::json!({
+                "text": format!("*{headline}*\n{}\n_{}_", a.summary, a.action),
+            }),
+            WebhookFormat::Teams => serde_json::json!({
+                "@type": "MessageCard",
+                "@context": "https://schema.org/extensions",
+                "summary": headline,
+                "themeColor": match a.severity {
+                    Severity::Critical => "C50F1F",
+                    Severity::Warning => "C19C00",
+                    Severity::Ok => "13A10E",
+                    Severity::Unknown => "767676",
+                },
+                "title": headline,
+                "text": format!("{}\n\n{}", a.summary, a.action),
+            }),
+        }
+    }
+
+    /// Posts one alert; bounded to 15 s. Success is any 2xx answer.
+    pub async fn send(&self, a: &Alert) -> Result<(), String> {
+        let body = self.body(a).to_string();
+        let where_ = format!("webhook at {}", self.host);
+        let post = async {
+            let addrs = crate::net::resolve(&self.host, self.port)
+                .await
+                .map_err(|e| format!("{where_}: {e}"))?;
+            let tcp = crate::net::connect(&addrs, Duration::from_secs(10))
+                .await
+                .map_err(|e| format!("{where_}: {e}"))?;
+            let mut stream = if self.tls {
+                let config = crate::tls::client_config(Vec::new()).map_err(|e| e.to_string())?;
+                crate::net::tls_handshake(config, &self.host, tcp)
+                    .await
+                    .map_err(|e| format!("{where_}: {e}"))?
+            } else {
+                crate::net::MailStream::Plain(tcp)
+            };
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let request = format!(
+                "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: mailcanary\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                self.path,
+                self.host,
+                body.len()
+            );
+            stream
+                .write_all(request.as_bytes())
+                .await
+                .map_err(|e| format!("{where_}: {e}"))?;
+            let mut head = Vec::new();
+            let mut buf = [0u8; 512];
+            while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
+                let n = stream
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| format!("{where_}: {e}"))?;
+                if n == 0 {
+                    break;
+                }
+                head.extend_from_slice(&buf[..n]);
+            }
+            let status_line = String::from_utf8_lossy(&head);
+            let code: u16 = status_line
+                .split_whitespace()
+                .nth(1)
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| format!("{where_}: no HTTP answer"))?;
+            if (200..300).contains(&code) {
+                Ok(())
+            } else {
+                Err(format!("{where_} answered HTTP {code}"))
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(15), post)
+            .await
+            .map_err(|_| format!("{where_}: no answer within 15 s"))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert() -> Alert {
+        Alert {
+            mailbox: "office".into(),
+            event: "raised",
+            severity: Severity::Critical,
+            category: Category::SendBlocked,
+            summary: "Sending is blocked.".into(),
+            action: "Call the provider.".into(),
+            lasted: None,
+        }
+    }
+
+    #[test]
+    fn webhook_urls_parse_and_errors_hide_them() {
+        let w = Webhook::new(
+            "https://hooks.example.com/services/T0/B0/secrettoken",
+            WebhookFormat::Slack,
+        )
+        .unwrap();
+        assert_eq!(
+            (w.tls, w.host.as_str(), w.port, w.path.as_str()),
+            (
+                true,
+                "hooks.example.com",
+                443,
+                "/services/T0/B0/secrettoken"
+            )
+        );
+        assert!(!format!("{w:?}").contains("secrettoken"));
+        let w = Webhook::new("http://127.0.0.1:8080", WebhookFormat::Json).unwrap();
+        assert_eq!((w.port, w.path.as_str()), (8080, "/"));
+        for bad in [
+            "ftp://x/secret",
+            "https://user:secret@x/",
+            "hooks.example.com/secret",
+            "http://:80/",
+        ] {
+            let e = Webhook::new(bad, WebhookFormat::Json).unwrap_err();
+            assert!(!e.contains("secret"), "{e}");
+        }
+    }
+
+    #[test]
+    fn payload_shapes() {
+        let a = alert();
+        let j = Webhook::new("http://h/", WebhookFormat::Json)
+            .unwrap()
+            .body(&a);
+        assert_eq!(j["category"], "send_blocked");
+        assert_eq!(j["severity"], "critical");
+        let s = Webhook::new("http://h/", WebhookFormat::Slack)
+            .unwrap()
+            .body(&a);
+        assert!(
+            s["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("*Mail Canary: office raised (send_blocked)*")
+        );
+        let t = Webhook::new("http://h/", WebhookFormat::Teams)
+            .unwrap()
+            .body(&a);
+        assert_eq!(t["@type"], "MessageCard");
+        assert_eq!(t["themeColor"], "C50F1F");
     }
 }

@@ -20,7 +20,7 @@ use mailcanary_core::schedule::{SchedulePolicy, next_due, start_at};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
-use crate::alerts::{Alert, CommandHook, DesktopNotifier};
+use crate::alerts::{Alert, CommandHook, DesktopNotifier, Webhook};
 use crate::probe::{CheckOptions, History, check};
 use crate::store::Store;
 
@@ -48,6 +48,8 @@ pub struct MonitorOptions {
     pub hook: Option<String>,
     /// Show alerts as desktop notifications.
     pub desktop: bool,
+    /// Post alerts to a webhook.
+    pub webhook: Option<Webhook>,
 }
 
 /// Why the monitor could not run.
@@ -137,6 +139,7 @@ pub async fn run(
     let channels = Channels {
         hook: opts.hook.clone().map(CommandHook::new),
         desktop: opts.desktop.then(DesktopNotifier::new),
+        webhook: opts.webhook.clone(),
         lang: opts.check.lang,
     };
     let start = now_ms();
@@ -258,6 +261,7 @@ pub async fn run(
 struct Channels {
     hook: Option<CommandHook>,
     desktop: Option<DesktopNotifier>,
+    webhook: Option<Webhook>,
     lang: mailcanary_core::Lang,
 }
 
@@ -266,6 +270,11 @@ async fn deliver(alert: &Alert, ch: &Channels, events: &UnboundedSender<MonitorE
         && let Err(e) = d.send(alert, ch.lang).await
     {
         tracing::warn!("desktop notification failed: {e}");
+    }
+    if let Some(w) = &ch.webhook
+        && let Err(e) = w.send(alert).await
+    {
+        tracing::warn!("{e}");
     }
     if let Some(h) = &ch.hook
         && let Err(e) = h.send(alert).await
