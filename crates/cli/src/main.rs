@@ -478,15 +478,14 @@ fn mailbox_remove(env: &Env, name: &str) -> Result<u8> {
     Ok(0)
 }
 
-fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
-    let config = env.load()?;
-    let lang = env.lang(&config);
-    let selected: Vec<MailboxConfig> = if a.names.is_empty() {
+/// The named mailboxes, or all; an error when a name is unknown or there are none.
+fn select_mailboxes(config: &Config, env: &Env, names: &[String]) -> Result<Vec<MailboxConfig>> {
+    let selected: Vec<MailboxConfig> = if names.is_empty() {
         config.mailboxes.values().cloned().collect()
     } else {
-        a.names
+        names
             .iter()
-            .map(|n| find_mailbox(&config, env, n).cloned())
+            .map(|n| find_mailbox(config, env, n).cloned())
             .collect::<Result<_>>()?
     };
     if selected.is_empty() {
@@ -495,6 +494,13 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
             env.config_path.display()
         );
     }
+    Ok(selected)
+}
+
+fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
+    let config = env.load()?;
+    let lang = env.lang(&config);
+    let selected = select_mailboxes(&config, env, &a.names)?;
     let (key, _) = secrets::install_key(&env.data_dir)?;
     let opts = CheckOptions {
         lang,
@@ -611,20 +617,7 @@ fn timed_out_report(mb: &MailboxConfig, opts: &CheckOptions) -> CheckReport {
 fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
     let config = env.load()?;
     let lang = env.lang(&config);
-    let selected: Vec<MailboxConfig> = if a.names.is_empty() {
-        config.mailboxes.values().cloned().collect()
-    } else {
-        a.names
-            .iter()
-            .map(|n| find_mailbox(&config, env, n).cloned())
-            .collect::<Result<_>>()?
-    };
-    if selected.is_empty() {
-        bail!(
-            "no mailboxes configured in {}; add one with `mailcanary mailbox add`",
-            env.config_path.display()
-        );
-    }
+    let selected = select_mailboxes(&config, env, &a.names)?;
     let webhook = match &a.webhook_env {
         Some(var) => {
             let url = std::env::var(var)

@@ -977,7 +977,7 @@ fn attachment_probes_find_the_firewall_that_eats_attachments() {
     s.ms.ctl(&["drop-attachments", "on"]);
     let mut last = Value::Null;
     for round in 1..=2 {
-        let (r, report) = check_json(&s.cli, &["--probe", "attachments", "--timeout", "8"]);
+        let (r, report) = check_json(&s.cli, &["--probe", "attachments", "--timeout", "20"]);
         assert_eq!(r.code, 2, "round {round}: {r:?}");
         assert_eq!(report["category"], "attachment_blocked", "{report}");
         assert_eq!(
@@ -1017,24 +1017,6 @@ fn attachment_probes_find_the_firewall_that_eats_attachments() {
         summary
             .contains("2 of 3 test messages with password-protected ZIP files have failed since"),
         "{summary}"
-    );
-    let r = s.cli.run(&[
-        "--lang",
-        "ja",
-        "check",
-        "--json",
-        "--probe",
-        "attachments",
-        "--timeout",
-        "8",
-    ]);
-    let ja = &r.json_lines()[0];
-    assert!(
-        ja["summary"]
-            .as_str()
-            .unwrap()
-            .starts_with("マクロ付き Excel ファイル・パスワード付き ZIP ファイル"),
-        "{ja}"
     );
     // Only the delivered probes were removed; nothing else was touched.
     assert!(s.ms.messages(USER, "INBOX").is_empty());

@@ -633,6 +633,52 @@ mod tests {
     }
 
     #[test]
+    fn attachment_patterns_in_both_languages() {
+        use crate::probes::{ProbeKind, ProbeOutcome, ProbeResult};
+        let mut o = healthy();
+        for (variant, outcome) in [
+            (ProbeKind::Pdf, ProbeOutcome::Delivered),
+            (ProbeKind::Xlsm, ProbeOutcome::Lost),
+            (ProbeKind::ZipZipcrypto, ProbeOutcome::Lost),
+        ] {
+            o.probes.push(ProbeResult {
+                variant,
+                outcome,
+                folder: None,
+                latency_ms: None,
+                evidence: String::new(),
+            });
+        }
+        o.probe_history.push(crate::probes::ProbeTally {
+            variant: ProbeKind::Xlsm,
+            failed: 2,
+            total: 2,
+            since_ms: 1_795_000_000_000,
+        });
+        let en = diagnose(&o, Lang::En);
+        assert_eq!(en.category, Category::AttachmentBlocked);
+        assert!(en.summary.starts_with("Messages with macro-enabled Excel files or password-protected ZIP files do not arrive; ordinary messages do."), "{}", en.summary);
+        assert!(
+            en.summary.contains(
+                "3 of 3 test messages with macro-enabled Excel files have failed since 2026-11-18."
+            ),
+            "{}",
+            en.summary
+        );
+        let ja = diagnose(&o, Lang::Ja);
+        assert!(
+            ja.summary.starts_with(
+                "マクロ付き Excel ファイル・パスワード付き ZIP ファイルが付いたメールが届きません。"
+            ),
+            "{}",
+            ja.summary
+        );
+        // Without the plain canary, there is no pattern to name.
+        o.canary.folder = None;
+        assert_ne!(diagnose(&o, Lang::En).category, Category::AttachmentBlocked);
+    }
+
+    #[test]
     fn json_shape() {
         let r = diagnose(&healthy(), Lang::Ja);
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();

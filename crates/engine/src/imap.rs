@@ -444,6 +444,33 @@ impl ImapConn {
         Ok((found, next))
     }
 
+    /// `UID STORE set +FLAGS.SILENT flags`.
+    async fn flag_deleted(&mut self, set: &str, flags: &str) -> Result<(), Failure> {
+        let _: Vec<_> = self
+            .sess()?
+            .uid_store(set, format!("+FLAGS.SILENT {flags}"))
+            .await
+            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+            .try_collect()
+            .await
+            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+        Ok(())
+    }
+
+    /// `UID EXPUNGE set` (UIDPLUS): expunges those UIDs only, never other `\Deleted` mail.
+    async fn uid_expunge_set(&mut self, set: &str) -> Result<(), Failure> {
+        let _: Vec<_> = self
+            .sess()?
+            .uid_expunge(set)
+            .await
+            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+            .try_collect()
+            .await
+            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+        self.drain_unsolicited();
+        Ok(())
+    }
+
     /// Waits in IDLE until the server reports a change to the selected folder, or `dur` passes.
     async fn idle_for(&mut self, dur: Duration) -> Result<(), Failure> {
         let session = self.session.take().ok_or_else(|| {
@@ -785,23 +812,9 @@ impl ImapConn {
             } else {
                 "(\\Seen \\Deleted)"
             };
-            let _: Vec<_> = self
-                .sess()?
-                .uid_store(&uid, format!("+FLAGS.SILENT {flags}"))
-                .await
-                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                .try_collect()
-                .await
-                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+            self.flag_deleted(&uid, flags).await?;
             let (cleaned, detail) = if has_uidplus {
-                let _: Vec<_> = self
-                    .sess()?
-                    .uid_expunge(&uid)
-                    .await
-                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                    .try_collect()
-                    .await
-                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                self.uid_expunge_set(&uid).await?;
                 (true, format!("UID EXPUNGE {uid}"))
             } else if let (true, Some(trash)) = (has_move, trash) {
                 self.sess()?
@@ -959,24 +972,8 @@ impl ImapConn {
                 if stale.is_empty() {
                     continue;
                 }
-                let set = stale.join(",");
-                let _: Vec<_> = self
-                    .sess()?
-                    .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
-                    .await
-                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                    .try_collect()
-                    .await
-                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
-                let _: Vec<_> = self
-                    .sess()?
-                    .uid_expunge(&set)
-                    .await
-                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                    .try_collect()
-                    .await
-                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
-                self.drain_unsolicited();
+                self.flag_deleted(&stale.join(","), "(\\Deleted)").await?;
+                self.uid_expunge_set(&stale.join(",")).await?;
                 removed += stale.len();
             }
             Ok::<(), Failure>(())
