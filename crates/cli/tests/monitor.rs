@@ -368,3 +368,49 @@ fn leftover_canaries_are_swept_at_start_and_nothing_else() {
         "the old one in Junk is gone"
     );
 }
+
+#[test]
+fn a_restart_during_an_incident_does_not_raise_it_again() {
+    let ms = MailServer::start();
+    let password = format!("restart-pw-{}", std::process::id());
+    let cli = setup(&ms, &password);
+    let hooked = cli.root().join("hook.out");
+    let hook = format!(
+        "printf '%s %s\\n' \"$MAILCANARY_EVENT\" \"$MAILCANARY_CATEGORY\" >> '{}'",
+        hooked.display()
+    );
+    ms.ctl(&["suspend-sender", USER]);
+    let args = [
+        "--interval",
+        "2",
+        "--timeout",
+        "10",
+        "--hook",
+        hook.as_str(),
+    ];
+    let out1 = cli.root().join("run1.out");
+    let mut first = spawn_run(&cli, &password, &args, &out1);
+    wait_for(&hooked, "the alert", Duration::from_secs(30), |l| {
+        !l.is_empty()
+    });
+    assert!(stop(&mut first).success());
+    // Started again while the incident goes on: checks fail, nobody is alerted twice.
+    let out2 = cli.root().join("run2.out");
+    let mut second = spawn_run(&cli, &password, &args, &out2);
+    wait_for(&out2, "two failed checks", Duration::from_secs(30), |l| {
+        l.iter()
+            .filter(|l| l.contains(" CRITICAL send_blocked"))
+            .count()
+            >= 2
+    });
+    assert_eq!(lines(&hooked), vec!["raised send_blocked"]);
+    ms.ctl(&["unsuspend-sender", USER]);
+    wait_for(&hooked, "the recovery", Duration::from_secs(30), |l| {
+        l.len() >= 2
+    });
+    assert_eq!(
+        lines(&hooked),
+        vec!["raised send_blocked", "recovered send_blocked"]
+    );
+    assert!(stop(&mut second).success());
+}

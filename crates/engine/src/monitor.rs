@@ -153,9 +153,14 @@ pub async fn run(
             };
             // The first checks are spread over a few seconds rather than all at once.
             let due_ms = start + (i as u64 * 250).min(opts.schedule.interval_ms);
+            // The health a previous run left: an incident in progress is not raised again.
+            let health = store
+                .load_health(mb.name.as_str())
+                .unwrap_or(None)
+                .unwrap_or_default();
             let w = Watched {
                 mb,
-                health: Health::default(),
+                health,
                 due_ms,
                 running: false,
                 history,
@@ -229,6 +234,9 @@ pub async fn run(
                     w.history.tls_baseline = Some(report.clone());
                 }
                 let alerts = w.health.observe(report.status, report.category, now_ms(), &opts.health);
+                if let Err(e) = store.save_health(&name, &w.health, now_ms()) {
+                    tracing::warn!("health of {name} not saved: {e}");
+                }
                 w.due_ms = next_due(started, w.health.fail_streak, &opts.schedule, random_fraction());
                 let _ = events.send(MonitorEvent::Checked(Box::new(report.clone())));
                 for e in alerts {

@@ -4,11 +4,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use mailcanary_core::health::Health;
 use mailcanary_core::report::CheckReport;
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Migrations in order; the database's `user_version` is how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_history.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_history.sql"),
+    include_str!("../migrations/0002_health.sql"),
+];
 
 /// The history file's name in the data directory.
 pub const DB_FILE: &str = "history.sqlite3";
@@ -258,6 +262,33 @@ impl Store {
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
+    /// The health the monitor last saved for a mailbox.
+    pub fn load_health(&self, mailbox: &str) -> Result<Option<Health>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT state FROM health WHERE mailbox = ?1",
+                params![mailbox],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+    }
+
+    /// Saves a mailbox's health.
+    pub fn save_health(&self, mailbox: &str, h: &Health, now_ms: u64) -> Result<(), StoreError> {
+        let json = serde_json::to_string(h).expect("health serialises");
+        self.conn
+            .execute(
+                "INSERT INTO health (mailbox, state, updated_at_ms) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (mailbox) DO UPDATE SET state = ?2, updated_at_ms = ?3",
+                params![mailbox, json, now_ms as i64],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
     /// The latest check of a mailbox, if any.
     pub fn latest(&self, mailbox: &str) -> Result<Option<CheckReport>, StoreError> {
         let json: Option<String> = self
@@ -313,6 +344,28 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn health_survives_a_reopen() {
+        use mailcanary_core::health::HealthPolicy;
+        use mailcanary_core::{Category, Severity};
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.load_health("office").unwrap(), None);
+        let mut h = Health::default();
+        h.observe(
+            Severity::Critical,
+            Category::SendBlocked,
+            5,
+            &HealthPolicy::default(),
+        );
+        s.save_health("office", &h, 6).unwrap();
+        h.acknowledge();
+        s.save_health("office", &h, 7).unwrap();
+        drop(s);
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!(s.load_health("office").unwrap(), Some(h));
     }
 
     #[test]
