@@ -23,6 +23,7 @@ use mailcanary_engine::core::report::{
 };
 use mailcanary_engine::core::schedule::SchedulePolicy;
 use mailcanary_engine::core::{Category, Lang, Severity};
+use mailcanary_engine::metrics::{self, Metrics};
 use mailcanary_engine::monitor::{self, MonitorEvent, MonitorOptions};
 use mailcanary_engine::probe::{CheckOptions, History, ProbeSet, check};
 use mailcanary_engine::store::Store;
@@ -96,6 +97,9 @@ struct RunArgs {
     /// Shape of the webhook's JSON: json, slack or teams.
     #[arg(long, default_value = "json", value_parser = ["json", "slack", "teams"])]
     webhook_format: String,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9898).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -640,6 +644,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         hook: a.hook,
         desktop: a.notify,
         webhook,
+        metrics: a.metrics.map(|_| Metrics::new()),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -683,6 +688,13 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
             #[cfg(not(unix))]
             let _ = tokio::signal::ctrl_c().await;
         };
+        if let (Some(addr), Some(m)) = (a.metrics, opts.metrics.clone()) {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--metrics {addr}: cannot listen there"))?;
+            eprintln!("mailcanary: metrics at http://{addr}/metrics");
+            tokio::spawn(metrics::serve(listener, m));
+        }
         eprintln!(
             "mailcanary: watching {} mailbox(es) every {} s; Ctrl-C to stop",
             selected.len(),
@@ -690,7 +702,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         );
         let result = monitor::run(selected, key, &env.data_dir, opts, tx, stop).await;
         let _ = printer.await;
-        result
+        Ok::<(), anyhow::Error>(result?)
     })?;
     eprintln!("mailcanary: stopped");
     Ok(0)

@@ -414,3 +414,83 @@ fn a_restart_during_an_incident_does_not_raise_it_again() {
     );
     assert!(stop(&mut second).success());
 }
+
+/// A free port on loopback (bound and released; the monitor binds it right after).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+#[test]
+fn metrics_are_exposed_in_prometheus_format() {
+    let ms = MailServer::start();
+    let password = format!("metrics-pw-{}", std::process::id());
+    let cli = setup(&ms, &password);
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let out = cli.root().join("metrics.out");
+    let mut child = spawn_run(
+        &cli,
+        &password,
+        &["--interval", "2", "--metrics", &addr],
+        &out,
+    );
+    wait_for(&out, "two checks", Duration::from_secs(30), |l| {
+        ok_checks(l) >= 2
+    });
+    let response = http_get(port, "/metrics");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    let count: u64 = body
+        .lines()
+        .find(|l| l.starts_with("mailcanary_checks_total{mailbox=\"office\",status=\"ok\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .expect("an ok counter");
+    assert!(count >= 2, "{body}");
+    assert!(body.contains("mailcanary_health_state{mailbox=\"office\",state=\"ok\"} 1"));
+    assert!(body.contains("mailcanary_round_trip_seconds_count{mailbox=\"office\"}"));
+    assert!(body.contains(
+        "mailcanary_stage_duration_seconds{mailbox=\"office\",stage=\"send\",protocol=\"smtp\"}"
+    ));
+    // Prometheus' own linter accepts it.
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (package prometheus)");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(http_get(port, "/other").starts_with("HTTP/1.1 404"));
+    assert!(stop(&mut child).success());
+}

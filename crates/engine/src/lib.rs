@@ -10,6 +10,7 @@ pub mod alerts;
 pub mod attachments;
 pub mod config_file;
 pub mod imap;
+pub mod metrics;
 pub mod monitor;
 pub mod net;
 pub mod probe;

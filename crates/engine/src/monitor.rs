@@ -50,6 +50,8 @@ pub struct MonitorOptions {
     pub desktop: bool,
     /// Post alerts to a webhook.
     pub webhook: Option<Webhook>,
+    /// Keep Prometheus metrics up to date here.
+    pub metrics: Option<crate::metrics::Metrics>,
 }
 
 /// Why the monitor could not run.
@@ -236,6 +238,9 @@ pub async fn run(
                 let alerts = w.health.observe(report.status, report.category, now_ms(), &opts.health);
                 if let Err(e) = store.save_health(&name, &w.health, now_ms()) {
                     tracing::warn!("health of {name} not saved: {e}");
+                }
+                if let Some(m) = &opts.metrics {
+                    m.record(&report, w.health.severity());
                 }
                 w.due_ms = next_due(started, w.health.fail_streak, &opts.schedule, random_fraction());
                 let _ = events.send(MonitorEvent::Checked(Box::new(report.clone())));
