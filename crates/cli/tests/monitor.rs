@@ -492,5 +492,55 @@ fn metrics_are_exposed_in_prometheus_format() {
         String::from_utf8_lossy(&checked.stderr)
     );
     assert!(http_get(port, "/other").starts_with("HTTP/1.1 404"));
+
+    // A real Prometheus (loopback only) scrapes it.
+    let prom_dir = cli.root().join("prometheus");
+    std::fs::create_dir_all(&prom_dir).unwrap();
+    let config = prom_dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: mailcanary\n    \
+             static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+    )
+    .unwrap();
+    let prom_port = free_port();
+    let mut prometheus = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            prom_dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus (package prometheus)");
+    let query = "/api/v1/query?query=mailcanary_checks_total%7Bstatus%3D%22ok%22%7D";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let scraped = loop {
+        let answer = std::net::TcpStream::connect(("127.0.0.1", prom_port))
+            .ok()
+            .map(|_| http_get(prom_port, query));
+        if let Some(a) = answer
+            && let Some((_, json)) = a.split_once("\r\n\r\n")
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(json)
+            && let Some(first) = v["data"]["result"].as_array().and_then(|r| r.first())
+        {
+            break first.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Prometheus never scraped the endpoint"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = prometheus.kill();
+    let _ = prometheus.wait();
+    assert_eq!(scraped["metric"]["mailbox"], "office", "{scraped}");
+    let value: f64 = scraped["value"][1].as_str().unwrap().parse().unwrap();
+    assert!(value >= 2.0, "{scraped}");
     assert!(stop(&mut child).success());
 }
