@@ -18,6 +18,31 @@ pub fn harness_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("harness/mailserver")
 }
 
+/// Runs `cmd` with `stdin` fed to it; panics (naming `what`, with its output) unless it
+/// succeeds; returns its standard output.
+fn fed(mut cmd: Command, stdin: &[u8], what: &str) -> String {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin)
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("output");
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// A running Dovecot + Postfix instance on loopback.
 pub struct MailServer {
     dir: tempfile::TempDir,
@@ -81,28 +106,9 @@ impl MailServer {
 
     /// Runs a harness subcommand on this instance, feeding `stdin`; panics on failure.
     pub fn ctl_with_input(&self, args: &[&str], stdin: &[u8]) -> String {
-        let mut child = Command::new(harness_script())
-            .arg(args[0])
-            .arg(self.dir())
-            .args(&args[1..])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run the harness script");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(stdin)
-            .expect("write stdin");
-        let out = child.wait_with_output().expect("harness output");
-        assert!(
-            out.status.success(),
-            "mailserver {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let mut cmd = Command::new(harness_script());
+        cmd.arg(args[0]).arg(self.dir()).args(&args[1..]);
+        fed(cmd, stdin, &format!("mailserver {args:?}"))
     }
 
     /// Runs a harness subcommand on this instance; panics on failure.
@@ -117,27 +123,15 @@ impl MailServer {
 
     /// Adds a user with a storage quota such as `200K`.
     pub fn add_user_with_quota(&self, address: &str, password: &str, quota: &str) {
-        let mut child = Command::new(harness_script())
-            .arg("adduser")
+        let mut cmd = Command::new(harness_script());
+        cmd.arg("adduser")
             .arg(self.dir())
             .arg(address)
-            .env("MS_QUOTA", quota)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run the harness script");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(format!("{password}\n").as_bytes())
-            .expect("write stdin");
-        let out = child.wait_with_output().expect("harness output");
-        assert!(
-            out.status.success(),
-            "adduser failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+            .env("MS_QUOTA", quota);
+        fed(
+            cmd,
+            format!("{password}\n").as_bytes(),
+            "mailserver adduser",
         );
     }
 
@@ -159,27 +153,11 @@ impl MailServer {
     /// Submits a raw message on the MX-like port (no auth), as mail from outside arrives.
     pub fn send_mx(&self, from: &str, to: &str, raw: &str) {
         let server = format!("127.0.0.1:{}", self.port("MS_MX_PORT"));
-        let mut child = Command::new("swaks")
-            .args([
-                "--server", &server, "--from", from, "--to", to, "--data", "-",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("swaks (package swaks)");
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(raw.as_bytes())
-            .expect("write message");
-        let out = child.wait_with_output().expect("swaks output");
-        assert!(
-            out.status.success(),
-            "swaks failed:\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        let mut cmd = Command::new("swaks");
+        cmd.args([
+            "--server", &server, "--from", from, "--to", to, "--data", "-",
+        ]);
+        fed(cmd, raw.as_bytes(), "swaks (package swaks)");
     }
 
     /// How many messages wait in Postfix's queue.
@@ -536,6 +514,36 @@ impl Cli {
     /// Runs the binary with `args`.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_input(args, b"")
+    }
+
+    /// Adds the mailbox "office" for `user` on `ms`: IMAPS, submission with STARTTLS, the
+    /// harness CA (unless `extra` names its own `--ca-file`), password from `$OFFICE_PW`, plus
+    /// `extra` options. Panics unless it is accepted.
+    pub fn add_harness_mailbox(&self, ms: &MailServer, user: &str, extra: &[&str]) {
+        let imap = format!("localhost:{}", ms.port("MS_IMAPS_PORT"));
+        let smtp = format!("localhost:{}", ms.port("MS_SMTP_PORT"));
+        let ca = ms.ca_file();
+        let mut args = vec![
+            "mailbox",
+            "add",
+            "office",
+            "--address",
+            user,
+            "--imap",
+            &imap,
+            "--smtp",
+            &smtp,
+            "--smtp-security",
+            "starttls",
+            "--password-env",
+            "OFFICE_PW",
+        ];
+        if !extra.contains(&"--ca-file") {
+            args.extend_from_slice(&["--ca-file", ca.to_str().expect("a UTF-8 path")]);
+        }
+        args.extend_from_slice(extra);
+        let r = self.run(&args);
+        assert_eq!(r.code, 0, "mailbox add: {r:?}");
     }
 
     /// The directory holding config and data (for leak checks).

@@ -25,6 +25,25 @@ fn mailbox(ms: &MailServer, user: &str, password: &str) -> MailboxConfig {
     .expect("valid mailbox")
 }
 
+/// A logged-in IMAP connection to `mb` with INBOX selected, as a check opens it.
+async fn logged_in(
+    mb: &MailboxConfig,
+) -> (
+    mailcanary_engine::probe::StageTimeouts,
+    mailcanary_engine::probe::Recorder,
+    mailcanary_engine::imap::ImapConn,
+) {
+    use mailcanary_engine::probe::{MailboxSecrets, Recorder, StageTimeouts};
+    let t = StageTimeouts::default();
+    let mut rec = Recorder::new(std::time::Instant::now() + Duration::from_secs(20));
+    let secrets = MailboxSecrets::load(mb, t.auth).await.expect("secrets");
+    let mut conn = mailcanary_engine::imap::open(&mut rec, &t, &secrets.login(mb))
+        .await
+        .expect("login");
+    conn.prepare(&mut rec, &t).await.expect("prepare");
+    (t, rec, conn)
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -129,9 +148,6 @@ fn a_message_with_the_awaited_id_but_a_bad_mac_is_not_the_canary() {
     // The check's own scanning, driven by hand so that the forged message can carry the very
     // id being waited for.
     use mailcanary_engine::imap::{self, Expected, WaitPlan};
-    use mailcanary_engine::probe::{Login, Recorder, StageTimeouts};
-    use mailcanary_engine::tls::{client_config, load_ca_file};
-    use secrecy::SecretString;
 
     let ms = MailServer::start();
     let user = "mac@example.test";
@@ -153,20 +169,7 @@ fn a_message_with_the_awaited_id_but_a_bad_mac_is_not_the_canary() {
     );
     let rt = runtime();
     rt.block_on(async {
-        let t = StageTimeouts::default();
-        let mut rec = Recorder::new(std::time::Instant::now() + Duration::from_secs(20));
-        let password = SecretString::from("mac-test-pw-3".to_string());
-        let roots = load_ca_file(&ms.ca_file()).unwrap();
-        let login = Login {
-            endpoint: &mb.imap,
-            login: &mb.login,
-            password: &password,
-            allow_plaintext_login: false,
-            tls: client_config(roots.clone()).unwrap(),
-            extra_roots: &roots,
-        };
-        let mut conn = imap::open(&mut rec, &t, &login).await.expect("login");
-        conn.prepare(&mut rec, &t).await.expect("prepare");
+        let (t, mut rec, mut conn) = logged_in(&mb).await;
         // Arrives after the check noted where new mail starts, so it is looked at.
         ms.deliver(user, "INBOX", &String::from_utf8(forged.message).unwrap());
         let want = Expected {
@@ -195,9 +198,6 @@ fn a_message_with_the_awaited_id_but_a_bad_mac_is_not_the_canary() {
 fn a_canary_deleted_by_another_client_between_two_looks_is_canary_removed() {
     use mailcanary_engine::core::report::Stage;
     use mailcanary_engine::imap::{self, Expected, WaitPlan};
-    use mailcanary_engine::probe::{Login, Recorder, StageTimeouts};
-    use mailcanary_engine::tls::{client_config, load_ca_file};
-    use secrecy::SecretString;
 
     let ms = MailServer::start();
     let user = "gone@example.test";
@@ -218,20 +218,7 @@ fn a_canary_deleted_by_another_client_between_two_looks_is_canary_removed() {
     );
     let rt = runtime();
     let (verified, problems) = rt.block_on(async {
-        let t = StageTimeouts::default();
-        let mut rec = Recorder::new(std::time::Instant::now() + Duration::from_secs(20));
-        let password = SecretString::from("gone-test-pw-4".to_string());
-        let roots = load_ca_file(&ms.ca_file()).unwrap();
-        let login = Login {
-            endpoint: &mb.imap,
-            login: &mb.login,
-            password: &password,
-            allow_plaintext_login: false,
-            tls: client_config(roots.clone()).unwrap(),
-            extra_roots: &roots,
-        };
-        let mut conn = imap::open(&mut rec, &t, &login).await.expect("login");
-        conn.prepare(&mut rec, &t).await.expect("prepare");
+        let (t, mut rec, mut conn) = logged_in(&mb).await;
         ms.deliver(user, "INBOX", &String::from_utf8(ours.message).unwrap());
         let want = Expected {
             key: &key,

@@ -524,8 +524,15 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
         .unwrap_or_default()
         .as_millis()
         .saturating_sub(7 * 86_400_000) as u64;
-    let histories: Vec<History> = match Store::open(&env.data_dir) {
-        Ok(store) => selected
+    // One handle on the history for the whole command; a history that cannot be opened is a
+    // warning: the checks run without it and are not saved.
+    let mut store = Store::open(&env.data_dir)
+        .inspect_err(|e| {
+            eprintln!("mailcanary: warning: history unavailable, checks run without it: {e}")
+        })
+        .ok();
+    let histories: Vec<History> = match &store {
+        Some(store) => selected
             .iter()
             .map(|mb| {
                 let name = mb.name.as_str();
@@ -541,10 +548,7 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
                 }
             })
             .collect(),
-        Err(e) => {
-            eprintln!("mailcanary: warning: history unreadable, checked without it: {e}");
-            vec![History::default(); selected.len()]
-        }
+        None => vec![History::default(); selected.len()],
     };
     let reports: Vec<CheckReport> = rt.block_on(futures::future::join_all(
         selected
@@ -553,19 +557,16 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
             .map(|(mb, h)| check_bounded(mb, &key, &opts, h)),
     ));
     rt.shutdown_timeout(Duration::from_millis(200));
-    // The history is secondary to the answer: a history that cannot be written is a warning.
-    match Store::open(&env.data_dir) {
-        Ok(mut store) => {
-            for r in &reports {
-                if let Err(e) = store.record(r) {
-                    eprintln!(
-                        "mailcanary: warning: check of \"{}\" not saved: {e}",
-                        r.mailbox
-                    );
-                }
+    // The history is secondary to the answer: a check that cannot be saved is a warning.
+    if let Some(store) = store.as_mut() {
+        for r in &reports {
+            if let Err(e) = store.record(r) {
+                eprintln!(
+                    "mailcanary: warning: check of \"{}\" not saved: {e}",
+                    r.mailbox
+                );
             }
         }
-        Err(e) => eprintln!("mailcanary: warning: checks not saved: {e}"),
     }
     let mut worst = Severity::Ok;
     let stdout = std::io::stdout();

@@ -13,25 +13,7 @@ const USER: &str = "office@example.test";
 fn setup(ms: &MailServer, password: &str) -> Cli {
     ms.add_user(USER, password);
     let cli = Cli::new(BIN).env("OFFICE_PW", password);
-    let imap = format!("localhost:{}", ms.port("MS_IMAPS_PORT"));
-    let smtp = format!("localhost:{}", ms.port("MS_SMTP_PORT"));
-    let ca = ms.ca_file();
-    let r = cli.run(&[
-        "mailbox",
-        "add",
-        "office",
-        "--address",
-        USER,
-        "--imap",
-        &imap,
-        "--smtp",
-        &smtp,
-        "--ca-file",
-        ca.to_str().unwrap(),
-        "--password-env",
-        "OFFICE_PW",
-    ]);
-    assert_eq!(r.code, 0, "{r:?}");
+    cli.add_harness_mailbox(ms, USER, &[]);
     cli
 }
 

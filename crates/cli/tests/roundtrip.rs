@@ -24,30 +24,7 @@ fn setup_with(ms: MailServer, tag: &str, extra: &[&str]) -> Setup {
     let password = unique_password(tag);
     ms.add_user(USER, &password);
     let cli = Cli::new(BIN).env("OFFICE_PW", &password);
-    let imap = format!("localhost:{}", ms.port("MS_IMAPS_PORT"));
-    let smtp = format!("localhost:{}", ms.port("MS_SMTP_PORT"));
-    let ca = ms.ca_file();
-    let mut args = vec![
-        "mailbox",
-        "add",
-        "office",
-        "--address",
-        USER,
-        "--imap",
-        &imap,
-        "--smtp",
-        &smtp,
-        "--smtp-security",
-        "starttls",
-        "--password-env",
-        "OFFICE_PW",
-    ];
-    if !extra.contains(&"--ca-file") {
-        args.extend_from_slice(&["--ca-file", ca.to_str().unwrap()]);
-    }
-    args.extend_from_slice(extra);
-    let r = cli.run(&args);
-    assert_eq!(r.code, 0, "mailbox add: {r:?}");
+    cli.add_harness_mailbox(&ms, USER, extra);
     Setup { ms, cli, password }
 }
 

@@ -137,7 +137,40 @@ impl CommandHook {
 /// next one shown.
 #[derive(Debug, Default)]
 pub struct DesktopNotifier {
-    shown: std::sync::Mutex<(Vec<std::time::Instant>, u32)>,
+    limit: std::sync::Mutex<RateLimit>,
+}
+
+/// At most `burst` admissions per minute; the refused ones are counted and handed to the next
+/// admitted one.
+#[derive(Debug)]
+struct RateLimit {
+    burst: usize,
+    admitted: Vec<std::time::Instant>,
+    held: u32,
+}
+
+impl Default for RateLimit {
+    fn default() -> Self {
+        RateLimit {
+            burst: DesktopNotifier::BURST,
+            admitted: Vec::new(),
+            held: 0,
+        }
+    }
+}
+
+impl RateLimit {
+    /// `Some(held back since the last admission)` when admitted at `now`, else `None`.
+    fn admit(&mut self, now: std::time::Instant) -> Option<u32> {
+        self.admitted
+            .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
+        if self.admitted.len() >= self.burst {
+            self.held += 1;
+            return None;
+        }
+        self.admitted.push(now);
+        Some(std::mem::take(&mut self.held))
+    }
 }
 
 impl DesktopNotifier {
@@ -151,18 +184,13 @@ impl DesktopNotifier {
 
     /// Shows one alert; `Ok(false)` when it was held back by the rate limit.
     pub async fn send(&self, a: &Alert, lang: Lang) -> Result<bool, String> {
-        let held = {
-            let mut guard = self.shown.lock().expect("not poisoned");
-            let now = std::time::Instant::now();
-            guard
-                .0
-                .retain(|t| now.duration_since(*t) < Duration::from_secs(60));
-            if guard.0.len() >= Self::BURST {
-                guard.1 += 1;
-                return Ok(false);
-            }
-            guard.0.push(now);
-            std::mem::take(&mut guard.1)
+        let admitted = self
+            .limit
+            .lock()
+            .expect("not poisoned")
+            .admit(std::time::Instant::now());
+        let Some(held) = admitted else {
+            return Ok(false);
         };
         let title = match (lang, a.event) {
             (Lang::En, "recovered") => format!("Mail Canary: {} works again", a.mailbox),
@@ -420,6 +448,21 @@ mod tests {
             let e = Webhook::new(bad, WebhookFormat::Json).unwrap_err();
             assert!(!e.contains("secret"), "{e}");
         }
+    }
+
+    #[test]
+    fn desktop_rate_limit_holds_back_and_counts() {
+        let mut r = RateLimit::default();
+        let t0 = std::time::Instant::now();
+        for i in 0..DesktopNotifier::BURST {
+            assert_eq!(r.admit(t0 + Duration::from_secs(i as u64)), Some(0), "{i}");
+        }
+        assert_eq!(r.admit(t0 + Duration::from_secs(10)), None);
+        assert_eq!(r.admit(t0 + Duration::from_secs(20)), None);
+        // A minute after the first, room again: the two held back are reported.
+        assert_eq!(r.admit(t0 + Duration::from_secs(60)), Some(2));
+        assert_eq!(r.admit(t0 + Duration::from_secs(61)), Some(0));
+        assert_eq!(r.admit(t0 + Duration::from_secs(61)), None);
     }
 
     #[test]

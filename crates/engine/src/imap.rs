@@ -444,6 +444,37 @@ impl ImapConn {
         Ok((found, next))
     }
 
+    /// Canaries just seen in the selected folder.
+    fn found_here(
+        &self,
+        raw: &str,
+        shown: &str,
+        in_junk: bool,
+        hits: Vec<(u32, CanaryHeader)>,
+    ) -> Vec<Found> {
+        let now = Instant::now();
+        hits.into_iter()
+            .map(|(uid, header)| Found {
+                folder_raw: raw.to_string(),
+                folder: shown.to_string(),
+                in_junk,
+                uid,
+                uid_validity: self.selected_validity,
+                seen_at: now,
+                header,
+            })
+            .collect()
+    }
+
+    /// Selects the folder a canary was found in (the wait may have moved on since); `false`
+    /// when its UIDVALIDITY changed, so the UID may name another message now.
+    async fn select_found(&mut self, found: &Found) -> Result<bool, Failure> {
+        if self.selected != found.folder_raw {
+            self.select(&found.folder_raw).await?;
+        }
+        Ok(self.selected_validity == found.uid_validity)
+    }
+
     /// `UID STORE set +FLAGS.SILENT flags`.
     async fn flag_deleted(&mut self, set: &str, flags: &str) -> Result<(), Failure> {
         let _: Vec<_> = self
@@ -537,18 +568,7 @@ impl ImapConn {
                 )
                 .await?;
                 self.inbox_next = next;
-                let now = Instant::now();
-                for (uid, header) in hits {
-                    found.push(Found {
-                        folder_raw: "INBOX".into(),
-                        folder: "INBOX".into(),
-                        in_junk: false,
-                        uid,
-                        uid_validity: self.selected_validity,
-                        seen_at: now,
-                        header,
-                    });
-                }
+                found.extend(self.found_here("INBOX", "INBOX", false, hits));
                 if found.len() == ids.len() {
                     return Ok(());
                 }
@@ -569,18 +589,7 @@ impl ImapConn {
                         )
                         .await?;
                         self.junk_next = next;
-                        let now = Instant::now();
-                        for (uid, header) in hits {
-                            found.push(Found {
-                                folder_raw: raw.clone(),
-                                folder: shown.clone(),
-                                in_junk: true,
-                                uid,
-                                uid_validity: self.selected_validity,
-                                seen_at: now,
-                                header,
-                            });
-                        }
+                        found.extend(self.found_here(&raw, &shown, true, hits));
                         limit(bounded(Instant::now()), self.select("INBOX")).await?;
                         if found.len() == ids.len() {
                             return Ok(());
@@ -701,10 +710,7 @@ impl ImapConn {
         let limit = t.command.min(rec.remaining());
         let fetched = tokio::time::timeout(limit, async {
             // The wait may have moved on to another folder since it saw this one.
-            if self.selected != found.folder_raw {
-                self.select(&found.folder_raw.clone()).await?;
-            }
-            if self.selected_validity != found.uid_validity {
+            if !self.select_found(found).await? {
                 return Ok(None);
             }
             let fetches: Vec<_> = self
@@ -787,13 +793,14 @@ impl ImapConn {
     pub async fn cleanup(&mut self, rec: &mut Recorder, t: &StageTimeouts, found: &Found) -> bool {
         let server = self.server.clone();
         let uid = found.uid.to_string();
-        if self.selected != found.folder_raw
-            && let Err(f) = self.select(&found.folder_raw.clone()).await
-        {
-            rec.fail(Stage::Cleanup, P, &server, f);
-            return false;
-        }
-        if self.selected_validity != found.uid_validity {
+        let same = match self.select_found(found).await {
+            Ok(same) => same,
+            Err(f) => {
+                rec.fail(Stage::Cleanup, P, &server, f);
+                return false;
+            }
+        };
+        if !same {
             let f = Failure::new(
                 Category::ProtocolError,
                 format!(

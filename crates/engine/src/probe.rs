@@ -242,6 +242,47 @@ impl Recorder {
     }
 }
 
+/// What a mailbox's logins need from outside the config: its password and its TLS trust.
+pub struct MailboxSecrets {
+    /// The password.
+    pub password: SecretString,
+    /// Extra CA certificates from the mailbox's `ca_file`.
+    pub roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// TLS configuration: platform roots plus `roots`.
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+impl MailboxSecrets {
+    /// Reads the password (within `limit`) and the CA file; the error is a config problem.
+    pub async fn load(mb: &MailboxConfig, limit: Duration) -> Result<MailboxSecrets, String> {
+        let password = secrets::read_password(mb, limit)
+            .await
+            .map_err(|e| e.to_string())?;
+        let roots = match &mb.ca_file {
+            Some(p) => load_ca_file(p).map_err(|e| e.to_string())?,
+            None => Vec::new(),
+        };
+        let tls = client_config(roots.clone()).map_err(|e| e.to_string())?;
+        Ok(MailboxSecrets {
+            password,
+            roots,
+            tls,
+        })
+    }
+
+    /// The IMAP login of `mb`.
+    pub fn login<'a>(&'a self, mb: &'a MailboxConfig) -> Login<'a> {
+        Login {
+            endpoint: &mb.imap,
+            login: &mb.login,
+            password: &self.password,
+            allow_plaintext_login: mb.allow_plaintext_login,
+            tls: self.tls.clone(),
+            extra_roots: &self.roots,
+        }
+    }
+}
+
 /// What logging in to one server needs.
 #[derive(Clone)]
 pub struct Login<'a> {
@@ -447,41 +488,17 @@ async fn round_trip(
     extras: &mut Extras,
 ) {
     let t = &opts.stage_timeouts;
-    let password = match secrets::read_password(mb, t.auth.min(rec.remaining())).await {
-        Ok(p) => p,
+    let secrets = match MailboxSecrets::load(mb, t.auth.min(rec.remaining())).await {
+        Ok(s) => s,
         Err(e) => {
-            rec.problems.push(config_problem(e.to_string()));
+            rec.problems.push(config_problem(e));
             return;
         }
     };
-    let extra_roots = match &mb.ca_file {
-        Some(path) => match load_ca_file(path) {
-            Ok(c) => c,
-            Err(e) => {
-                rec.problems.push(config_problem(e.to_string()));
-                return;
-            }
-        },
-        None => Vec::new(),
-    };
-    let tls = match client_config(extra_roots.clone()) {
-        Ok(c) => c,
-        Err(e) => {
-            rec.problems.push(config_problem(e.to_string()));
-            return;
-        }
-    };
-    let login = Login {
-        endpoint: &mb.imap,
-        login: &mb.login,
-        password: &password,
-        allow_plaintext_login: mb.allow_plaintext_login,
-        tls: tls.clone(),
-        extra_roots: &extra_roots,
-    };
+    let login = secrets.login(mb);
     let plan = Login {
         endpoint: &mb.smtp,
-        tls,
+        tls: secrets.tls.clone(),
         ..login
     };
     // Both sides connect and log in at the same time, each with its own stage limits; their
@@ -722,22 +739,8 @@ pub async fn sweep(
     older_than_secs: u64,
 ) -> Result<usize, String> {
     let t = &opts.stage_timeouts;
-    let password = secrets::read_password(mb, t.auth)
-        .await
-        .map_err(|e| e.to_string())?;
-    let roots = match &mb.ca_file {
-        Some(p) => load_ca_file(p).map_err(|e| e.to_string())?,
-        None => Vec::new(),
-    };
-    let tls = client_config(roots.clone()).map_err(|e| e.to_string())?;
-    let login = Login {
-        endpoint: &mb.imap,
-        login: &mb.login,
-        password: &password,
-        allow_plaintext_login: mb.allow_plaintext_login,
-        tls,
-        extra_roots: &roots,
-    };
+    let secrets = MailboxSecrets::load(mb, t.auth).await?;
+    let login = secrets.login(mb);
     let mut rec = Recorder::new(Instant::now() + opts.timeout);
     let Some(mut conn) = imap::open(&mut rec, t, &login).await else {
         return Err(rec
