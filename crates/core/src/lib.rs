@@ -17,6 +17,7 @@ pub mod notice;
 pub mod probes;
 pub mod report;
 pub mod schedule;
+pub mod stats;
 pub mod utf7;
 
 pub use category::{Category, Severity};
