@@ -511,6 +511,36 @@ impl Cli {
         }
     }
 
+    /// Starts the binary with `args` in the background: standard output to the file `out`,
+    /// standard input a pipe, standard error piped.
+    pub fn spawn(&self, args: &[&str], envs: &[(&str, &str)], out: &Path) -> std::process::Child {
+        Command::new(&self.bin)
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env_remove("MAILCANARY_LANG")
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("LANG", "C.UTF-8")
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(envs.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(std::fs::File::create(out).expect("output file"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start mailcanary")
+    }
+
+    /// Appends `text` to the config file (for sections the CLI does not write).
+    pub fn append_config(&self, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.config_path())
+            .expect("config file");
+        f.write_all(text.as_bytes()).expect("config written");
+    }
+
     /// Runs the binary with `args`.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_with_input(args, b"")
@@ -634,5 +664,31 @@ impl HttpReceiver {
     /// Every POST so far: (path, body).
     pub fn received(&self) -> Vec<(String, String)> {
         self.received.lock().expect("not poisoned").clone()
+    }
+}
+
+/// The lines of a text file (none if it does not exist yet).
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Waits, looking at the file every 50 ms, until `pred` holds for its lines; panics with the
+/// lines after `limit`.
+pub fn wait_for(path: &Path, what: &str, limit: Duration, pred: impl Fn(&[String]) -> bool) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if pred(&lines(path)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; have: {:?}",
+            lines(path)
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -11,12 +11,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{ArgGroup, Args, Parser, Subcommand};
-use mailcanary_engine::alerts::{Webhook, WebhookFormat};
 use mailcanary_engine::core::canary::CanaryKey;
 use mailcanary_engine::core::config::{
     Config, MailboxConfig, MailboxName, Protocol, RawMailbox, SecretSource,
 };
-use mailcanary_engine::core::health::HealthPolicy;
 use mailcanary_engine::core::probes::tally;
 use mailcanary_engine::core::report::{
     CheckReport, Observations, Problem, Stage, diagnose, iso8601_utc, parse_since,
@@ -31,6 +29,9 @@ use mailcanary_engine::{config_file, secrets};
 use secrecy::SecretString;
 
 /// Loggers that may see secrets or message contents; never shown.
+mod html_report;
+mod office;
+
 const SILENCED_LOGGERS: &str =
     "async_imap=off,imap_proto=off,lettre=off,rustls=off,tokio_rustls=off,zbus=off,keyring=off";
 
@@ -68,6 +69,24 @@ enum Command {
     History(HistoryArgs),
     /// Watch the mailboxes continuously and alert on incidents, until stopped (Ctrl-C, SIGTERM).
     Run(RunArgs),
+    /// Acknowledge a mailbox's current problem (or its drill): no more reminders for it.
+    Ack {
+        /// Mailbox name.
+        name: String,
+    },
+    /// Hold a mailbox's notifications back for a while (checks go on).
+    Snooze {
+        /// Mailbox name.
+        name: String,
+        /// How long: 30m, 2h, 1d (at most a week).
+        #[arg(long = "for", value_name = "SPAN")]
+        span: String,
+    },
+    /// Rehearse an outage: a labelled alert through the real channels, the runbook, and the
+    /// time until someone acknowledges it.
+    Drill(office::DrillArgs),
+    /// Uptime, daily round-trip times, incidents and drills; as text, JSON or an HTML file.
+    Report(office::ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -83,20 +102,8 @@ struct RunArgs {
     /// Checks running at once across mailboxes.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     concurrency: u64,
-    /// A command run for every alert, with MAILCANARY_EVENT, _MAILBOX, _SEVERITY, _CATEGORY,
-    /// _SUMMARY, _ACTION and _LASTED_SECS in its environment.
-    #[arg(long, value_name = "CMD")]
-    hook: Option<String>,
-    /// Show alerts as desktop notifications.
-    #[arg(long)]
-    notify: bool,
-    /// Post alerts to the webhook URL held in this environment variable (URLs of Slack and
-    /// Teams hold a token, so they are never taken as an argument).
-    #[arg(long, value_name = "VAR")]
-    webhook_env: Option<String>,
-    /// Shape of the webhook's JSON: json, slack or teams.
-    #[arg(long, default_value = "json", value_parser = ["json", "slack", "teams"])]
-    webhook_format: String,
+    #[command(flatten)]
+    alerts: office::AlertArgs,
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9898).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
@@ -288,6 +295,10 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Check(a) => run_check(&env, a),
         Command::History(a) => history(&env, a),
         Command::Run(a) => run_monitor(&env, a),
+        Command::Ack { name } => office::ack(&env, &name),
+        Command::Snooze { name, span } => office::snooze(&env, &name, &span),
+        Command::Drill(a) => office::drill(&env, a),
+        Command::Report(a) => office::report(&env, a),
     }
 }
 
@@ -598,10 +609,7 @@ async fn check_bounded(
 }
 
 fn timed_out_report(mb: &MailboxConfig, opts: &CheckOptions) -> CheckReport {
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
+    let now_ms = now_ms();
     let obs = Observations {
         mailbox: mb.name.to_string(),
         started_at_ms: now_ms.saturating_sub(opts.timeout.as_millis() as u64),
@@ -623,15 +631,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
     let config = env.load()?;
     let lang = env.lang(&config);
     let selected = select_mailboxes(&config, env, &a.names)?;
-    let webhook = match &a.webhook_env {
-        Some(var) => {
-            let url = std::env::var(var)
-                .map_err(|_| anyhow!("--webhook-env {var}: the variable is not set"))?;
-            let format = WebhookFormat::parse(&a.webhook_format).expect("clap checked it");
-            Some(Webhook::new(&url, format).map_err(|e| anyhow!("--webhook-env {var}: {e}"))?)
-        }
-        None => None,
-    };
+    let channels = office::Channels::resolve(&config, a.alerts)?;
     let (key, _) = secrets::install_key(&env.data_dir)?;
     let opts = MonitorOptions {
         check: CheckOptions {
@@ -640,12 +640,14 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
             ..Default::default()
         },
         schedule: SchedulePolicy::every(a.interval * 1000),
-        health: HealthPolicy::default(),
+        health: office::health_policy(&config),
         concurrency: a.concurrency as usize,
-        hook: a.hook,
-        desktop: a.notify,
-        webhook,
+        hook: channels.hook,
+        desktop: channels.desktop,
+        webhook: channels.webhook,
         metrics: a.metrics.map(|_| Metrics::new()),
+        runbook: config.runbook.clone(),
+        retention_days: config.retention_days,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -709,6 +711,14 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
     Ok(0)
 }
 
+/// Now, Unix milliseconds.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
 fn stage_ms(r: &CheckReport, stage: Stage, protocol: Protocol) -> Option<u64> {
     r.stages
         .iter()
@@ -751,10 +761,7 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
         let config = env.load()?;
         find_mailbox(&config, env, n)?;
     }
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64;
+    let now_ms = now_ms();
     let db = env.data_dir.join(mailcanary_engine::store::DB_FILE);
     let reports = if db.exists() {
         Store::open(&env.data_dir)?.history(a.name.as_deref(), now_ms.saturating_sub(back))?

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mailcanary_tests::{Cli, HttpReceiver, MailServer, NotificationServer};
+use mailcanary_tests::{Cli, HttpReceiver, MailServer, NotificationServer, lines, wait_for};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
 const USER: &str = "office@example.test";
@@ -28,46 +28,11 @@ fn spawn_run_env(
     out: &Path,
     envs: &[(&str, &str)],
 ) -> Child {
-    Command::new(BIN)
-        .arg("--config")
-        .arg(cli.config_path())
-        .arg("--data-dir")
-        .arg(cli.data_dir())
-        .arg("run")
-        .args(args)
-        .env("OFFICE_PW", password)
-        .env("LANG", "C.UTF-8")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .envs(envs.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(out).unwrap())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run mailcanary")
-}
-
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_string)
-        .collect()
-}
-
-/// Waits (polling the file) until `pred` holds for its lines.
-fn wait_for(path: &Path, what: &str, limit: Duration, pred: impl Fn(&[String]) -> bool) {
-    let deadline = Instant::now() + limit;
-    loop {
-        if pred(&lines(path)) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; have: {:?}",
-            lines(path)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    let mut env = vec![("OFFICE_PW", password)];
+    env.extend_from_slice(envs);
+    cli.spawn(&all, &env, out)
 }
 
 fn ok_checks(l: &[String]) -> usize {

@@ -501,13 +501,139 @@ impl MailboxConfig {
     }
 }
 
+/// The office's runbook: what to do when mail stops. Shown with every critical alert and in
+/// every drill.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Runbook {
+    /// Who to call first (a person and a number).
+    pub contact: Option<String>,
+    /// The provider's support line.
+    pub provider_support: Option<String>,
+    /// The webmail address, to read and send mail while the mail program cannot.
+    pub webmail: Option<String>,
+    /// How to reach customers while mail is down (phone, a backup address, the website).
+    pub backup_channel: Option<String>,
+    /// Anything else.
+    pub notes: Option<String>,
+}
+
+impl Runbook {
+    /// Whether nothing is written down yet.
+    pub fn is_empty(&self) -> bool {
+        self.lines(Lang::En).is_empty()
+    }
+
+    /// Its lines as (label, value), in the order staff need them.
+    pub fn lines(&self, lang: Lang) -> Vec<(&'static str, String)> {
+        let labels: [(&str, &str, &Option<String>); 5] = [
+            ("Who to call", "連絡先", &self.contact),
+            (
+                "Provider support",
+                "プロバイダーのサポート窓口",
+                &self.provider_support,
+            ),
+            ("Webmail", "Webメール", &self.webmail),
+            (
+                "Reach customers by",
+                "お客様への連絡手段",
+                &self.backup_channel,
+            ),
+            ("Notes", "メモ", &self.notes),
+        ];
+        labels
+            .into_iter()
+            .filter_map(|(en, ja, v)| {
+                let v = v.as_deref()?.trim();
+                (!v.is_empty()).then(|| (if lang == Lang::Ja { ja } else { en }, v.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// Alert channels used by `run` and by drills (command-line flags add to them).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Show desktop notifications.
+    #[serde(default)]
+    pub notify: bool,
+    /// A command run for every alert.
+    pub hook: Option<String>,
+    /// The environment variable that holds the webhook URL (never the URL itself: it holds a
+    /// token).
+    pub webhook_env: Option<String>,
+    /// `json`, `slack` or `teams`.
+    pub webhook_format: Option<String>,
+    /// An unacknowledged critical alert is repeated after this long (`30m`, `4h`, `1d`).
+    pub renotify_after: Option<String>,
+}
+
+impl AlertSettings {
+    /// The reminder interval in ms, if set (validated when the config is parsed).
+    pub fn renotify_after_ms(&self) -> Option<u64> {
+        self.renotify_after
+            .as_deref()
+            .and_then(crate::report::parse_since)
+            .filter(|&ms| ms > 0)
+    }
+}
+
+/// How the monitor tells "this PC is offline" from "the provider is down".
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Other servers (`host:port`) that are normally reachable: when a mail server cannot be
+    /// reached but one of these can, this PC is online and the provider is down.
+    #[serde(default)]
+    pub references: Vec<String>,
+}
+
+/// Days of history kept when the config does not say.
+pub const DEFAULT_RETENTION_DAYS: u32 = 400;
+
 /// The whole configuration, validated.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Language for texts, if the file sets one.
     pub lang: Option<Lang>,
+    /// Days of history kept.
+    pub retention_days: u32,
+    /// The office's runbook.
+    pub runbook: Runbook,
+    /// Alert channels.
+    pub alerts: AlertSettings,
+    /// Offline detection.
+    pub network: NetworkSettings,
     /// Mailboxes by name.
     pub mailboxes: BTreeMap<MailboxName, MailboxConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            lang: None,
+            retention_days: DEFAULT_RETENTION_DAYS,
+            runbook: Runbook::default(),
+            alerts: AlertSettings::default(),
+            network: NetworkSettings::default(),
+            mailboxes: BTreeMap::new(),
+        }
+    }
+}
+
+/// Parses a `[section]` of plain settings, naming the section in errors (never the value).
+fn section<T: serde::de::DeserializeOwned>(
+    name: &str,
+    value: &toml::Value,
+) -> Result<T, ConfigError> {
+    value
+        .clone()
+        .try_into()
+        .map_err(|e: toml::de::Error| ConfigError::Global {
+            field: name.to_string(),
+            message: redact_quoted(e.message().trim()),
+        })
 }
 
 impl Config {
@@ -562,10 +688,53 @@ impl Config {
                         config.mailboxes.insert(resolved.name.clone(), resolved);
                     }
                 }
+                "retention_days" => {
+                    config.retention_days = value
+                        .as_integer()
+                        .and_then(|d| u32::try_from(d).ok())
+                        .filter(|d| (1..=36_500).contains(d))
+                        .ok_or_else(|| ConfigError::Global {
+                            field: "retention_days".into(),
+                            message: "must be a whole number of days from 1 to 36500".into(),
+                        })?;
+                }
+                "runbook" => config.runbook = section("runbook", value)?,
+                "alerts" => {
+                    config.alerts = section("alerts", value)?;
+                    if config.alerts.renotify_after.is_some()
+                        && config.alerts.renotify_after_ms().is_none()
+                    {
+                        return Err(ConfigError::Global {
+                            field: "alerts.renotify_after".into(),
+                            message: "must be a span such as \"30m\", \"4h\" or \"1d\"".into(),
+                        });
+                    }
+                    if let Some(f) = &config.alerts.webhook_format
+                        && !["json", "slack", "teams"].contains(&f.as_str())
+                    {
+                        return Err(ConfigError::Global {
+                            field: "alerts.webhook_format".into(),
+                            message: "must be \"json\", \"slack\" or \"teams\"".into(),
+                        });
+                    }
+                }
+                "network" => {
+                    config.network = section("network", value)?;
+                    for r in &config.network.references {
+                        split_host_port(r)
+                            .ok()
+                            .and_then(|(_, port)| port)
+                            .ok_or_else(|| ConfigError::Global {
+                                field: "network.references".into(),
+                                message: format!("\"{r}\" is not HOST:PORT"),
+                            })?;
+                    }
+                }
                 other => {
                     return Err(ConfigError::Global {
                         field: other.to_string(),
-                        message: "unknown field; expected `lang` or [mailboxes.NAME] sections"
+                        message: "unknown field; expected `lang`, `retention_days`, [runbook], \
+                                  [alerts], [network] or [mailboxes.NAME] sections"
                             .into(),
                     });
                 }
@@ -736,11 +905,67 @@ password_keyring = true
             ),
             ("x = [".to_string(), "TOML syntax error at line 1"),
             ("colour = 1".to_string(), "field `colour`"),
+            (
+                format!("retention_days = 0\n{GOOD}"),
+                "field `retention_days`",
+            ),
+            (
+                format!("retention_days = \"long\"\n{GOOD}"),
+                "field `retention_days`",
+            ),
+            (
+                format!("{GOOD}\n[runbook]\nphone = \"1\""),
+                "field `runbook`: unknown field `phone`",
+            ),
+            (
+                format!("{GOOD}\n[alerts]\nwebhook_format = \"irc\""),
+                "field `alerts.webhook_format`",
+            ),
+            (
+                format!("{GOOD}\n[alerts]\nrenotify_after = \"soon\""),
+                "field `alerts.renotify_after`",
+            ),
+            (
+                format!("{GOOD}\n[alerts]\nnotify = \"yes\""),
+                "field `alerts`: invalid type",
+            ),
+            (
+                format!("{GOOD}\n[network]\nreferences = [\"example.jp\"]"),
+                "field `network.references`",
+            ),
         ];
         for (text, want) in cases {
             let err = Config::parse(&text).unwrap_err().to_string();
             assert!(err.contains(want), "want {want:?} in {err:?}");
         }
+    }
+
+    #[test]
+    fn office_sections() {
+        let c = Config::parse(GOOD).unwrap();
+        assert_eq!(c.retention_days, DEFAULT_RETENTION_DAYS);
+        assert!(c.runbook.is_empty());
+        let text = format!(
+            "retention_days = 30\n{GOOD}\n[runbook]\ncontact = \"Sato 090-0000-0000\"\n\
+             webmail = \"https://mail.example.jp/\"\nnotes = \"  \"\n\
+             [alerts]\nnotify = true\nrenotify_after = \"2h\"\nwebhook_env = \"HOOK_URL\"\nwebhook_format = \"slack\"\n\
+             [network]\nreferences = [\"www.example.jp:443\"]\n"
+        );
+        let c = Config::parse(&text).unwrap();
+        assert_eq!(c.retention_days, 30);
+        assert_eq!(
+            c.runbook.lines(Lang::En),
+            [
+                ("Who to call", "Sato 090-0000-0000".to_string()),
+                ("Webmail", "https://mail.example.jp/".to_string()),
+            ]
+        );
+        assert_eq!(c.runbook.lines(Lang::Ja)[0].0, "連絡先");
+        assert!(c.alerts.notify);
+        assert_eq!(c.alerts.renotify_after_ms(), Some(7_200_000));
+        assert_eq!(c.alerts.webhook_env.as_deref(), Some("HOOK_URL"));
+        assert_eq!(c.network.references, ["www.example.jp:443"]);
+        assert_eq!(c.mailboxes.len(), 1);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use mailcanary_core::config::MailboxConfig;
+use mailcanary_core::config::{MailboxConfig, Runbook};
 use mailcanary_core::health::HealthEvent;
 use mailcanary_core::report::CheckReport;
 use mailcanary_core::{Category, Lang, Severity};
@@ -29,6 +29,10 @@ pub struct Alert {
     pub action: String,
     /// For a recovery: how long the problem lasted.
     pub lasted: Option<Duration>,
+    /// A rehearsal (`mailcanary drill`), not a real incident.
+    pub drill: bool,
+    /// The office's runbook as (label, value) lines; filled for critical alerts and drills.
+    pub runbook: Vec<(String, String)>,
 }
 
 impl Alert {
@@ -84,7 +88,134 @@ impl Alert {
             summary,
             action,
             lasted,
+            drill: false,
+            runbook: Vec::new(),
         }
+    }
+
+    /// Adds the runbook when the alert is critical (a drill's alert is).
+    pub fn with_runbook(mut self, runbook: &Runbook, lang: Lang) -> Alert {
+        if self.severity == Severity::Critical {
+            self.runbook = runbook
+                .lines(lang)
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+        }
+        self
+    }
+
+    /// The alert of a drill: a rehearsal of "the provider's servers cannot be reached",
+    /// labelled as such in every channel.
+    pub fn drill(mailbox: &str, lang: Lang) -> Alert {
+        let (summary, action) = match lang {
+            Lang::En => (
+                "DRILL: this is a rehearsal, nothing is broken. Imagine that mail has stopped: \
+                 the provider's servers cannot be reached."
+                    .to_string(),
+                "Follow the runbook as if it were real, then acknowledge the drill.".to_string(),
+            ),
+            Lang::Ja => (
+                "訓練です。実際の障害ではありません。メールが止まり、プロバイダーのサーバーに接続できない状況を想定してください。"
+                    .to_string(),
+                "本番と同じように対応手順に従い、終わったら訓練を確認済みにしてください。".to_string(),
+            ),
+        };
+        Alert {
+            mailbox: mailbox.to_string(),
+            event: "raised",
+            severity: Severity::Critical,
+            category: Category::ConnectFailed,
+            summary,
+            action,
+            lasted: None,
+            drill: true,
+            runbook: Vec::new(),
+        }
+    }
+
+    /// The end of a drill.
+    pub fn drill_over(mailbox: &str, lang: Lang, lasted: Duration) -> Alert {
+        let secs = lasted.as_secs();
+        let (summary, action) = match lang {
+            Lang::En => (
+                format!(
+                    "DRILL over: acknowledged after {} min {} s.",
+                    secs / 60,
+                    secs % 60
+                ),
+                "Nothing to do. Note what was hard to find in the runbook and fix it.".to_string(),
+            ),
+            Lang::Ja => (
+                format!(
+                    "訓練終了：{} 分 {} 秒で確認されました。",
+                    secs / 60,
+                    secs % 60
+                ),
+                "対応は不要です。対応手順で分かりにくかった点があれば書き直してください。"
+                    .to_string(),
+            ),
+        };
+        Alert {
+            mailbox: mailbox.to_string(),
+            event: "recovered",
+            severity: Severity::Ok,
+            category: Category::ConnectFailed,
+            summary,
+            action,
+            lasted: Some(lasted),
+            drill: true,
+            runbook: Vec::new(),
+        }
+    }
+
+    /// The runbook as text lines ("label: value").
+    pub fn runbook_text(&self) -> String {
+        self.runbook
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// Every channel an alert goes to.
+#[derive(Debug, Default)]
+pub struct AlertChannels {
+    /// A command run per alert.
+    pub hook: Option<CommandHook>,
+    /// Desktop notifications.
+    pub desktop: Option<DesktopNotifier>,
+    /// A webhook.
+    pub webhook: Option<Webhook>,
+    /// Language of the notification titles.
+    pub lang: Lang,
+}
+
+impl AlertChannels {
+    /// Sends one alert to every channel; a failing channel is logged and does not stop the
+    /// others. Returns the failures, in words.
+    pub async fn deliver(&self, alert: &Alert) -> Vec<String> {
+        let mut failed = Vec::new();
+        if let Some(d) = &self.desktop
+            && let Err(e) = d.send(alert, self.lang).await
+        {
+            failed.push(format!("desktop notification failed: {e}"));
+        }
+        if let Some(w) = &self.webhook
+            && let Err(e) = w.send(alert).await
+        {
+            failed.push(e);
+        }
+        if let Some(h) = &self.hook
+            && let Err(e) = h.send(alert).await
+        {
+            failed.push(format!("alert hook failed: {e}"));
+        }
+        for f in &failed {
+            tracing::warn!("{f}");
+        }
+        failed
     }
 }
 
@@ -111,6 +242,8 @@ impl CommandHook {
             .env("MAILCANARY_CATEGORY", a.category.as_str())
             .env("MAILCANARY_SUMMARY", &a.summary)
             .env("MAILCANARY_ACTION", &a.action)
+            .env("MAILCANARY_DRILL", if a.drill { "1" } else { "0" })
+            .env("MAILCANARY_RUNBOOK", a.runbook_text())
             .env(
                 "MAILCANARY_LASTED_SECS",
                 a.lasted
@@ -192,13 +325,19 @@ impl DesktopNotifier {
         let Some(held) = admitted else {
             return Ok(false);
         };
-        let title = match (lang, a.event) {
-            (Lang::En, "recovered") => format!("Mail Canary: {} works again", a.mailbox),
-            (Lang::Ja, "recovered") => format!("Mail Canary: {} 復旧", a.mailbox),
-            (Lang::En, _) => format!("Mail Canary: problem with {}", a.mailbox),
-            (Lang::Ja, _) => format!("Mail Canary: {} に問題があります", a.mailbox),
+        let title = match (lang, a.drill, a.event) {
+            (Lang::En, true, _) => format!("Mail Canary DRILL: {}", a.mailbox),
+            (Lang::Ja, true, _) => format!("Mail Canary 訓練: {}", a.mailbox),
+            (Lang::En, false, "recovered") => format!("Mail Canary: {} works again", a.mailbox),
+            (Lang::Ja, false, "recovered") => format!("Mail Canary: {} 復旧", a.mailbox),
+            (Lang::En, false, _) => format!("Mail Canary: problem with {}", a.mailbox),
+            (Lang::Ja, false, _) => format!("Mail Canary: {} に問題があります", a.mailbox),
         };
         let mut body = format!("{}\n{}", a.summary, a.action);
+        if !a.runbook.is_empty() {
+            body.push_str("\n\n");
+            body.push_str(&a.runbook_text());
+        }
         if held > 0 {
             body.push_str(&match lang {
                 Lang::En => format!("\n({held} more alerts were held back in the last minute.)"),
@@ -311,7 +450,19 @@ impl Webhook {
 
     /// The JSON body for an alert.
     pub fn body(&self, a: &Alert) -> serde_json::Value {
-        let headline = format!("Mail Canary: {} {} ({})", a.mailbox, a.event, a.category);
+        let headline = format!(
+            "Mail Canary{}: {} {} ({})",
+            if a.drill { " DRILL" } else { "" },
+            a.mailbox,
+            a.event,
+            a.category
+        );
+        let runbook = a.runbook_text();
+        let runbook_tail = if runbook.is_empty() {
+            String::new()
+        } else {
+            format!("\n\n{runbook}")
+        };
         match self.format {
             WebhookFormat::Json => serde_json::json!({
                 "source": "mailcanary",
@@ -322,9 +473,13 @@ impl Webhook {
                 "summary": a.summary,
                 "action": a.action,
                 "lasted_secs": a.lasted.map(|d| d.as_secs()),
+                "drill": a.drill,
+                "runbook": a.runbook.iter()
+                    .map(|(k, v)| serde_json::json!({"label": k, "value": v}))
+                    .collect::<Vec<_>>(),
             }),
             WebhookFormat::Slack => serde_json::json!({
-                "text": format!("*{headline}*\n{}\n_{}_", a.summary, a.action),
+                "text": format!("*{headline}*\n{}\n_{}_{runbook_tail}", a.summary, a.action),
             }),
             WebhookFormat::Teams => serde_json::json!({
                 "@type": "MessageCard",
@@ -337,7 +492,7 @@ impl Webhook {
                     Severity::Unknown => "767676",
                 },
                 "title": headline,
-                "text": format!("{}\n\n{}", a.summary, a.action),
+                "text": format!("{}\n\n{}{runbook_tail}", a.summary, a.action),
             }),
         }
     }
@@ -417,6 +572,8 @@ mod tests {
             summary: "Sending is blocked.".into(),
             action: "Call the provider.".into(),
             lasted: None,
+            drill: false,
+            runbook: Vec::new(),
         }
     }
 
@@ -487,5 +644,36 @@ mod tests {
             .body(&a);
         assert_eq!(t["@type"], "MessageCard");
         assert_eq!(t["themeColor"], "C50F1F");
+        assert_eq!(j["drill"], false);
+    }
+
+    #[test]
+    fn drills_are_labelled_and_carry_the_runbook() {
+        let runbook = Runbook {
+            provider_support: Some("0120-000-000".into()),
+            ..Default::default()
+        };
+        let a = Alert::drill("office", Lang::En).with_runbook(&runbook, Lang::En);
+        assert!(a.summary.starts_with("DRILL"));
+        assert_eq!(a.runbook_text(), "Provider support: 0120-000-000");
+        let j = Webhook::new("http://h/", WebhookFormat::Json)
+            .unwrap()
+            .body(&a);
+        assert_eq!(j["drill"], true);
+        assert_eq!(j["runbook"][0]["value"], "0120-000-000");
+        let s = Webhook::new("http://h/", WebhookFormat::Slack)
+            .unwrap()
+            .body(&a);
+        let text = s["text"].as_str().unwrap();
+        assert!(text.starts_with("*Mail Canary DRILL: office"), "{text}");
+        assert!(text.ends_with("Provider support: 0120-000-000"), "{text}");
+        // A recovery is not critical: no runbook.
+        let over = Alert::drill_over("office", Lang::Ja, Duration::from_secs(75))
+            .with_runbook(&runbook, Lang::Ja);
+        assert!(over.summary.contains("1 分 15 秒"), "{}", over.summary);
+        assert!(over.runbook.is_empty());
+        let mut warn = alert();
+        warn.severity = Severity::Warning;
+        assert!(warn.with_runbook(&runbook, Lang::En).runbook.is_empty());
     }
 }

@@ -20,3 +20,9 @@ pub mod store;
 pub mod tls;
 
 pub use mailcanary_core as core;
+
+/// This machine's offset from UTC now, in seconds east (for showing days and times locally).
+pub fn local_utc_offset_secs() -> i32 {
+    use chrono::Offset;
+    chrono::Local::now().offset().fix().local_minus_utc()
+}

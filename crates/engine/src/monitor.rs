@@ -13,16 +13,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mailcanary_core::canary::CanaryKey;
-use mailcanary_core::config::MailboxConfig;
+use mailcanary_core::config::{MailboxConfig, Runbook};
 use mailcanary_core::health::{Health, HealthEvent, HealthPolicy};
 use mailcanary_core::report::CheckReport;
 use mailcanary_core::schedule::{SchedulePolicy, next_due, start_at};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
-use crate::alerts::{Alert, CommandHook, DesktopNotifier, Webhook};
+use crate::alerts::{Alert, AlertChannels, CommandHook, DesktopNotifier, Webhook};
 use crate::probe::{CheckOptions, History, check};
-use crate::store::Store;
+use crate::store::{Control, Store};
 
 /// What the monitor tells its host.
 #[derive(Debug, Clone)]
@@ -52,6 +52,10 @@ pub struct MonitorOptions {
     pub webhook: Option<Webhook>,
     /// Keep Prometheus metrics up to date here.
     pub metrics: Option<crate::metrics::Metrics>,
+    /// Shown with every critical alert.
+    pub runbook: Runbook,
+    /// Days of history kept (0: forever).
+    pub retention_days: u32,
 }
 
 /// Why the monitor could not run.
@@ -138,11 +142,19 @@ pub async fn run(
 ) -> Result<(), MonitorError> {
     let _lock = InstanceLock::acquire(data_dir)?;
     let mut store = Store::open(data_dir)?;
-    let channels = Channels {
+    let channels = AlertChannels {
         hook: opts.hook.clone().map(CommandHook::new),
         desktop: opts.desktop.then(DesktopNotifier::new),
         webhook: opts.webhook.clone(),
         lang: opts.check.lang,
+    };
+    let tell = |alert: Alert| {
+        let alert = alert.with_runbook(&opts.runbook, opts.check.lang);
+        let (channels, events) = (&channels, &events);
+        async move {
+            channels.deliver(&alert).await;
+            let _ = events.send(MonitorEvent::Alert(Box::new(alert)));
+        }
     };
     let start = now_ms();
     let mut watched: HashMap<String, Watched> = mailboxes
@@ -182,10 +194,46 @@ pub async fn run(
         }
     }
     let concurrency = opts.concurrency.max(1);
+    // Acknowledgements and snoozes given from other processes (`mailcanary ack`), applied as
+    // they come. The ones already stored are replayed: each applies only where it still can.
+    let mut last_control = 0;
+    let mut next_prune_ms = 0;
     let mut tasks: JoinSet<(String, u64, CheckReport)> = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
         let now = now_ms();
+        if opts.retention_days > 0 && now >= next_prune_ms {
+            next_prune_ms = now + 86_400_000;
+            let before = now.saturating_sub(opts.retention_days as u64 * 86_400_000);
+            match store.prune(before) {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!("removed {n} checks older than {} days", opts.retention_days)
+                }
+                Err(e) => tracing::warn!("old history not removed: {e}"),
+            }
+        }
+        match store.controls_after(last_control) {
+            Ok(rows) => {
+                for c in rows {
+                    last_control = c.id;
+                    let Some(w) = watched.get_mut(&c.mailbox) else {
+                        continue;
+                    };
+                    match c.control {
+                        Control::Acknowledge if c.at_ms >= w.health.since_ms => {
+                            w.health.acknowledge()
+                        }
+                        Control::Snooze { until_ms } if until_ms > now => w.health.snooze(until_ms),
+                        _ => continue,
+                    }
+                    if let Err(e) = store.save_health(&c.mailbox, &w.health, now) {
+                        tracing::warn!("health of {} not saved: {e}", c.mailbox);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!("acknowledgements not read: {e}"),
+        }
         // Start what is due, up to the concurrency limit.
         let mut due: Vec<&mut Watched> = watched
             .values_mut()
@@ -212,8 +260,7 @@ pub async fn run(
         // Reminders for unacknowledged critical states.
         for w in watched.values_mut() {
             for e in w.health.tick(now, &opts.health) {
-                let alert = Alert::new(&w.mb, e, None, opts.check.lang);
-                deliver(&alert, &channels, &events).await;
+                tell(Alert::new(&w.mb, e, None, opts.check.lang)).await;
             }
         }
         let next_start = watched
@@ -245,8 +292,7 @@ pub async fn run(
                 w.due_ms = next_due(started, w.health.fail_streak, &opts.schedule, random_fraction());
                 let _ = events.send(MonitorEvent::Checked(Box::new(report.clone())));
                 for e in alerts {
-                    let alert = Alert::new(&w.mb, e, Some(&report), opts.check.lang);
-                    deliver(&alert, &channels, &events).await;
+                    tell(Alert::new(&w.mb, e, Some(&report), opts.check.lang)).await;
                 }
             }
             _ = tokio::time::sleep(sleep) => {}
@@ -268,33 +314,6 @@ pub async fn run(
         }
     }
     Ok(())
-}
-
-/// Where alerts go.
-struct Channels {
-    hook: Option<CommandHook>,
-    desktop: Option<DesktopNotifier>,
-    webhook: Option<Webhook>,
-    lang: mailcanary_core::Lang,
-}
-
-async fn deliver(alert: &Alert, ch: &Channels, events: &UnboundedSender<MonitorEvent>) {
-    if let Some(d) = &ch.desktop
-        && let Err(e) = d.send(alert, ch.lang).await
-    {
-        tracing::warn!("desktop notification failed: {e}");
-    }
-    if let Some(w) = &ch.webhook
-        && let Err(e) = w.send(alert).await
-    {
-        tracing::warn!("{e}");
-    }
-    if let Some(h) = &ch.hook
-        && let Err(e) = h.send(alert).await
-    {
-        tracing::warn!("alert hook failed: {e}");
-    }
-    let _ = events.send(MonitorEvent::Alert(Box::new(alert.clone())));
 }
 
 /// The event name used by alert channels.

@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use mailcanary_core::health::Health;
 use mailcanary_core::report::CheckReport;
+use mailcanary_core::stats::{CheckPoint, Drill};
+use mailcanary_core::{Category, Severity};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Migrations in order; the database's `user_version` is how many have been applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_history.sql"),
     include_str!("../migrations/0002_health.sql"),
+    include_str!("../migrations/0003_drills_controls.sql"),
 ];
 
 /// The history file's name in the data directory.
@@ -58,6 +61,31 @@ pub enum StoreError {
         /// Parse error.
         message: String,
     },
+}
+
+/// Something staff told the monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// "I have seen it": no reminders for the current problem.
+    Acknowledge,
+    /// Hold notifications back until this time (Unix ms).
+    Snooze {
+        /// Until when.
+        until_ms: u64,
+    },
+}
+
+/// A control as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ControlRow {
+    /// Row id; increases.
+    pub id: i64,
+    /// Mailbox name.
+    pub mailbox: String,
+    /// What.
+    pub control: Control,
+    /// When, Unix ms.
+    pub at_ms: u64,
 }
 
 /// The open history.
@@ -231,13 +259,7 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (id, json) = row.map_err(|e| self.sql(e))?;
-            out.push(
-                serde_json::from_str(&json).map_err(|e| StoreError::BadReport {
-                    path: self.path.clone(),
-                    id,
-                    message: e.to_string(),
-                })?,
-            );
+            out.push(self.parse_report(id, &json)?);
         }
         Ok(out)
     }
@@ -287,6 +309,241 @@ impl Store {
             )
             .map_err(|e| self.sql(e))?;
         Ok(())
+    }
+
+    /// The figures' view of checks since `since_ms`, oldest first (read from the columns, not
+    /// the whole reports, so a year of checks loads quickly).
+    pub fn points(&self, mailbox: &str, since_ms: u64) -> Result<Vec<CheckPoint>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT started_at_ms, status, category, canary_latency_ms, summary FROM checks
+                 WHERE mailbox = ?1 AND started_at_ms >= ?2 ORDER BY started_at_ms, id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![mailbox, since_ms as i64], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, String>(4)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, status, category, latency, summary) = row.map_err(|e| self.sql(e))?;
+            out.push(CheckPoint {
+                at_ms: at as u64,
+                severity: Severity::parse(&status).unwrap_or(Severity::Unknown),
+                category: Category::parse(&category).unwrap_or(Category::ServerError),
+                latency_ms: latency.map(|l| l as u64),
+                summary,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The latest `limit` checks since `since_ms` that were not ok, whole, oldest first.
+    pub fn failures(
+        &self,
+        mailbox: &str,
+        since_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<CheckReport>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, report FROM checks WHERE mailbox = ?1 AND started_at_ms >= ?2
+                   AND status != 'ok' ORDER BY started_at_ms DESC, id DESC LIMIT ?3",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![mailbox, since_ms as i64, limit as i64], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row.map_err(|e| self.sql(e))?;
+            out.push(self.parse_report(id, &json)?);
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    fn parse_report(&self, id: i64, json: &str) -> Result<CheckReport, StoreError> {
+        serde_json::from_str(json).map_err(|e| StoreError::BadReport {
+            path: self.path.clone(),
+            id,
+            message: e.to_string(),
+        })
+    }
+
+    /// Records what staff told the monitor; returns the row id.
+    pub fn add_control(
+        &self,
+        mailbox: &str,
+        control: Control,
+        at_ms: u64,
+    ) -> Result<i64, StoreError> {
+        let (kind, until) = match control {
+            Control::Acknowledge => ("ack", None),
+            Control::Snooze { until_ms } => ("snooze", Some(until_ms as i64)),
+        };
+        self.conn
+            .execute(
+                "INSERT INTO controls (mailbox, kind, at_ms, until_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![mailbox, kind, at_ms as i64, until],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Controls with a row id above `after_id`, oldest first.
+    pub fn controls_after(&self, after_id: i64) -> Result<Vec<ControlRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, mailbox, kind, at_ms, until_ms FROM controls WHERE id > ?1 ORDER BY id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![after_id], |r| {
+                let until: Option<i64> = r.get(4)?;
+                let control = match r.get::<_, String>(2)?.as_str() {
+                    "snooze" => Control::Snooze {
+                        until_ms: until.unwrap_or(0) as u64,
+                    },
+                    _ => Control::Acknowledge,
+                };
+                Ok(ControlRow {
+                    id: r.get(0)?,
+                    mailbox: r.get(1)?,
+                    control,
+                    at_ms: r.get::<_, i64>(3)? as u64,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// When a mailbox's problems were acknowledged, oldest first.
+    pub fn acks(&self, mailbox: &str) -> Result<Vec<u64>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT at_ms FROM controls WHERE mailbox = ?1 AND kind = 'ack' ORDER BY at_ms",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![mailbox], |r| r.get::<_, i64>(0))
+            .map_err(|e| self.sql(e))?;
+        rows.map(|r| r.map(|v| v as u64))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Starts a drill; returns it.
+    pub fn start_drill(&self, mailbox: &str, at_ms: u64) -> Result<Drill, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO drills (mailbox, started_at_ms) VALUES (?1, ?2)",
+                params![mailbox, at_ms as i64],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(Drill {
+            id: self.conn.last_insert_rowid(),
+            mailbox: mailbox.to_string(),
+            started_at_ms: at_ms,
+            acknowledged_at_ms: None,
+            ended_at_ms: None,
+        })
+    }
+
+    /// Notes the drill's acknowledgement (the first one counts); true if this was the first.
+    pub fn ack_drill(&self, id: i64, at_ms: u64) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE drills SET acknowledged_at_ms = ?2 WHERE id = ?1 AND acknowledged_at_ms IS NULL",
+                params![id, at_ms as i64],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(n > 0)
+    }
+
+    /// Ends a drill.
+    pub fn end_drill(&self, id: i64, at_ms: u64) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE drills SET ended_at_ms = ?2 WHERE id = ?1 AND ended_at_ms IS NULL",
+                params![id, at_ms as i64],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// A mailbox's drills since `since_ms` (all mailboxes' when `None`), oldest first.
+    pub fn drills(&self, mailbox: Option<&str>, since_ms: u64) -> Result<Vec<Drill>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, mailbox, started_at_ms, acknowledged_at_ms, ended_at_ms FROM drills
+                 WHERE started_at_ms >= ?1 AND (?2 IS NULL OR mailbox = ?2)
+                 ORDER BY started_at_ms, id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![since_ms as i64, mailbox], |r| {
+                let opt = |i| r.get::<_, Option<i64>>(i).map(|v| v.map(|v| v as u64));
+                Ok(Drill {
+                    id: r.get(0)?,
+                    mailbox: r.get(1)?,
+                    started_at_ms: r.get::<_, i64>(2)? as u64,
+                    acknowledged_at_ms: opt(3)?,
+                    ended_at_ms: opt(4)?,
+                })
+            })
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.sql(e))
+    }
+
+    /// Deletes checks, drills and controls older than `before_ms`; returns the checks deleted.
+    /// Each mailbox's latest check is kept whatever its age, so `mailbox show` and the TLS
+    /// baseline survive a long pause.
+    pub fn prune(&mut self, before_ms: u64) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        let before = before_ms as i64;
+        let run = || -> rusqlite::Result<usize> {
+            let n = tx.execute(
+                "DELETE FROM checks WHERE started_at_ms < ?1 AND id NOT IN
+                   (SELECT max(id) FROM checks GROUP BY mailbox)",
+                params![before],
+            )?;
+            tx.execute(
+                "DELETE FROM drills WHERE started_at_ms < ?1",
+                params![before],
+            )?;
+            tx.execute("DELETE FROM controls WHERE at_ms < ?1", params![before])?;
+            Ok(n)
+        };
+        let n = run().map_err(|e| StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        tx.commit().map_err(|e| StoreError::Sqlite {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        Ok(n)
     }
 
     /// The latest check of a mailbox, if any.
@@ -366,6 +623,57 @@ mod tests {
         drop(s);
         let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.load_health("office").unwrap(), Some(h));
+    }
+
+    #[test]
+    fn controls_drills_and_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        for at in [1_000, 2_000, 3_000] {
+            s.record(&report("a", at)).unwrap();
+        }
+        s.record(&report("b", 500)).unwrap();
+        let first = s.add_control("a", Control::Acknowledge, 1_500).unwrap();
+        s.add_control("a", Control::Snooze { until_ms: 9_000 }, 2_500)
+            .unwrap();
+        let later = s.controls_after(first).unwrap();
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].control, Control::Snooze { until_ms: 9_000 });
+        assert_eq!(s.controls_after(0).unwrap().len(), 2);
+        assert_eq!(s.acks("a").unwrap(), [1_500]);
+        let d = s.start_drill("a", 2_000).unwrap();
+        assert!(s.ack_drill(d.id, 2_100).unwrap());
+        assert!(!s.ack_drill(d.id, 2_200).unwrap(), "the first ack counts");
+        s.end_drill(d.id, 2_300).unwrap();
+        let drills = s.drills(Some("a"), 0).unwrap();
+        assert_eq!(drills.len(), 1);
+        assert_eq!(drills[0].time_to_ack_ms(), Some(100));
+        assert_eq!(drills[0].ended_at_ms, Some(2_300));
+        assert!(s.drills(Some("b"), 0).unwrap().is_empty());
+        // Pruning before 2 500 removes a's checks at 1 000 and 2 000 (with their stages and
+        // findings), keeps b's only check although it is old, and the old ack and drill.
+        assert_eq!(s.prune(2_500).unwrap(), 2);
+        let left: Vec<u64> = s
+            .history(None, 0)
+            .unwrap()
+            .iter()
+            .map(|r| r.started_at_ms)
+            .collect();
+        assert_eq!(left, [500, 3_000]);
+        let orphans: i64 = s
+            .conn
+            .query_row(
+                "SELECT count(*) FROM findings WHERE check_id NOT IN (SELECT id FROM checks)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(orphans, 0);
+        assert!(s.drills(None, 0).unwrap().is_empty());
+        assert_eq!(s.controls_after(0).unwrap().len(), 1);
+        let points = s.points("a", 0).unwrap();
+        assert_eq!(points.len(), 1);
+        assert_eq!(points[0].at_ms, 3_000);
     }
 
     #[test]

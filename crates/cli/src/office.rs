@@ -1,0 +1,442 @@
+//! The office's side of monitoring: alert channels from the config and the command line,
+//! acknowledging and snoozing problems, drills, and reports from the history.
+
+use std::io::{BufRead, Write};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Args;
+use mailcanary_engine::alerts::{
+    Alert, AlertChannels, CommandHook, DesktopNotifier, Webhook, WebhookFormat,
+};
+use mailcanary_engine::core::Lang;
+use mailcanary_engine::core::config::Config;
+use mailcanary_engine::core::health::HealthPolicy;
+use mailcanary_engine::core::report::{iso8601_utc, parse_since};
+use mailcanary_engine::core::stats::{self, DayStats, Drill, Incident};
+use mailcanary_engine::store::{Control, Store};
+use serde::Serialize;
+
+use crate::{Env, find_mailbox, now_ms, select_mailboxes};
+
+/// Alert channels given on the command line; they add to the config's `[alerts]`.
+#[derive(Args, Debug, Default)]
+pub struct AlertArgs {
+    /// A command run for every alert, with MAILCANARY_EVENT, _MAILBOX, _SEVERITY, _CATEGORY,
+    /// _SUMMARY, _ACTION, _LASTED_SECS, _DRILL and _RUNBOOK in its environment.
+    #[arg(long, value_name = "CMD")]
+    pub hook: Option<String>,
+    /// Show alerts as desktop notifications.
+    #[arg(long)]
+    pub notify: bool,
+    /// Post alerts to the webhook URL held in this environment variable (URLs of Slack and
+    /// Teams hold a token, so they are never taken as an argument).
+    #[arg(long, value_name = "VAR")]
+    pub webhook_env: Option<String>,
+    /// Shape of the webhook's JSON: json, slack or teams (default: the config's, else json).
+    #[arg(long, value_parser = ["json", "slack", "teams"])]
+    pub webhook_format: Option<String>,
+}
+
+/// The channels, resolved: what `run` and `drill` send alerts to.
+pub struct Channels {
+    pub hook: Option<String>,
+    pub desktop: bool,
+    pub webhook: Option<Webhook>,
+}
+
+impl Channels {
+    /// Merges the command line over the config.
+    pub fn resolve(config: &Config, a: AlertArgs) -> Result<Channels> {
+        let c = &config.alerts;
+        let webhook = match a.webhook_env.as_ref().or(c.webhook_env.as_ref()) {
+            Some(var) => {
+                let url = std::env::var(var)
+                    .map_err(|_| anyhow!("webhook_env {var}: the variable is not set"))?;
+                let name = a
+                    .webhook_format
+                    .as_deref()
+                    .or(c.webhook_format.as_deref())
+                    .unwrap_or("json");
+                let format = WebhookFormat::parse(name)
+                    .ok_or_else(|| anyhow!("webhook format {name:?}: use json, slack or teams"))?;
+                Some(Webhook::new(&url, format).map_err(|e| anyhow!("webhook_env {var}: {e}"))?)
+            }
+            None => None,
+        };
+        Ok(Channels {
+            hook: a.hook.or_else(|| c.hook.clone()),
+            desktop: a.notify || c.notify,
+            webhook,
+        })
+    }
+
+    /// The channels as the engine delivers to them.
+    pub fn build(&self, lang: Lang) -> AlertChannels {
+        AlertChannels {
+            hook: self.hook.clone().map(CommandHook::new),
+            desktop: self.desktop.then(DesktopNotifier::new),
+            webhook: self.webhook.clone(),
+            lang,
+        }
+    }
+
+    fn names(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.desktop {
+            v.push("desktop notification");
+        }
+        if self.webhook.is_some() {
+            v.push("webhook");
+        }
+        if self.hook.is_some() {
+            v.push("hook");
+        }
+        v
+    }
+}
+
+/// A health policy with the config's reminder interval.
+pub fn health_policy(config: &Config) -> HealthPolicy {
+    let mut p = HealthPolicy::default();
+    if let Some(ms) = config.alerts.renotify_after_ms() {
+        p.renotify_after_ms = ms;
+    }
+    p
+}
+
+fn parse_span(flag: &str, s: &str) -> Result<u64> {
+    parse_since(s)
+        .filter(|&ms| ms > 0)
+        .ok_or_else(|| anyhow!("{flag} {s:?}: use a number and a unit, e.g. 30m, 2h, 7d, 2w"))
+}
+
+/// `mailcanary ack NAME`: someone has seen the problem (or the drill).
+pub fn ack(env: &Env, name: &str) -> Result<u8> {
+    let config = env.load()?;
+    let mb = find_mailbox(&config, env, name)?;
+    let store = Store::open(&env.data_dir)?;
+    let now = now_ms();
+    store.add_control(mb.name.as_str(), Control::Acknowledge, now)?;
+    let mut drills = 0;
+    for d in store.drills(Some(mb.name.as_str()), 0)? {
+        if d.ended_at_ms.is_none() && store.ack_drill(d.id, now)? {
+            drills += 1;
+        }
+    }
+    if drills > 0 {
+        println!("Drill for \"{}\" acknowledged.", mb.name);
+    } else {
+        println!(
+            "Problem with \"{}\" acknowledged: no more reminders until it changes or ends.",
+            mb.name
+        );
+    }
+    Ok(0)
+}
+
+/// `mailcanary snooze NAME --for 2h`: no notifications for a while.
+pub fn snooze(env: &Env, name: &str, span: &str) -> Result<u8> {
+    let config = env.load()?;
+    let mb = find_mailbox(&config, env, name)?;
+    let ms = parse_span("--for", span)?;
+    if ms > 7 * 86_400_000 {
+        bail!("--for {span}: at most a week, so a problem is never silenced for good");
+    }
+    let until = now_ms() + ms;
+    Store::open(&env.data_dir)?.add_control(
+        mb.name.as_str(),
+        Control::Snooze { until_ms: until },
+        now_ms(),
+    )?;
+    println!(
+        "Notifications for \"{}\" are held back until {}. Checks go on and are recorded.",
+        mb.name,
+        iso8601_utc(until)
+    );
+    Ok(0)
+}
+
+#[derive(Args, Debug)]
+pub struct DrillArgs {
+    /// The mailbox whose outage is rehearsed.
+    pub name: String,
+    /// How long to wait for someone to acknowledge.
+    #[arg(long, default_value = "1h", value_name = "SPAN")]
+    pub wait: String,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
+}
+
+/// `mailcanary drill NAME`: a labelled rehearsal through the real alert channels.
+pub fn drill(env: &Env, a: DrillArgs) -> Result<u8> {
+    let config = env.load()?;
+    let lang = env.lang(&config);
+    let mb = find_mailbox(&config, env, &a.name)?.clone();
+    let wait = Duration::from_millis(parse_span("--wait", &a.wait)?);
+    let channels = Channels::resolve(&config, a.alerts)?;
+    let store = Store::open(&env.data_dir)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let sink = channels.build(lang);
+    let alert = Alert::drill(mb.name.as_str(), lang).with_runbook(&config.runbook, lang);
+    let drill = store.start_drill(mb.name.as_str(), now_ms())?;
+    let failed = rt.block_on(sink.deliver(&alert));
+    let mut out = std::io::stdout().lock();
+    let names = channels.names();
+    writeln!(
+        out,
+        "DRILL for \"{}\" started at {}. Alert sent to: {}.",
+        mb.name,
+        iso8601_utc(drill.started_at_ms),
+        if names.is_empty() {
+            "no channel (set [alerts] in the config, or --notify, --webhook-env, --hook)"
+                .to_string()
+        } else {
+            names.join(", ")
+        }
+    )?;
+    for f in &failed {
+        writeln!(out, "  not delivered: {f}")?;
+    }
+    writeln!(out, "\n{}\n{}\n", alert.summary, alert.action)?;
+    if alert.runbook.is_empty() {
+        writeln!(
+            out,
+            "No runbook yet. Add a [runbook] section to {} (contact, provider_support, \
+             webmail, backup_channel, notes): it is shown with every critical alert.",
+            env.config_path.display()
+        )?;
+    } else {
+        writeln!(out, "Runbook:")?;
+        for (k, v) in &alert.runbook {
+            writeln!(out, "  {k}: {v}")?;
+        }
+    }
+    writeln!(
+        out,
+        "\nPress Enter to acknowledge (or run `mailcanary ack {}` on this computer).",
+        mb.name
+    )?;
+    out.flush()?;
+    drop(out);
+    let acked = wait_for_ack(&store, &drill, wait)?;
+    let end = now_ms();
+    store.end_drill(drill.id, end)?;
+    match acked {
+        Some(at) => {
+            let lasted = Duration::from_millis(at.saturating_sub(drill.started_at_ms));
+            rt.block_on(sink.deliver(&Alert::drill_over(mb.name.as_str(), lang, lasted)));
+            println!(
+                "Drill acknowledged after {} s and recorded (drills are kept apart from real incidents).",
+                lasted.as_secs()
+            );
+            Ok(0)
+        }
+        None => {
+            println!(
+                "Nobody acknowledged the drill within {}. Recorded as unacknowledged.",
+                a.wait
+            );
+            Ok(1)
+        }
+    }
+}
+
+/// Waits for Enter on standard input or an acknowledgement in the history; the time of the
+/// acknowledgement, or `None` at the end of `wait`.
+fn wait_for_ack(store: &Store, drill: &Drill, wait: Duration) -> Result<Option<u64>> {
+    let (tx, rx) = mpsc::channel();
+    // A line on stdin acknowledges; end of input (no terminal, /dev/null) does not.
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        let mut line = String::new();
+        if matches!(stdin.lock().read_line(&mut line), Ok(n) if n > 0) {
+            let _ = tx.send(now_ms());
+        }
+    });
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if let Ok(at) = rx.recv_timeout(Duration::from_millis(250)) {
+            store.ack_drill(drill.id, at)?;
+        }
+        let now = store
+            .drills(Some(&drill.mailbox), drill.started_at_ms)?
+            .into_iter()
+            .find(|d| d.id == drill.id)
+            .and_then(|d| d.acknowledged_at_ms);
+        if now.is_some() {
+            return Ok(now);
+        }
+        if std::time::Instant::now() >= deadline {
+            return Ok(None);
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Mailbox (default: all).
+    pub name: Option<String>,
+    /// How far back: 24h, 30d, 2w.
+    #[arg(long, default_value = "30d")]
+    pub since: String,
+    /// The figures as one JSON document.
+    #[arg(long, conflicts_with = "html")]
+    pub json: bool,
+    /// Write a self-contained HTML report to this file (to send to the provider's support).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<std::path::PathBuf>,
+}
+
+/// One mailbox's figures.
+#[derive(Serialize)]
+pub struct MailboxFigures {
+    pub name: String,
+    pub address: String,
+    pub checks: usize,
+    pub uptime_pct: Option<f64>,
+    pub p50_ms: Option<u64>,
+    pub p95_ms: Option<u64>,
+    pub days: Vec<DayStats>,
+    pub incidents: Vec<Incident>,
+    pub drills: Vec<Drill>,
+}
+
+/// Reads the figures of the selected mailboxes since `from_ms`.
+pub fn figures(
+    env: &Env,
+    config: &Config,
+    name: Option<&str>,
+    from_ms: u64,
+    offset: i32,
+) -> Result<Vec<(MailboxFigures, Vec<stats::CheckPoint>)>> {
+    let names: Vec<String> = name.map(|n| vec![n.to_string()]).unwrap_or_default();
+    let selected = select_mailboxes(config, env, &names)?;
+    let store = Store::open(&env.data_dir)?;
+    let policy = health_policy(config);
+    let mut out = Vec::new();
+    for mb in selected {
+        let n = mb.name.as_str();
+        let points = store.points(n, from_ms)?;
+        let mut latencies: Vec<u64> = points.iter().filter_map(|p| p.latency_ms).collect();
+        let fig = MailboxFigures {
+            name: n.to_string(),
+            address: mb.address.to_string(),
+            checks: points.len(),
+            uptime_pct: stats::uptime_pct(&points),
+            p50_ms: stats::percentile(&mut latencies, 50),
+            p95_ms: stats::percentile(&mut latencies, 95),
+            days: stats::daily(&points, offset),
+            incidents: stats::incidents(n, &points, &policy, &store.acks(n)?),
+            drills: store.drills(Some(n), from_ms)?,
+        };
+        out.push((fig, points));
+    }
+    Ok(out)
+}
+
+fn ms_text(v: Option<u64>) -> String {
+    v.map(|ms| format!("{:.2}s", ms as f64 / 1000.0))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn pct_text(v: Option<f64>) -> String {
+    v.map(|p| format!("{p:.2}%")).unwrap_or_else(|| "-".into())
+}
+
+/// Whole minutes and seconds, e.g. "2 h 05 min" or "45 s".
+pub fn span_text(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
+        _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
+    }
+}
+
+/// `mailcanary report`: uptime, daily latency, incidents and drills.
+pub fn report(env: &Env, a: ReportArgs) -> Result<u8> {
+    let config = env.load()?;
+    let back = parse_span("--since", &a.since)?;
+    let now = now_ms();
+    let from = now.saturating_sub(back);
+    let offset = mailcanary_engine::local_utc_offset_secs();
+    let figs = figures(env, &config, a.name.as_deref(), from, offset)?;
+    if let Some(path) = &a.html {
+        return crate::html_report::write(env, &config, path, figs, from, now, offset);
+    }
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let v: Vec<&MailboxFigures> = figs.iter().map(|(f, _)| f).collect();
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "from": iso8601_utc(from), "to": iso8601_utc(now), "mailboxes": v })
+        )?;
+        return Ok(0);
+    }
+    for (f, _) in &figs {
+        writeln!(
+            out,
+            "{} <{}>: {} checks in the last {}, uptime {}, round trip p50 {} p95 {}",
+            f.name,
+            f.address,
+            f.checks,
+            a.since,
+            pct_text(f.uptime_pct),
+            ms_text(f.p50_ms),
+            ms_text(f.p95_ms)
+        )?;
+        writeln!(out, "  day          checks  uptime    p50     p95")?;
+        for d in &f.days {
+            writeln!(
+                out,
+                "  {}  {:>6}  {:>8}  {:>6}  {:>6}",
+                d.day,
+                d.checks,
+                pct_text(d.uptime_pct),
+                ms_text(d.p50_ms),
+                ms_text(d.p95_ms)
+            )?;
+        }
+        if f.incidents.is_empty() {
+            writeln!(out, "  incidents: none")?;
+        }
+        for i in &f.incidents {
+            writeln!(
+                out,
+                "  incident {} .. {} ({}) {} {}: {}{}",
+                iso8601_utc(i.start_ms),
+                i.end_ms
+                    .map(iso8601_utc)
+                    .unwrap_or_else(|| "ongoing".into()),
+                span_text(i.duration_ms(now)),
+                i.severity.as_str(),
+                i.causes
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                i.summary,
+                i.acknowledged_at_ms
+                    .map(|t| format!(" (acknowledged {})", iso8601_utc(t)))
+                    .unwrap_or_default()
+            )?;
+        }
+        for d in &f.drills {
+            writeln!(
+                out,
+                "  drill {}: {}",
+                iso8601_utc(d.started_at_ms),
+                d.time_to_ack_ms()
+                    .map(|ms| format!("acknowledged after {}", span_text(ms)))
+                    .unwrap_or_else(|| "not acknowledged".into())
+            )?;
+        }
+    }
+    Ok(0)
+}
