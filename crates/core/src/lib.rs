@@ -12,6 +12,7 @@ pub mod classify;
 pub mod config;
 pub mod diagnosis;
 pub mod health;
+pub mod html;
 pub mod lang;
 pub mod notice;
 pub mod probes;
