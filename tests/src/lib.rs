@@ -692,3 +692,41 @@ pub fn wait_for(path: &Path, what: &str, limit: Duration, pred: impl Fn(&[String
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Renders an HTML file the way a browser shows it: headless Chromium prints it to PDF, and
+/// `pdftotext` reads the text back (Debian's chromium and poppler-utils).
+pub fn render_html_to_text(html: &Path) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pdf = dir.path().join("page.pdf");
+    let html = std::fs::canonicalize(html).expect("the HTML file exists");
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ))
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(format!("file://{}", html.display()))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run chromium (scripts/install-deps installs it)");
+    assert!(
+        pdf.exists(),
+        "chromium printed no PDF: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .expect("run pdftotext");
+    assert!(text.status.success(), "pdftotext failed: {text:?}");
+    String::from_utf8_lossy(&text.stdout).into_owned()
+}

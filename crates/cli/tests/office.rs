@@ -6,7 +6,9 @@ use std::io::Write;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-use mailcanary_tests::{Cli, HttpReceiver, MailServer, NotificationServer, lines, wait_for};
+use mailcanary_tests::{
+    Cli, HttpReceiver, MailServer, NotificationServer, lines, render_html_to_text, wait_for,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
 const USER: &str = "office@example.test";
@@ -195,7 +197,7 @@ fn checks(path: &std::path::Path) -> usize {
 }
 
 #[test]
-fn reminders_stop_when_acknowledged_and_snooze_holds_alerts_back() {
+fn acknowledge_snooze_and_report_real_incidents() {
     let ms = MailServer::start();
     let password = "remind-pw";
     let cli = setup(&ms, password);
@@ -285,4 +287,43 @@ fn reminders_stop_when_acknowledged_and_snooze_holds_alerts_back() {
     assert!(uptime > 0.0 && uptime < 100.0, "{uptime}");
     let text = cli.run(&["report", "office"]).stdout;
     assert!(text.contains("ongoing"), "{text}");
+
+    // The HTML report, as a browser renders it: the incidents, the exact server reply of a
+    // failed check with what was tried, and the runbook.
+    let html = cli.root().join("report.html");
+    let r = cli.run(&["report", "office", "--html", html.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg"), "charts are inline SVG");
+    let shown = render_html_to_text(&html);
+    let flat = shown.split_whitespace().collect::<Vec<_>>().join(" ");
+    for want in [
+        "office@example.test",
+        "send_blocked",
+        "Sato 090-1234-5678",
+        "ongoing",
+        "Sending is blocked by the provider",
+    ] {
+        assert!(flat.contains(want), "{want:?} not shown in:\n{shown}");
+    }
+    let reply = latest_failed_reply(&cli);
+    assert!(
+        flat.contains(&reply.split_whitespace().collect::<Vec<_>>().join(" ")),
+        "the exact reply {reply:?} is not shown in:\n{shown}"
+    );
+}
+
+/// The server's reply recorded for the latest failed check.
+fn latest_failed_reply(cli: &Cli) -> String {
+    let h = cli.run(&["history", "office", "--json"]);
+    let failed = h
+        .json_lines()
+        .into_iter()
+        .rev()
+        .find(|r| r["status"] == "critical")
+        .expect("a failed check");
+    failed["findings"][0]["evidence"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
