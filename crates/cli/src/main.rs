@@ -107,6 +107,16 @@ struct RunArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9898).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
+    /// Push the same metrics to this Prometheus Pushgateway (e.g. https://push.example.com),
+    /// for offices where nobody can scrape this computer.
+    #[arg(long, value_name = "URL")]
+    push: Option<String>,
+    /// Seconds between pushes.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    push_interval: u64,
+    /// The `instance` label of pushed metrics (default: this computer's name).
+    #[arg(long, value_name = "NAME")]
+    push_instance: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -632,6 +642,13 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
     let lang = env.lang(&config);
     let selected = select_mailboxes(&config, env, &a.names)?;
     let channels = office::Channels::resolve(&config, a.alerts)?;
+    let push = match &a.push {
+        Some(u) => Some(
+            mailcanary_engine::http::HttpUrl::parse(u)
+                .map_err(|e| anyhow!("--push: {e} (credentials in the URL are not accepted)"))?,
+        ),
+        None => None,
+    };
     let (key, _) = secrets::install_key(&env.data_dir)?;
     let opts = MonitorOptions {
         check: CheckOptions {
@@ -645,7 +662,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         hook: channels.hook,
         desktop: channels.desktop,
         webhook: channels.webhook,
-        metrics: a.metrics.map(|_| Metrics::new()),
+        metrics: (a.metrics.is_some() || a.push.is_some()).then(Metrics::new),
         runbook: config.runbook.clone(),
         retention_days: config.retention_days,
     };
@@ -691,6 +708,22 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
             #[cfg(not(unix))]
             let _ = tokio::signal::ctrl_c().await;
         };
+        if let (Some(url), Some(m)) = (push, opts.metrics.clone()) {
+            let instance = a
+                .push_instance
+                .clone()
+                .unwrap_or_else(metrics::default_instance);
+            eprintln!(
+                "mailcanary: pushing metrics to {} every {} s as instance {instance}",
+                url.host, a.push_interval
+            );
+            tokio::spawn(metrics::push_loop(
+                url,
+                instance,
+                m,
+                Duration::from_secs(a.push_interval),
+            ));
+        }
         if let (Some(addr), Some(m)) = (a.metrics, opts.metrics.clone()) {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await

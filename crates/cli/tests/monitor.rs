@@ -392,10 +392,31 @@ fn metrics_are_exposed_in_prometheus_format() {
     let port = free_port();
     let addr = format!("127.0.0.1:{port}");
     let out = cli.root().join("metrics.out");
+    // A real Pushgateway (loopback only, no persistence) receives the pushed copy.
+    let push_port = free_port();
+    let mut gateway = Command::new("prometheus-pushgateway")
+        .arg(format!("--web.listen-address=127.0.0.1:{push_port}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("prometheus-pushgateway (package prometheus-pushgateway)");
+    let push_url = format!("http://127.0.0.1:{push_port}");
     let mut child = spawn_run(
         &cli,
         &password,
-        &["--interval", "2", "--metrics", &addr],
+        &[
+            "--interval",
+            "2",
+            "--metrics",
+            &addr,
+            "--push",
+            &push_url,
+            "--push-interval",
+            "1",
+            "--push-instance",
+            "office-pc",
+        ],
         &out,
     );
     wait_for(&out, "two checks", Duration::from_secs(30), |l| {
@@ -489,5 +510,26 @@ fn metrics_are_exposed_in_prometheus_format() {
     assert_eq!(scraped["metric"]["mailbox"], "office", "{scraped}");
     let value: f64 = scraped["value"][1].as_str().unwrap().parse().unwrap();
     assert!(value >= 2.0, "{scraped}");
+
+    // The Pushgateway has the same counters, grouped under this job and instance.
+    let want = "mailcanary_checks_total{instance=\"office-pc\",job=\"mailcanary\",mailbox=\"office\",status=\"ok\"}";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pushed = loop {
+        let body = std::net::TcpStream::connect(("127.0.0.1", push_port))
+            .map(|_| http_get(push_port, "/metrics"))
+            .unwrap_or_default();
+        if let Some(line) = body.lines().find(|l| l.starts_with(want)) {
+            break line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing pushed; the gateway has:\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    let pushed: f64 = pushed.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(pushed >= 2.0, "{pushed}");
     assert!(stop(&mut child).success());
 }

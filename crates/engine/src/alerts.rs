@@ -10,6 +10,7 @@ use mailcanary_core::health::HealthEvent;
 use mailcanary_core::report::CheckReport;
 use mailcanary_core::{Category, Lang, Severity};
 
+use crate::http::HttpUrl;
 use crate::monitor::event_name;
 
 /// One alert, ready for any channel.
@@ -392,58 +393,22 @@ impl WebhookFormat {
 /// treated as a secret (Slack and Teams put their token in it): errors name only its host.
 #[derive(Clone)]
 pub struct Webhook {
-    tls: bool,
-    host: String,
-    port: u16,
-    path: String,
+    url: HttpUrl,
     format: WebhookFormat,
 }
 
 impl std::fmt::Debug for Webhook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Webhook({}://{}:{}/…)",
-            if self.tls { "https" } else { "http" },
-            self.host,
-            self.port
-        )
+        write!(f, "Webhook({:?})", self.url)
     }
 }
 
 impl Webhook {
     /// Parses a URL; the error never repeats it.
     pub fn new(url: &str, format: WebhookFormat) -> Result<Webhook, String> {
-        let bad = || "the webhook URL is not an http:// or https:// URL".to_string();
-        let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
-            (true, r)
-        } else if let Some(r) = url.strip_prefix("http://") {
-            (false, r)
-        } else {
-            return Err(bad());
-        };
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() || authority.contains('@') || path.contains(char::is_whitespace) {
-            return Err(bad());
-        }
-        let (host, port) = match authority.rsplit_once(':') {
-            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
-                h.trim_matches(['[', ']']).to_string(),
-                p.parse().map_err(|_| bad())?,
-            ),
-            _ => (authority.to_string(), if tls { 443 } else { 80 }),
-        };
-        if host.is_empty() {
-            return Err(bad());
-        }
         Ok(Webhook {
-            tls,
-            host,
-            port,
-            path: path.to_string(),
+            url: HttpUrl::parse(url)
+                .map_err(|_| "the webhook URL is not an http:// or https:// URL".to_string())?,
             format,
         })
     }
@@ -500,62 +465,21 @@ impl Webhook {
     /// Posts one alert; bounded to 15 s. Success is any 2xx answer.
     pub async fn send(&self, a: &Alert) -> Result<(), String> {
         let body = self.body(a).to_string();
-        let where_ = format!("webhook at {}", self.host);
-        let post = async {
-            let addrs = crate::net::resolve(&self.host, self.port)
-                .await
-                .map_err(|e| format!("{where_}: {e}"))?;
-            let tcp = crate::net::connect(&addrs, Duration::from_secs(10))
-                .await
-                .map_err(|e| format!("{where_}: {e}"))?;
-            let mut stream = if self.tls {
-                let config = crate::tls::client_config(Vec::new()).map_err(|e| e.to_string())?;
-                crate::net::tls_handshake(config, &self.host, tcp)
-                    .await
-                    .map_err(|e| format!("{where_}: {e}"))?
-            } else {
-                crate::net::MailStream::Plain(tcp)
-            };
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let request = format!(
-                "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: mailcanary\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\n\
-                 Connection: close\r\n\r\n{body}",
-                self.path,
-                self.host,
-                body.len()
-            );
-            stream
-                .write_all(request.as_bytes())
-                .await
-                .map_err(|e| format!("{where_}: {e}"))?;
-            let mut head = Vec::new();
-            let mut buf = [0u8; 512];
-            while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 4096 {
-                let n = stream
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| format!("{where_}: {e}"))?;
-                if n == 0 {
-                    break;
-                }
-                head.extend_from_slice(&buf[..n]);
-            }
-            let status_line = String::from_utf8_lossy(&head);
-            let code: u16 = status_line
-                .split_whitespace()
-                .nth(1)
-                .and_then(|c| c.parse().ok())
-                .ok_or_else(|| format!("{where_}: no HTTP answer"))?;
-            if (200..300).contains(&code) {
-                Ok(())
-            } else {
-                Err(format!("{where_} answered HTTP {code}"))
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(15), post)
-            .await
-            .map_err(|_| format!("{where_}: no answer within 15 s"))?
+        let where_ = format!("webhook at {}", self.url.host);
+        let code = crate::http::request(
+            "POST",
+            &self.url,
+            "application/json",
+            body.as_bytes(),
+            Duration::from_secs(15),
+        )
+        .await
+        .map_err(|e| format!("{where_}: {e}"))?;
+        if (200..300).contains(&code) {
+            Ok(())
+        } else {
+            Err(format!("{where_} answered HTTP {code}"))
+        }
     }
 }
 
@@ -584,8 +508,9 @@ mod tests {
             WebhookFormat::Slack,
         )
         .unwrap();
+        let u = &w.url;
         assert_eq!(
-            (w.tls, w.host.as_str(), w.port, w.path.as_str()),
+            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
             (
                 true,
                 "hooks.example.com",
@@ -595,7 +520,7 @@ mod tests {
         );
         assert!(!format!("{w:?}").contains("secrettoken"));
         let w = Webhook::new("http://127.0.0.1:8080", WebhookFormat::Json).unwrap();
-        assert_eq!((w.port, w.path.as_str()), (8080, "/"));
+        assert_eq!((w.url.port, w.url.path.as_str()), (8080, "/"));
         for bad in [
             "ftp://x/secret",
             "https://user:secret@x/",

@@ -9,6 +9,7 @@
 pub mod alerts;
 pub mod attachments;
 pub mod config_file;
+pub mod http;
 pub mod imap;
 pub mod metrics;
 pub mod monitor;

@@ -5,11 +5,14 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use mailcanary_core::Severity;
 use mailcanary_core::report::CheckReport;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+
+use crate::http::HttpUrl;
 
 /// Upper bounds of the round-trip histogram, seconds.
 const BUCKETS: &[f64] = &[
@@ -234,11 +237,92 @@ pub async fn serve(listener: TcpListener, metrics: Metrics) {
     }
 }
 
+/// The instance label of pushed metrics: this computer's name, reduced to characters that
+/// need no escaping in a Pushgateway URL.
+pub fn default_instance() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("COMPUTERNAME").ok())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let clean = path_segment(raw.trim());
+    if clean.is_empty() {
+        "mailcanary".into()
+    } else {
+        clean
+    }
+}
+
+fn path_segment(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Pushes the metrics to a Prometheus Pushgateway every `every` (first at once), replacing
+/// this instance's group each time (HTTP PUT to `/metrics/job/mailcanary/instance/NAME`), for
+/// offices behind NAT where nobody can scrape. Runs until dropped. A failing push is logged
+/// when pushing starts to fail and when it works again, not every time.
+pub async fn push_loop(base: HttpUrl, instance: String, metrics: Metrics, every: Duration) {
+    let path = format!(
+        "{}/metrics/job/mailcanary/instance/{}",
+        base.path.trim_end_matches('/'),
+        path_segment(&instance)
+    );
+    let url = base.with_path(path);
+    let mut failing = false;
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let body = metrics.render();
+        let result = crate::http::request(
+            "PUT",
+            &url,
+            "text/plain; version=0.0.4",
+            body.as_bytes(),
+            Duration::from_secs(15),
+        )
+        .await;
+        match result {
+            Ok(code) if (200..300).contains(&code) => {
+                if failing {
+                    tracing::warn!("metrics push to {} works again", url.host);
+                }
+                failing = false;
+            }
+            other => {
+                if !failing {
+                    let why = match other {
+                        Ok(code) => format!("HTTP {code}"),
+                        Err(e) => e,
+                    };
+                    tracing::warn!("metrics push to {} failed: {why}", url.host);
+                }
+                failing = true;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use mailcanary_core::Lang;
     use mailcanary_core::report::{CanaryOutcome, Observations, diagnose};
+
+    #[test]
+    fn instance_names_are_path_safe() {
+        assert_eq!(path_segment("office-pc.local"), "office-pc.local");
+        assert_eq!(path_segment("事務所 PC/1"), "____PC_1");
+        assert!(!default_instance().is_empty());
+    }
 
     #[test]
     fn exposition_counts_and_buckets() {

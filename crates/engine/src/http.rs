@@ -1,0 +1,128 @@
+//! A very small HTTP/1.1 client for the two requests Mail Canary makes: a webhook's POST and
+//! a metrics push's PUT. TLS through the same verified rustls set-up as mail. URLs are treated
+//! as secrets (webhook URLs hold tokens): errors name only the host.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A parsed `http://` or `https://` URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// `https`.
+    pub tls: bool,
+    /// Host name or address (no brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl std::fmt::Debug for HttpUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = if self.tls { "https" } else { "http" };
+        write!(f, "{scheme}://{}:{}/…", self.host, self.port)
+    }
+}
+
+impl HttpUrl {
+    /// Parses a URL; the error never repeats it.
+    pub fn parse(url: &str) -> Result<HttpUrl, String> {
+        let bad = || "not an http:// or https:// URL".to_string();
+        let (tls, rest) = if let Some(r) = url.strip_prefix("https://") {
+            (true, r)
+        } else if let Some(r) = url.strip_prefix("http://") {
+            (false, r)
+        } else {
+            return Err(bad());
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.is_empty() || authority.contains('@') || path.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
+                h.trim_matches(['[', ']']).to_string(),
+                p.parse().map_err(|_| bad())?,
+            ),
+            _ => (authority.to_string(), if tls { 443 } else { 80 }),
+        };
+        if host.is_empty() {
+            return Err(bad());
+        }
+        Ok(HttpUrl {
+            tls,
+            host,
+            port,
+            path: path.to_string(),
+        })
+    }
+
+    /// The same server with another path.
+    pub fn with_path(&self, path: String) -> HttpUrl {
+        HttpUrl {
+            path,
+            ..self.clone()
+        }
+    }
+}
+
+/// Sends one request with a body and returns the status code; bounded by `limit`.
+pub async fn request(
+    method: &str,
+    url: &HttpUrl,
+    content_type: &str,
+    body: &[u8],
+    limit: Duration,
+) -> Result<u16, String> {
+    let exchange = async {
+        let addrs = crate::net::resolve(&url.host, url.port)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tcp = crate::net::connect(&addrs, limit)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut stream = if url.tls {
+            let config = crate::tls::client_config(Vec::new()).map_err(|e| e.to_string())?;
+            crate::net::tls_handshake(config, &url.host, tcp)
+                .await
+                .map_err(|e| e.to_string())?
+        } else {
+            crate::net::MailStream::Plain(tcp)
+        };
+        let head = format!(
+            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: mailcanary\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n",
+            url.path,
+            url.host,
+            body.len()
+        );
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        stream.write_all(body).await.map_err(|e| e.to_string())?;
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 512];
+        while !answer.windows(2).any(|w| w == b"\r\n") && answer.len() < 4096 {
+            let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&answer)
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| "no HTTP answer".to_string())
+    };
+    tokio::time::timeout(limit, exchange)
+        .await
+        .map_err(|_| format!("no answer within {} s", limit.as_secs()))?
+}
