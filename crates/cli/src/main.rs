@@ -15,7 +15,6 @@ use mailcanary_engine::core::canary::CanaryKey;
 use mailcanary_engine::core::config::{
     Config, MailboxConfig, MailboxName, Protocol, RawMailbox, SecretSource,
 };
-use mailcanary_engine::core::probes::tally;
 use mailcanary_engine::core::report::{
     CheckReport, Observations, Problem, Stage, diagnose, iso8601_utc, parse_since,
 };
@@ -107,6 +106,10 @@ struct RunArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9898).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
+    /// How often a check also sends the attachment probes (PDF, Office files, ZIPs, a large
+    /// file), per mailbox: a span such as 6h, or "off".
+    #[arg(long, default_value = "6h", value_name = "SPAN")]
+    attachments_every: String,
     /// Push the same metrics to this Prometheus Pushgateway (e.g. https://push.example.com),
     /// for offices where nobody can scrape this computer.
     #[arg(long, value_name = "URL")]
@@ -540,11 +543,6 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
         .context("cannot start the async runtime")?;
     // What earlier checks found: each mailbox's last good certificates (to notice an issuer
     // that changed) and a week of attachment probes (to tell a pattern from a fluke).
-    let week_ago = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis()
-        .saturating_sub(7 * 86_400_000) as u64;
     // One handle on the history for the whole command; a history that cannot be opened is a
     // warning: the checks run without it and are not saved.
     let mut store = Store::open(&env.data_dir)
@@ -555,19 +553,7 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
     let histories: Vec<History> = match &store {
         Some(store) => selected
             .iter()
-            .map(|mb| {
-                let name = mb.name.as_str();
-                let recent = store.history(Some(name), week_ago).unwrap_or_default();
-                History {
-                    tls_baseline: store.tls_baseline(name).unwrap_or(None),
-                    probe_tally: tally(
-                        recent
-                            .iter()
-                            .filter(|r| !r.probes.is_empty())
-                            .map(|r| (r.started_at_ms, r.probes.as_slice())),
-                    ),
-                }
-            })
+            .map(|mb| History::load(store, mb.name.as_str(), now_ms()))
             .collect(),
         None => vec![History::default(); selected.len()],
     };
@@ -665,6 +651,12 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         metrics: (a.metrics.is_some() || a.push.is_some()).then(Metrics::new),
         runbook: config.runbook.clone(),
         retention_days: config.retention_days,
+        probe_every_ms: match a.attachments_every.as_str() {
+            "off" => 0,
+            span => parse_since(span).filter(|&ms| ms > 0).ok_or_else(|| {
+                anyhow!("--attachments-every {span:?}: use a span such as 30m, 6h, 1d, or \"off\"")
+            })?,
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -30,6 +30,10 @@ fn spawn_run_env(
 ) -> Child {
     let mut all = vec!["run"];
     all.extend_from_slice(args);
+    // The attachment probes (10 MB among them) only where a test asks for them.
+    if !args.contains(&"--attachments-every") {
+        all.extend_from_slice(&["--attachments-every", "off"]);
+    }
     let mut env = vec![("OFFICE_PW", password)];
     env.extend_from_slice(envs);
     cli.spawn(&all, &env, out)
@@ -532,4 +536,47 @@ fn metrics_are_exposed_in_prometheus_format() {
     let pushed: f64 = pushed.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(pushed >= 2.0, "{pushed}");
     assert!(stop(&mut child).success());
+}
+
+#[test]
+fn attachment_probes_ride_along_on_their_own_interval() {
+    let ms = MailServer::start();
+    let password = format!("probe-pw-{}", std::process::id());
+    let cli = setup(&ms, &password);
+    let run = |name: &str| {
+        let out = cli.root().join(name);
+        let args = ["--interval", "1", "--attachments-every", "1h"];
+        (spawn_run(&cli, &password, &args, &out), out)
+    };
+    let probes_per_check = || -> Vec<usize> {
+        cli.run(&["history", "office", "--json"])
+            .json_lines()
+            .iter()
+            .map(|r| r["probes"].as_array().map(Vec::len).unwrap_or(0))
+            .collect()
+    };
+    let (mut child, out) = run("run1.out");
+    wait_for(&out, "three checks", Duration::from_secs(60), |l| {
+        ok_checks(l) >= 3
+    });
+    assert!(stop(&mut child).success());
+    let first = probes_per_check();
+    assert!(
+        first[0] >= 7,
+        "the first check carries every probe: {first:?}"
+    );
+    assert!(
+        first[1..].iter().all(|&n| n == 0),
+        "then not for an hour: {first:?}"
+    );
+    // A restart remembers when they last ran.
+    let (mut child, out) = run("run2.out");
+    wait_for(&out, "two checks", Duration::from_secs(60), |l| {
+        ok_checks(l) >= 2
+    });
+    assert!(stop(&mut child).success());
+    let all = probes_per_check();
+    assert!(all[first.len()..].iter().all(|&n| n == 0), "{all:?}");
+    // No canary of any kind is left behind.
+    assert!(ms.messages(USER, "INBOX").is_empty());
 }

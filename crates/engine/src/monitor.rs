@@ -56,6 +56,8 @@ pub struct MonitorOptions {
     pub runbook: Runbook,
     /// Days of history kept (0: forever).
     pub retention_days: u32,
+    /// Attachment probes ride along with a check this often, per mailbox (0: never).
+    pub probe_every_ms: u64,
 }
 
 /// Why the monitor could not run.
@@ -128,6 +130,8 @@ struct Watched {
     due_ms: u64,
     running: bool,
     history: History,
+    /// When the next check sends the attachment probes.
+    probe_due_ms: u64,
 }
 
 /// Runs until `shutdown` completes. Every check is recorded in the history of `data_dir`;
@@ -161,10 +165,11 @@ pub async fn run(
         .into_iter()
         .enumerate()
         .map(|(i, mb)| {
-            let history = History {
-                tls_baseline: store.tls_baseline(mb.name.as_str()).unwrap_or(None),
-                probe_tally: Vec::new(),
-            };
+            let history = History::load(&store, mb.name.as_str(), start);
+            // Probes go with the first check unless they ran recently (before a restart).
+            let probe_due_ms = History::last_probed_ms(&store, mb.name.as_str(), start)
+                .map(|t| t + opts.probe_every_ms)
+                .unwrap_or(start);
             // The first checks are spread over a few seconds rather than all at once.
             let due_ms = start + (i as u64 * 250).min(opts.schedule.interval_ms);
             // The health a previous run left: an incident in progress is not raised again.
@@ -178,6 +183,7 @@ pub async fn run(
                 due_ms,
                 running: false,
                 history,
+                probe_due_ms,
             };
             (w.mb.name.to_string(), w)
         })
@@ -245,12 +251,11 @@ pub async fn run(
                 break;
             }
             w.running = true;
-            let (mb, key, check_opts, history) = (
-                w.mb.clone(),
-                key.clone(),
-                opts.check.clone(),
-                w.history.clone(),
-            );
+            let mut check_opts = opts.check.clone();
+            if opts.probe_every_ms > 0 && now >= w.probe_due_ms {
+                check_opts.probe = crate::probe::ProbeSet::Attachments;
+            }
+            let (mb, key, history) = (w.mb.clone(), key.clone(), w.history.clone());
             tasks.spawn(async move {
                 let started = now_ms();
                 let report = check(&mb, &key, &check_opts, &history).await;
@@ -281,6 +286,10 @@ pub async fn run(
                 }
                 if !report.tls.is_empty() && report.category != mailcanary_core::Category::TlsIntercepted {
                     w.history.tls_baseline = Some(report.clone());
+                }
+                if !report.probes.is_empty() {
+                    w.probe_due_ms = started + opts.probe_every_ms;
+                    w.history.probe_tally = History::load(&store, &name, now_ms()).probe_tally;
                 }
                 let alerts = w.health.observe(report.status, report.category, now_ms(), &opts.health);
                 if let Err(e) = store.save_health(&name, &w.health, now_ms()) {

@@ -407,6 +407,34 @@ pub struct History {
     pub probe_tally: Vec<ProbeTally>,
 }
 
+impl History {
+    /// What the history holds for the next check of `mailbox`: the TLS baseline and how the
+    /// attachment variants fared over the last week. A history that cannot be read gives
+    /// an empty one (the check still runs).
+    pub fn load(store: &crate::store::Store, mailbox: &str, now_ms: u64) -> History {
+        let week_ago = now_ms.saturating_sub(7 * 86_400_000);
+        let probed = store.with_probes(mailbox, week_ago).unwrap_or_default();
+        History {
+            tls_baseline: store.tls_baseline(mailbox).unwrap_or(None),
+            probe_tally: mailcanary_core::probes::tally(
+                probed
+                    .iter()
+                    .map(|r| (r.started_at_ms, r.probes.as_slice())),
+            ),
+        }
+    }
+
+    /// When attachment probes last ran, per this history's tally.
+    pub fn last_probed_ms(store: &crate::store::Store, mailbox: &str, now_ms: u64) -> Option<u64> {
+        let week_ago = now_ms.saturating_sub(7 * 86_400_000);
+        store
+            .with_probes(mailbox, week_ago)
+            .ok()?
+            .last()
+            .map(|r| r.started_at_ms)
+    }
+}
+
 impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {

@@ -546,6 +546,32 @@ impl Store {
         Ok(n)
     }
 
+    /// Checks since `since_ms` that sent attachment probes, oldest first.
+    pub fn with_probes(
+        &self,
+        mailbox: &str,
+        since_ms: u64,
+    ) -> Result<Vec<CheckReport>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, report FROM checks WHERE mailbox = ?1 AND started_at_ms >= ?2
+                   AND report LIKE '%\"probes\":[{%' ORDER BY started_at_ms, id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![mailbox, since_ms as i64], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row.map_err(|e| self.sql(e))?;
+            out.push(self.parse_report(id, &json)?);
+        }
+        Ok(out)
+    }
+
     /// The latest check of a mailbox, if any.
     pub fn latest(&self, mailbox: &str) -> Result<Option<CheckReport>, StoreError> {
         let json: Option<String> = self
