@@ -550,13 +550,24 @@ impl Cli {
     /// harness CA (unless `extra` names its own `--ca-file`), password from `$OFFICE_PW`, plus
     /// `extra` options. Panics unless it is accepted.
     pub fn add_harness_mailbox(&self, ms: &MailServer, user: &str, extra: &[&str]) {
+        self.add_harness_mailbox_named("office", ms, user, extra);
+    }
+
+    /// As [`Cli::add_harness_mailbox`], under another name.
+    pub fn add_harness_mailbox_named(
+        &self,
+        name: &str,
+        ms: &MailServer,
+        user: &str,
+        extra: &[&str],
+    ) {
         let imap = format!("localhost:{}", ms.port("MS_IMAPS_PORT"));
         let smtp = format!("localhost:{}", ms.port("MS_SMTP_PORT"));
         let ca = ms.ca_file();
         let mut args = vec![
             "mailbox",
             "add",
-            "office",
+            name,
             "--address",
             user,
             "--imap",

@@ -580,3 +580,53 @@ fn attachment_probes_ride_along_on_their_own_interval() {
     // No canary of any kind is left behind.
     assert!(ms.messages(USER, "INBOX").is_empty());
 }
+
+#[test]
+fn a_healthy_run_of_200_checks_raises_no_alert() {
+    let ms = MailServer::start();
+    let password = format!("quiet-pw-{}", std::process::id());
+    let cli = Cli::new(BIN).env("OFFICE_PW", &password);
+    let names: Vec<String> = (0..10).map(|i| format!("desk{i}")).collect();
+    for n in &names {
+        let user = format!("{n}@example.test");
+        ms.add_user(&user, &password);
+        cli.add_harness_mailbox_named(n, &ms, &user, &[]);
+    }
+    let out = cli.root().join("quiet.out");
+    let hooked = cli.root().join("hook.out");
+    let hook = format!(
+        "echo \"$MAILCANARY_EVENT $MAILCANARY_MAILBOX\" >> '{}'",
+        hooked.display()
+    );
+    let mut child = spawn_run(
+        &cli,
+        &password,
+        &["--interval", "1", "--concurrency", "4", "--hook", &hook],
+        &out,
+    );
+    let checks = |l: &[String]| l.iter().filter(|l| !l.starts_with("ALERT")).count();
+    wait_for(&out, "200 checks", Duration::from_secs(240), |l| {
+        checks(l) >= 200
+    });
+    assert!(stop(&mut child).success());
+    let l = lines(&out);
+    let not_ok: Vec<&String> = l
+        .iter()
+        .filter(|l| !l.starts_with("ALERT") && !l.contains(" OK ok "))
+        .collect();
+    assert!(
+        not_ok.is_empty(),
+        "{} of {} checks not ok: {not_ok:?}",
+        not_ok.len(),
+        checks(&l)
+    );
+    assert!(!l.iter().any(|l| l.starts_with("ALERT")), "an alert: {l:?}");
+    assert!(lines(&hooked).is_empty(), "{:?}", lines(&hooked));
+    // Every mailbox had its turn.
+    for n in &names {
+        assert!(
+            l.iter().any(|l| l.contains(&format!(" {n} OK "))),
+            "{n} never checked"
+        );
+    }
+}
