@@ -47,6 +47,20 @@ fn fed(mut cmd: Command, stdin: &[u8], what: &str) -> String {
 pub struct MailServer {
     dir: tempfile::TempDir,
     env: HashMap<String, String>,
+    /// The network namespace it runs in, if not this process's.
+    netns: Option<String>,
+}
+
+/// The harness script as a command, inside `netns` when given.
+fn harness_command(netns: Option<&str>) -> Command {
+    match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(harness_script());
+            c
+        }
+        None => Command::new(harness_script()),
+    }
 }
 
 impl MailServer {
@@ -57,12 +71,18 @@ impl MailServer {
 
     /// Starts an instance with extra environment for the script (e.g. `MS_JUNK_NAME`).
     pub fn start_with(vars: &[(&str, &str)]) -> MailServer {
+        MailServer::start_in(None, vars)
+    }
+
+    /// Starts an instance inside the network namespace `netns` (see [`NetNs`]), listening on
+    /// `MS_ADDR` from `vars`.
+    pub fn start_in(netns: Option<&str>, vars: &[(&str, &str)]) -> MailServer {
         let dir = tempfile::Builder::new()
             .prefix("mailcanary-ms.")
             .tempdir()
             .expect("temp dir");
         let inst = dir.path().join("ms");
-        let out = Command::new(harness_script())
+        let out = harness_command(netns)
             .arg("start")
             .arg(&inst)
             .envs(vars.iter().copied())
@@ -79,7 +99,11 @@ impl MailServer {
             .filter_map(|l| l.split_once('='))
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        MailServer { dir, env }
+        MailServer {
+            dir,
+            env,
+            netns: netns.map(str::to_string),
+        }
     }
 
     /// The instance directory.
@@ -106,7 +130,7 @@ impl MailServer {
 
     /// Runs a harness subcommand on this instance, feeding `stdin`; panics on failure.
     pub fn ctl_with_input(&self, args: &[&str], stdin: &[u8]) -> String {
-        let mut cmd = Command::new(harness_script());
+        let mut cmd = harness_command(self.netns.as_deref());
         cmd.arg(args[0]).arg(self.dir()).args(&args[1..]);
         fed(cmd, stdin, &format!("mailserver {args:?}"))
     }
@@ -203,7 +227,7 @@ impl MailServer {
 
 impl Drop for MailServer {
     fn drop(&mut self) {
-        let _ = Command::new(harness_script())
+        let _ = harness_command(self.netns.as_deref())
             .arg("stop")
             .arg(self.dir())
             .stdin(Stdio::null())
@@ -514,8 +538,28 @@ impl Cli {
     /// Starts the binary with `args` in the background: standard output to the file `out`,
     /// standard input a pipe, standard error piped.
     pub fn spawn(&self, args: &[&str], envs: &[(&str, &str)], out: &Path) -> std::process::Child {
-        Command::new(&self.bin)
-            .arg("--config")
+        self.spawn_from(Command::new(&self.bin), args, envs, out)
+    }
+
+    /// As [`Cli::spawn`], inside the office computer's namespace of `ns`.
+    pub fn spawn_in(
+        &self,
+        ns: &NetNs,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        out: &Path,
+    ) -> std::process::Child {
+        self.spawn_from(ns.pc_command(&self.bin), args, envs, out)
+    }
+
+    fn spawn_from(
+        &self,
+        mut cmd: Command,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        out: &Path,
+    ) -> std::process::Child {
+        cmd.arg("--config")
             .arg(self.config_path())
             .arg("--data-dir")
             .arg(self.data_dir())
@@ -561,8 +605,13 @@ impl Cli {
         user: &str,
         extra: &[&str],
     ) {
-        let imap = format!("localhost:{}", ms.port("MS_IMAPS_PORT"));
-        let smtp = format!("localhost:{}", ms.port("MS_SMTP_PORT"));
+        // By name on loopback (so name lookup is part of the check), else by address.
+        let host = match ms.var("MS_HOST") {
+            "127.0.0.1" => "localhost",
+            other => other,
+        };
+        let imap = format!("{host}:{}", ms.port("MS_IMAPS_PORT"));
+        let smtp = format!("{host}:{}", ms.port("MS_SMTP_PORT"));
         let ca = ms.ca_file();
         let mut args = vec![
             "mailbox",
@@ -740,4 +789,111 @@ pub fn render_html_to_text(html: &Path) -> String {
         .expect("run pdftotext");
     assert!(text.status.success(), "pdftotext failed: {text:?}");
     String::from_utf8_lossy(&text.stdout).into_owned()
+}
+
+/// Two network namespaces made for one test, joined by a veth pair: `pc` (10.201.N.2, default
+/// route via the other end) stands for the office computer, `net` (10.201.N.1) for the
+/// internet with the provider's servers. Taking the link down makes the computer offline.
+/// Both are deleted on drop. Needs root (CAP_NET_ADMIN) and iproute2.
+pub struct NetNs {
+    /// The office computer's namespace.
+    pub pc: String,
+    /// The internet's namespace.
+    pub net: String,
+    /// The internet side's address.
+    pub net_addr: String,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("run ip (package iproute2)");
+    assert!(
+        out.status.success(),
+        "ip {args:?} failed (network namespaces need root): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl NetNs {
+    /// Creates the pair of namespaces, linked and online.
+    pub fn new() -> NetNs {
+        static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tag = format!("{}-{n}", std::process::id());
+        let subnet = (std::process::id() + n) % 250 + 1;
+        let ns = NetNs {
+            pc: format!("mc-pc-{tag}"),
+            net: format!("mc-net-{tag}"),
+            net_addr: format!("10.201.{subnet}.1"),
+        };
+        ip(&["netns", "add", &ns.pc]);
+        ip(&["netns", "add", &ns.net]);
+        for name in [&ns.pc, &ns.net] {
+            ip(&["-n", name, "link", "set", "lo", "up"]);
+        }
+        ip(&[
+            "-n", &ns.pc, "link", "add", "uplink", "type", "veth", "peer", "name", "downlink",
+            "netns", &ns.net,
+        ]);
+        ip(&[
+            "-n",
+            &ns.net,
+            "addr",
+            "add",
+            &format!("{}/24", ns.net_addr),
+            "dev",
+            "downlink",
+        ]);
+        ip(&["-n", &ns.net, "link", "set", "downlink", "up"]);
+        let pc_addr = format!("10.201.{subnet}.2/24");
+        ip(&["-n", &ns.pc, "addr", "add", &pc_addr, "dev", "uplink"]);
+        ns.set_online(true);
+        ns
+    }
+
+    /// Brings the computer's link up (with its default route) or down (no route at all).
+    pub fn set_online(&self, online: bool) {
+        ip(&[
+            "-n",
+            &self.pc,
+            "link",
+            "set",
+            "uplink",
+            if online { "up" } else { "down" },
+        ]);
+        if online {
+            ip(&[
+                "-n",
+                &self.pc,
+                "route",
+                "replace",
+                "default",
+                "via",
+                &self.net_addr,
+            ]);
+        }
+    }
+
+    /// A command run inside the computer's namespace.
+    pub fn pc_command(&self, program: &Path) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.pc]).arg(program);
+        c
+    }
+}
+
+impl Default for NetNs {
+    fn default() -> Self {
+        NetNs::new()
+    }
+}
+
+impl Drop for NetNs {
+    fn drop(&mut self) {
+        for name in [&self.pc, &self.net] {
+            let _ = Command::new("ip").args(["netns", "del", name]).status();
+        }
+    }
 }

@@ -651,6 +651,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         metrics: (a.metrics.is_some() || a.push.is_some()).then(Metrics::new),
         runbook: config.runbook.clone(),
         retention_days: config.retention_days,
+        references: config.network.references.clone(),
         probe_every_ms: match a.attachments_every.as_str() {
             "off" => 0,
             span => parse_since(span).filter(|&ms| ms > 0).ok_or_else(|| {

@@ -1080,6 +1080,7 @@ mod tests {
             quota: None,
             tls: vec![],
             probes: vec![],
+            scope: Default::default(),
             started_at_ms: T0 + 5 * MIN,
             duration_ms: 900,
         }

@@ -18,6 +18,7 @@ pub mod notice;
 pub mod probes;
 pub mod report;
 pub mod schedule;
+pub mod scope;
 pub mod stats;
 pub mod utf7;
 

@@ -226,6 +226,9 @@ pub struct CheckReport {
     /// Attachment probes, when sent.
     #[serde(default)]
     pub probes: Vec<ProbeResult>,
+    /// Where the problem lies (this mailbox, the provider, or this computer's network).
+    #[serde(default)]
+    pub scope: crate::scope::Scope,
     /// Start, Unix milliseconds.
     pub started_at_ms: u64,
     /// Duration in milliseconds.
@@ -458,6 +461,7 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
         quota: obs.quota.clone(),
         tls: obs.tls.clone(),
         probes: obs.probes.clone(),
+        scope: crate::scope::Scope::Mailbox,
         started_at_ms: obs.started_at_ms,
         duration_ms: obs.duration_ms,
     }

@@ -170,6 +170,51 @@ impl Alert {
         }
     }
 
+    /// This computer has gone offline (told once per outage, as soon as a check notices).
+    pub fn offline(mailbox: &str, report: &CheckReport) -> Alert {
+        Alert {
+            mailbox: mailbox.to_string(),
+            event: "offline",
+            severity: Severity::Unknown,
+            category: report.category,
+            summary: report.summary.clone(),
+            action: report.action.clone(),
+            lasted: None,
+            drill: false,
+            runbook: Vec::new(),
+        }
+    }
+
+    /// This computer is back online after `lasted`.
+    pub fn online(mailbox: &str, lang: Lang, lasted: Duration) -> Alert {
+        let mins = lasted.as_secs().div_ceil(60);
+        let (summary, action) = match lang {
+            Lang::En => (
+                format!(
+                    "This computer is online again, after about {mins} min offline. Checks have resumed."
+                ),
+                "Nothing to do. Mail that came in meanwhile is waiting on the server.".to_string(),
+            ),
+            Lang::Ja => (
+                format!(
+                    "このパソコンがネットワークに復帰しました（約 {mins} 分間オフラインでした）。確認を再開しました。"
+                ),
+                "対応は不要です。その間のメールはサーバーに届いています。".to_string(),
+            ),
+        };
+        Alert {
+            mailbox: mailbox.to_string(),
+            event: "online",
+            severity: Severity::Ok,
+            category: Category::Ok,
+            summary,
+            action,
+            lasted: Some(lasted),
+            drill: false,
+            runbook: Vec::new(),
+        }
+    }
+
     /// The runbook as text lines ("label: value").
     pub fn runbook_text(&self) -> String {
         self.runbook

@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod net;
 pub mod probe;
+pub mod reach;
 pub mod secrets;
 pub mod smtp;
 pub mod store;

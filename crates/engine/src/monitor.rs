@@ -17,6 +17,7 @@ use mailcanary_core::config::{MailboxConfig, Runbook};
 use mailcanary_core::health::{Health, HealthEvent, HealthPolicy};
 use mailcanary_core::report::CheckReport;
 use mailcanary_core::schedule::{SchedulePolicy, next_due, start_at};
+use mailcanary_core::scope::{self, Scope};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
 
@@ -58,6 +59,10 @@ pub struct MonitorOptions {
     pub retention_days: u32,
     /// Attachment probes ride along with a check this often, per mailbox (0: never).
     pub probe_every_ms: u64,
+    /// Other servers (`host:port`) tried when a mail server cannot be reached, to tell "this
+    /// computer is offline" from "the provider is down". The other mailboxes' servers are
+    /// tried too.
+    pub references: Vec<String>,
 }
 
 /// Why the monitor could not run.
@@ -130,6 +135,8 @@ struct Watched {
     due_ms: u64,
     running: bool,
     history: History,
+    /// Servers tried when this mailbox's cannot be reached.
+    references: Vec<String>,
     /// When the next check sends the attachment probes.
     probe_due_ms: u64,
 }
@@ -161,6 +168,10 @@ pub async fn run(
         }
     };
     let start = now_ms();
+    let servers: Vec<(String, String)> = mailboxes
+        .iter()
+        .flat_map(|mb| [&mb.imap, &mb.smtp].map(|e| (mb.name.to_string(), e.host_port())))
+        .collect();
     let mut watched: HashMap<String, Watched> = mailboxes
         .into_iter()
         .enumerate()
@@ -177,12 +188,14 @@ pub async fn run(
                 .load_health(mb.name.as_str())
                 .unwrap_or(None)
                 .unwrap_or_default();
+            let references = references_for(&mb, &servers, &opts.references);
             let w = Watched {
                 mb,
                 health,
                 due_ms,
                 running: false,
                 history,
+                references,
                 probe_due_ms,
             };
             (w.mb.name.to_string(), w)
@@ -203,6 +216,7 @@ pub async fn run(
     // Acknowledgements and snoozes given from other processes (`mailcanary ack`), applied as
     // they come. The ones already stored are replayed: each applies only where it still can.
     let mut last_control = 0;
+    let mut offline_since: Option<u64> = None;
     let mut next_prune_ms = 0;
     let mut tasks: JoinSet<(String, u64, CheckReport)> = JoinSet::new();
     tokio::pin!(shutdown);
@@ -256,9 +270,14 @@ pub async fn run(
                 check_opts.probe = crate::probe::ProbeSet::Attachments;
             }
             let (mb, key, history) = (w.mb.clone(), key.clone(), w.history.clone());
+            let references = w.references.clone();
             tasks.spawn(async move {
                 let started = now_ms();
-                let report = check(&mb, &key, &check_opts, &history).await;
+                let mut report = check(&mb, &key, &check_opts, &history).await;
+                if scope::unreachable(&report) {
+                    let reach = crate::reach::assess(&references, Duration::from_secs(5)).await;
+                    scope::apply(&mut report, scope::decide(reach), check_opts.lang);
+                }
                 (mb.name.to_string(), started, report)
             });
         }
@@ -291,7 +310,22 @@ pub async fn run(
                     w.probe_due_ms = started + opts.probe_every_ms;
                     w.history.probe_tally = History::load(&store, &name, now_ms()).probe_tally;
                 }
-                let alerts = w.health.observe(report.status, report.category, now_ms(), &opts.health);
+                // Offline: recorded, told once, and kept out of the mailbox's health (it says
+                // nothing about mail). Back online: told, with how long it lasted.
+                if report.scope == Scope::Offline {
+                    if offline_since.is_none() {
+                        offline_since = Some(report.started_at_ms);
+                        tell(Alert::offline(&name, &report)).await;
+                    }
+                } else if let Some(since) = offline_since.take() {
+                    let lasted = Duration::from_millis(report.started_at_ms.saturating_sub(since));
+                    tell(Alert::online(&name, opts.check.lang, lasted)).await;
+                }
+                let alerts = if report.scope == Scope::Offline {
+                    Vec::new()
+                } else {
+                    w.health.observe(report.status, report.category, now_ms(), &opts.health)
+                };
                 if let Err(e) = store.save_health(&name, &w.health, now_ms()) {
                     tracing::warn!("health of {name} not saved: {e}");
                 }
@@ -323,6 +357,27 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// The servers to try when `mb`'s cannot be reached: the configured references and the
+/// other mailboxes' servers on other hosts.
+fn references_for(
+    mb: &MailboxConfig,
+    servers: &[(String, String)],
+    configured: &[String],
+) -> Vec<String> {
+    let own = [mb.imap.host.as_str(), mb.smtp.host.as_str()];
+    let mut out: Vec<String> = configured.to_vec();
+    for (name, hp) in servers {
+        let host = hp
+            .rsplit_once(':')
+            .map(|(h, _)| h.trim_matches(['[', ']']))
+            .unwrap_or(hp);
+        if name != mb.name.as_str() && !own.contains(&host) && !out.contains(hp) {
+            out.push(hp.clone());
+        }
+    }
+    out
 }
 
 /// The event name used by alert channels.
