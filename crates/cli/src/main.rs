@@ -19,6 +19,7 @@ use mailcanary_engine::core::report::{
     CheckReport, Observations, Problem, Stage, diagnose, iso8601_utc, parse_since,
 };
 use mailcanary_engine::core::schedule::SchedulePolicy;
+use mailcanary_engine::core::scope;
 use mailcanary_engine::core::{Category, Lang, Severity};
 use mailcanary_engine::metrics::{self, Metrics};
 use mailcanary_engine::monitor::{self, MonitorEvent, MonitorOptions};
@@ -557,11 +558,23 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
             .collect(),
         None => vec![History::default(); selected.len()],
     };
+    let everyone: Vec<MailboxConfig> = config.mailboxes.values().cloned().collect();
     let reports: Vec<CheckReport> = rt.block_on(futures::future::join_all(
-        selected
-            .iter()
-            .zip(&histories)
-            .map(|(mb, h)| check_bounded(mb, &key, &opts, h)),
+        selected.iter().zip(&histories).map(|(mb, h)| {
+            let refs = monitor::references_for(mb, &everyone, &config.network.references);
+            let opts = &opts;
+            let key = &key;
+            async move {
+                let mut r = check_bounded(mb, key, opts, h).await;
+                // A server that cannot be reached: this computer, or the provider?
+                if scope::unreachable(&r) {
+                    let reach =
+                        mailcanary_engine::reach::assess(&refs, Duration::from_secs(5)).await;
+                    scope::apply(&mut r, scope::decide(reach), opts.lang);
+                }
+                r
+            }
+        }),
     ));
     rt.shutdown_timeout(Duration::from_millis(200));
     // The history is secondary to the answer: a check that cannot be saved is a warning.

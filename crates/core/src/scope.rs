@@ -54,11 +54,14 @@ pub fn unreachable(r: &CheckReport) -> bool {
         .is_some_and(|f| matches!(f.stage, Stage::Dns | Stage::Connect | Stage::Tls))
 }
 
-/// Decides the scope of an unreachable server.
+/// Decides the scope of an unreachable server. With a route but no other server to compare
+/// with, nothing more can be said than the check's own finding (a wrong port looks the same
+/// as a provider outage), so it stays with the mailbox.
 pub fn decide(reach: Reachability) -> Scope {
     match (reach.route, reach.reference) {
         (false, _) | (true, Some(false)) => Scope::Offline,
-        (true, Some(true)) | (true, None) => Scope::Provider,
+        (true, Some(true)) => Scope::Provider,
+        (true, None) => Scope::Mailbox,
     }
 }
 
@@ -125,7 +128,7 @@ mod tests {
             (false, Some(true), Scope::Offline),
             (true, Some(false), Scope::Offline),
             (true, Some(true), Scope::Provider),
-            (true, None, Scope::Provider),
+            (true, None, Scope::Mailbox),
         ];
         for (route, reference, want) in table {
             assert_eq!(

@@ -168,14 +168,15 @@ pub async fn run(
         }
     };
     let start = now_ms();
-    let servers: Vec<(String, String)> = mailboxes
+    let references: Vec<Vec<String>> = mailboxes
         .iter()
-        .flat_map(|mb| [&mb.imap, &mb.smtp].map(|e| (mb.name.to_string(), e.host_port())))
+        .map(|mb| references_for(mb, &mailboxes, &opts.references))
         .collect();
     let mut watched: HashMap<String, Watched> = mailboxes
         .into_iter()
+        .zip(references)
         .enumerate()
-        .map(|(i, mb)| {
+        .map(|(i, (mb, references))| {
             let history = History::load(&store, mb.name.as_str(), start);
             // Probes go with the first check unless they ran recently (before a restart).
             let probe_due_ms = History::last_probed_ms(&store, mb.name.as_str(), start)
@@ -188,7 +189,6 @@ pub async fn run(
                 .load_health(mb.name.as_str())
                 .unwrap_or(None)
                 .unwrap_or_default();
-            let references = references_for(&mb, &servers, &opts.references);
             let w = Watched {
                 mb,
                 health,
@@ -361,20 +361,19 @@ pub async fn run(
 
 /// The servers to try when `mb`'s cannot be reached: the configured references and the
 /// other mailboxes' servers on other hosts.
-fn references_for(
+pub fn references_for(
     mb: &MailboxConfig,
-    servers: &[(String, String)],
+    all: &[MailboxConfig],
     configured: &[String],
 ) -> Vec<String> {
     let own = [mb.imap.host.as_str(), mb.smtp.host.as_str()];
     let mut out: Vec<String> = configured.to_vec();
-    for (name, hp) in servers {
-        let host = hp
-            .rsplit_once(':')
-            .map(|(h, _)| h.trim_matches(['[', ']']))
-            .unwrap_or(hp);
-        if name != mb.name.as_str() && !own.contains(&host) && !out.contains(hp) {
-            out.push(hp.clone());
+    for other in all.iter().filter(|o| o.name != mb.name) {
+        for e in [&other.imap, &other.smtp] {
+            let hp = e.host_port();
+            if !own.contains(&e.host.as_str()) && !out.contains(&hp) {
+                out.push(hp);
+            }
         }
     }
     out
