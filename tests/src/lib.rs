@@ -897,3 +897,9 @@ impl Drop for NetNs {
         }
     }
 }
+
+/// Whether a line of `mailcanary run`'s output reports a check (they begin with the time;
+/// alerts begin with `ALERT`, watch news with `WATCH`).
+pub fn is_check_line(l: &str) -> bool {
+    l.starts_with(|c: char| c.is_ascii_digit())
+}

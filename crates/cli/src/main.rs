@@ -107,6 +107,10 @@ struct RunArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9898).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
+    /// Do not keep an IMAP IDLE connection open per mailbox between checks (it times
+    /// arrivals by the server's push and notices a lost server at once).
+    #[arg(long)]
+    no_watch: bool,
     /// How often a check also sends the attachment probes (PDF, Office files, ZIPs, a large
     /// file), per mailbox: a span such as 6h, or "off".
     #[arg(long, default_value = "6h", value_name = "SPAN")]
@@ -665,6 +669,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         runbook: config.runbook.clone(),
         retention_days: config.retention_days,
         references: config.network.references.clone(),
+        watch: (!a.no_watch).then(Default::default),
         probe_every_ms: match a.attachments_every.as_str() {
             "off" => 0,
             span => parse_since(span).filter(|&ms| ms > 0).ok_or_else(|| {
@@ -693,6 +698,16 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
                             .map(|ms| format!("{:.2}s", ms as f64 / 1000.0))
                             .unwrap_or_else(|| "-".into())
                     ),
+                    MonitorEvent::Watch {
+                        mailbox,
+                        state,
+                        detail,
+                    } => {
+                        println!(
+                            "WATCH {mailbox} {state}{}{detail}",
+                            if detail.is_empty() { "" } else { ": " }
+                        )
+                    }
                     MonitorEvent::Alert(a) => println!(
                         "ALERT {} {} {} {}: {}",
                         a.event, a.mailbox, a.severity, a.category, a.summary

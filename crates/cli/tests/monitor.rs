@@ -5,7 +5,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mailcanary_tests::{Cli, HttpReceiver, MailServer, NotificationServer, lines, wait_for};
+use mailcanary_tests::{
+    Cli, HttpReceiver, MailServer, NotificationServer, is_check_line, lines, wait_for,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
 const USER: &str = "office@example.test";
@@ -604,7 +606,7 @@ fn a_healthy_run_of_200_checks_raises_no_alert() {
         &["--interval", "1", "--concurrency", "4", "--hook", &hook],
         &out,
     );
-    let checks = |l: &[String]| l.iter().filter(|l| !l.starts_with("ALERT")).count();
+    let checks = |l: &[String]| l.iter().filter(|l| is_check_line(l)).count();
     wait_for(&out, "200 checks", Duration::from_secs(240), |l| {
         checks(l) >= 200
     });
@@ -612,7 +614,7 @@ fn a_healthy_run_of_200_checks_raises_no_alert() {
     let l = lines(&out);
     let not_ok: Vec<&String> = l
         .iter()
-        .filter(|l| !l.starts_with("ALERT") && !l.contains(" OK ok "))
+        .filter(|l| is_check_line(l) && !l.contains(" OK ok "))
         .collect();
     assert!(
         not_ok.is_empty(),
@@ -629,4 +631,39 @@ fn a_healthy_run_of_200_checks_raises_no_alert() {
             "{n} never checked"
         );
     }
+}
+
+#[test]
+fn the_idle_watch_notices_a_lost_server_at_once() {
+    let ms = MailServer::start();
+    let password = format!("watch-pw-{}", std::process::id());
+    let cli = setup(&ms, &password);
+    // The next check is ten minutes away...
+    let out = cli.root().join("watch.out");
+    let mut child = spawn_run(
+        &cli,
+        &password,
+        &["--interval", "600", "--timeout", "5"],
+        &out,
+    );
+    wait_for(
+        &out,
+        "the watch and a check",
+        Duration::from_secs(30),
+        |l| l.iter().any(|l| l == "WATCH office watching") && ok_checks(l) >= 1,
+    );
+    // ...but when the server goes away, the watch notices and a check runs at once.
+    let stopped = Instant::now();
+    ms.ctl(&["stop"]);
+    wait_for(&out, "a check right away", Duration::from_secs(30), |l| {
+        l.iter()
+            .any(|l| is_check_line(l) && l.contains(" office CRITICAL connect_failed"))
+    });
+    assert!(stopped.elapsed() < Duration::from_secs(30));
+    let l = lines(&out);
+    assert!(
+        l.iter().any(|l| l.starts_with("WATCH office lost")),
+        "{l:?}"
+    );
+    assert!(stop(&mut child).success());
 }

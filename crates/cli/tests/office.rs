@@ -7,7 +7,8 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use mailcanary_tests::{
-    Cli, HttpReceiver, MailServer, NotificationServer, lines, render_html_to_text, wait_for,
+    Cli, HttpReceiver, MailServer, NotificationServer, is_check_line, lines, render_html_to_text,
+    wait_for,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
@@ -192,7 +193,7 @@ fn events(path: &std::path::Path, name: &str) -> usize {
 fn checks(path: &std::path::Path) -> usize {
     lines(path)
         .iter()
-        .filter(|l| l.contains(" office ") && !l.starts_with("ALERT"))
+        .filter(|l| is_check_line(l) && l.contains(" office "))
         .count()
 }
 

@@ -404,14 +404,36 @@ impl ImapConn {
         Ok(mb.uid_next.unwrap_or(1))
     }
 
+    /// Whether the server offers IDLE.
+    pub fn has_idle(&self) -> bool {
+        self.has_idle
+    }
+
+    /// Opens INBOX read-only (EXAMINE): the watch can change nothing. Returns its UIDNEXT.
+    pub async fn examine_inbox(&mut self) -> Result<u32, Failure> {
+        let mb = self
+            .sess()?
+            .examine("INBOX")
+            .await
+            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+        self.selected = "INBOX".to_string();
+        self.selected_validity = mb.uid_validity.unwrap_or(0);
+        Ok(mb.uid_next.unwrap_or(1))
+    }
+
+    /// Waits in IDLE until the server reports a change, or `dur` passes.
+    pub async fn idle(&mut self, dur: Duration) -> Result<(), Failure> {
+        self.idle_for(dur).await
+    }
+
     /// Fetches headers of messages from `from_uid` on in the selected folder; returns the
-    /// verified canary with `id`, if there, and the next UID to look at.
+    /// verified canaries among `ids` (any of ours when `None`) and the next UID to look at.
     async fn scan_new(
         &mut self,
         from_uid: u32,
         key: &CanaryKey,
         address: &str,
-        ids: &[CanaryId],
+        ids: Option<&[CanaryId]>,
     ) -> Result<(Vec<(u32, CanaryHeader)>, u32), Failure> {
         let fetches: Vec<_> = self
             .sess()?
@@ -436,7 +458,7 @@ impl ImapConn {
             next = next.max(uid + 1);
             if let Some(h) = f.header()
                 && let Some(hdr) = canary::find_verified(h, key, address)
-                && ids.contains(&hdr.id)
+                && ids.is_none_or(|ids| ids.contains(&hdr.id))
             {
                 found.push((uid, hdr));
             }
@@ -564,7 +586,7 @@ impl ImapConn {
                     .collect();
                 let (hits, next) = limit(
                     bounded(Instant::now()),
-                    self.scan_new(self.inbox_next, key, address, &pending),
+                    self.scan_new(self.inbox_next, key, address, Some(&pending)),
                 )
                 .await?;
                 self.inbox_next = next;
@@ -585,7 +607,7 @@ impl ImapConn {
                         limit(bounded(Instant::now()), self.select(&raw)).await?;
                         let (hits, next) = limit(
                             bounded(Instant::now()),
-                            self.scan_new(self.junk_next, key, address, &pending),
+                            self.scan_new(self.junk_next, key, address, Some(&pending)),
                         )
                         .await?;
                         self.junk_next = next;

@@ -20,6 +20,7 @@ pub mod secrets;
 pub mod smtp;
 pub mod store;
 pub mod tls;
+pub mod watch;
 
 pub use mailcanary_core as core;
 

@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use crate::alerts::{Alert, AlertChannels, CommandHook, DesktopNotifier, Webhook};
 use crate::probe::{CheckOptions, History, check};
 use crate::store::{Control, Store};
+use crate::watch::WatchEvent;
 
 /// What the monitor tells its host.
 #[derive(Debug, Clone)]
@@ -32,6 +33,15 @@ pub enum MonitorEvent {
     Checked(Box<CheckReport>),
     /// An alert was raised, escalated, recovered or repeated.
     Alert(Box<Alert>),
+    /// The IDLE watch of a mailbox connected, lost its connection, or is not offered.
+    Watch {
+        /// Mailbox name.
+        mailbox: String,
+        /// `watching`, `lost` or `unsupported`.
+        state: &'static str,
+        /// Why it was lost.
+        detail: String,
+    },
 }
 
 /// How the monitor runs.
@@ -63,6 +73,8 @@ pub struct MonitorOptions {
     /// computer is offline" from "the provider is down". The other mailboxes' servers are
     /// tried too.
     pub references: Vec<String>,
+    /// Keep an IDLE watch open per mailbox (where the server offers IDLE).
+    pub watch: Option<crate::watch::WatchOptions>,
 }
 
 /// Why the monitor could not run.
@@ -139,6 +151,8 @@ struct Watched {
     references: Vec<String>,
     /// When the next check sends the attachment probes.
     probe_due_ms: u64,
+    /// The watch is connected.
+    watching: bool,
 }
 
 /// Runs until `shutdown` completes. Every check is recorded in the history of `data_dir`;
@@ -197,6 +211,7 @@ pub async fn run(
                 history,
                 references,
                 probe_due_ms,
+                watching: false,
             };
             (w.mb.name.to_string(), w)
         })
@@ -210,6 +225,18 @@ pub async fn run(
             Ok(0) => {}
             Ok(n) => tracing::info!("{}: removed {n} leftover canaries", w.mb.name),
             Err(e) => tracing::warn!("{}: leftover canaries not swept: {e}", w.mb.name),
+        }
+    }
+    // The IDLE watches run beside the checks; they end with this function.
+    let (watch_tx, mut watch_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut watches = JoinSet::new();
+    if let Some(wo) = &opts.watch {
+        for w in watched.values() {
+            watches.spawn(crate::watch::watch(
+                w.mb.clone(),
+                wo.clone(),
+                watch_tx.clone(),
+            ));
         }
     }
     let concurrency = opts.concurrency.max(1);
@@ -296,6 +323,26 @@ pub async fn run(
         let sleep = Duration::from_millis(next_start.saturating_sub(now).clamp(10, 60_000));
         tokio::select! {
             _ = &mut shutdown => break,
+            Some((name, ev)) = watch_rx.recv() => {
+                let Some(w) = watched.get_mut(&name) else { continue };
+                let (state, detail) = match ev {
+                    WatchEvent::Watching => {
+                        w.watching = true;
+                        ("watching", String::new())
+                    }
+                    WatchEvent::Lost { reason } => {
+                        // The server went away between checks: check now rather than at the
+                        // next turn.
+                        if w.watching && !w.running {
+                            w.due_ms = now_ms();
+                        }
+                        w.watching = false;
+                        ("lost", reason)
+                    }
+                    WatchEvent::Unsupported => ("unsupported", String::new()),
+                };
+                let _ = events.send(MonitorEvent::Watch { mailbox: name, state, detail });
+            }
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 let Ok((name, started, report)) = done else { continue };
                 let Some(w) = watched.get_mut(&name) else { continue };

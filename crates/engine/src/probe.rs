@@ -117,6 +117,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// The last problem recorded, if any.
+    pub fn last_problem(&self) -> Option<&Problem> {
+        self.problems.last()
+    }
+
     /// A recorder for a check that must end by `deadline`.
     pub fn new(deadline: Instant) -> Recorder {
         Recorder {
@@ -772,8 +777,7 @@ pub async fn sweep(
     let mut rec = Recorder::new(Instant::now() + opts.timeout);
     let Some(mut conn) = imap::open(&mut rec, t, &login).await else {
         return Err(rec
-            .problems
-            .last()
+            .last_problem()
             .map(|p| p.evidence.clone())
             .unwrap_or_default());
     };
