@@ -13,6 +13,7 @@ use mailcanary_engine::alerts::{
 use mailcanary_engine::core::Lang;
 use mailcanary_engine::core::config::Config;
 use mailcanary_engine::core::health::HealthPolicy;
+use mailcanary_engine::core::html::duration_text;
 use mailcanary_engine::core::report::{iso8601_utc, parse_since};
 use mailcanary_engine::core::stats::{self, DayStats, Drill, Incident};
 use mailcanary_engine::store::{Control, Store};
@@ -231,8 +232,8 @@ pub fn drill(env: &Env, a: DrillArgs) -> Result<u8> {
             let lasted = Duration::from_millis(at.saturating_sub(drill.started_at_ms));
             rt.block_on(sink.deliver(&Alert::drill_over(mb.name.as_str(), lang, lasted)));
             println!(
-                "Drill acknowledged after {} s and recorded (drills are kept apart from real incidents).",
-                lasted.as_secs()
+                "Drill acknowledged after {} and recorded (drills are kept apart from real incidents).",
+                duration_text(lasted.as_millis() as u64, Lang::En)
             );
             Ok(0)
         }
@@ -348,16 +349,6 @@ fn pct_text(v: Option<f64>) -> String {
     v.map(|p| format!("{p:.2}%")).unwrap_or_else(|| "-".into())
 }
 
-/// Whole minutes and seconds, e.g. "2 h 05 min" or "45 s".
-pub fn span_text(ms: u64) -> String {
-    let s = ms / 1000;
-    match s {
-        0..60 => format!("{s} s"),
-        60..3600 => format!("{} min {:02} s", s / 60, s % 60),
-        _ => format!("{} h {:02} min", s / 3600, s % 3600 / 60),
-    }
-}
-
 /// `mailcanary report`: uptime, daily latency, incidents and drills.
 pub fn report(env: &Env, a: ReportArgs) -> Result<u8> {
     let config = env.load()?;
@@ -414,7 +405,7 @@ pub fn report(env: &Env, a: ReportArgs) -> Result<u8> {
                 i.end_ms
                     .map(iso8601_utc)
                     .unwrap_or_else(|| "ongoing".into()),
-                span_text(i.duration_ms(now)),
+                duration_text(i.duration_ms(now), Lang::En),
                 i.severity.as_str(),
                 i.causes
                     .iter()
@@ -433,7 +424,7 @@ pub fn report(env: &Env, a: ReportArgs) -> Result<u8> {
                 "  drill {}: {}",
                 iso8601_utc(d.started_at_ms),
                 d.time_to_ack_ms()
-                    .map(|ms| format!("acknowledged after {}", span_text(ms)))
+                    .map(|ms| format!("acknowledged after {}", duration_text(ms, Lang::En)))
                     .unwrap_or_else(|| "not acknowledged".into())
             )?;
         }

@@ -418,6 +418,11 @@ fn time_or_dash(cx: &Ctx, ms: Option<u64>) -> String {
     ms.map_or_else(|| DASH.to_string(), |ms| local_time(ms, cx.off))
 }
 
+/// A duration for people in `lang`: `2 h 05 min`, `4 min 30 s`, `12 s`, `2時間05分`.
+pub fn duration_text(ms: u64, lang: Lang) -> String {
+    human_duration(ms, if lang == Lang::Ja { &JA } else { &EN })
+}
+
 /// A duration for people: `2 h 05 min`, `3 d 4 h 00 min`, `4 min 30 s`, `12 s` (or Japanese).
 fn human_duration(ms: u64, t: &Txt) -> String {
     let s = ms / 1000;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use mailcanary_core::config::{MailboxConfig, Runbook};
 use mailcanary_core::health::HealthEvent;
+use mailcanary_core::html::duration_text;
 use mailcanary_core::report::CheckReport;
 use mailcanary_core::{Category, Lang, Severity};
 
@@ -59,14 +60,14 @@ impl Alert {
         };
         let (summary, action) = match (&e, report) {
             (HealthEvent::Recovered { .. }, _) => {
-                let mins = lasted.map(|d| d.as_secs().div_ceil(60)).unwrap_or(0);
+                let span = duration_text(lasted.map(|d| d.as_millis() as u64).unwrap_or(0), lang);
                 match lang {
                     Lang::En => (
-                        format!("Mail works again for {} (the problem lasted about {mins} min).", mb.name),
+                        format!("Mail works again for {} (the problem lasted {span}).", mb.name),
                         "Nothing to do. If customers wrote during the outage, check that their mail arrived.".to_string(),
                     ),
                     Lang::Ja => (
-                        format!("{} のメールが復旧しました（約 {mins} 分間の障害でした）。", mb.name),
+                        format!("{} のメールが復旧しました（障害は {span} 続きました）。", mb.name),
                         "対応は不要です。障害中にお客様からメールがあったはずなら、届いているか確認してください。".to_string(),
                     ),
                 }
@@ -137,22 +138,14 @@ impl Alert {
 
     /// The end of a drill.
     pub fn drill_over(mailbox: &str, lang: Lang, lasted: Duration) -> Alert {
-        let secs = lasted.as_secs();
+        let span = duration_text(lasted.as_millis() as u64, lang);
         let (summary, action) = match lang {
             Lang::En => (
-                format!(
-                    "DRILL over: acknowledged after {} min {} s.",
-                    secs / 60,
-                    secs % 60
-                ),
+                format!("DRILL over: acknowledged after {span}."),
                 "Nothing to do. Note what was hard to find in the runbook and fix it.".to_string(),
             ),
             Lang::Ja => (
-                format!(
-                    "訓練終了：{} 分 {} 秒で確認されました。",
-                    secs / 60,
-                    secs % 60
-                ),
+                format!("訓練終了：{span}で確認されました。"),
                 "対応は不要です。対応手順で分かりにくかった点があれば書き直してください。"
                     .to_string(),
             ),
@@ -187,17 +180,17 @@ impl Alert {
 
     /// This computer is back online after `lasted`.
     pub fn online(mailbox: &str, lang: Lang, lasted: Duration) -> Alert {
-        let mins = lasted.as_secs().div_ceil(60);
+        let span = duration_text(lasted.as_millis() as u64, lang);
         let (summary, action) = match lang {
             Lang::En => (
                 format!(
-                    "This computer is online again, after about {mins} min offline. Checks have resumed."
+                    "This computer is online again, after {span} offline. Checks have resumed."
                 ),
                 "Nothing to do. Mail that came in meanwhile is waiting on the server.".to_string(),
             ),
             Lang::Ja => (
                 format!(
-                    "このパソコンがネットワークに復帰しました（約 {mins} 分間オフラインでした）。確認を再開しました。"
+                    "このパソコンがネットワークに復帰しました（{span}オフラインでした）。確認を再開しました。"
                 ),
                 "対応は不要です。その間のメールはサーバーに届いています。".to_string(),
             ),
@@ -640,7 +633,7 @@ mod tests {
         // A recovery is not critical: no runbook.
         let over = Alert::drill_over("office", Lang::Ja, Duration::from_secs(75))
             .with_runbook(&runbook, Lang::Ja);
-        assert!(over.summary.contains("1 分 15 秒"), "{}", over.summary);
+        assert!(over.summary.contains("1分15秒"), "{}", over.summary);
         assert!(over.runbook.is_empty());
         let mut warn = alert();
         warn.severity = Severity::Warning;
