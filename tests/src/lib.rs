@@ -753,15 +753,23 @@ pub fn wait_for(path: &Path, what: &str, limit: Duration, pred: impl Fn(&[String
     }
 }
 
-/// Renders an HTML file the way a browser shows it: headless Chromium prints it to PDF, and
-/// `pdftotext` reads the text back (Debian's chromium and poppler-utils).
+/// Renders an HTML file the way a browser shows it: headless Chromium (with no network at
+/// all) prints it to PDF, and `pdftotext` reads the text back (Debian's chromium and
+/// poppler-utils). Needs root for the network namespace.
 pub fn render_html_to_text(html: &Path) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let pdf = dir.path().join("page.pdf");
     let html = std::fs::canonicalize(html).expect("the HTML file exists");
-    let out = Command::new("chromium")
+    // In a network namespace of its own with nothing in it: the browser's background
+    // traffic (updates, safe browsing) has nowhere to go.
+    let out = Command::new("unshare")
         .args([
+            "--net",
+            "chromium",
             "--headless",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
             "--no-sandbox",
             "--disable-gpu",
             "--no-first-run",

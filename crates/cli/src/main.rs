@@ -107,18 +107,19 @@ struct RunArgs {
     /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9898).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
-    /// Do not keep an IMAP IDLE connection open per mailbox between checks (it times
-    /// arrivals by the server's push and notices a lost server at once).
+    /// Do not keep an IMAP IDLE connection open per mailbox between checks (it notices a
+    /// server that goes away and brings the next check forward).
     #[arg(long)]
     no_watch: bool,
     /// How often a check also sends the attachment probes (PDF, Office files, ZIPs, a large
     /// file), per mailbox: a span such as 6h, or "off".
     #[arg(long, default_value = "6h", value_name = "SPAN")]
     attachments_every: String,
-    /// Push the same metrics to this Prometheus Pushgateway (e.g. https://push.example.com),
-    /// for offices where nobody can scrape this computer.
-    #[arg(long, value_name = "URL")]
-    push: Option<String>,
+    /// Push the same metrics to the Prometheus Pushgateway whose URL (e.g.
+    /// https://push.example.com) is in this environment variable, for offices where nobody
+    /// can scrape this computer. (A URL can hold a token, so it is never an argument.)
+    #[arg(long, value_name = "VAR")]
+    push_env: Option<String>,
     /// Seconds between pushes.
     #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     push_interval: u64,
@@ -571,10 +572,10 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
             async move {
                 let mut r = check_bounded(mb, key, opts, h).await;
                 // A server that cannot be reached: this computer, or the provider?
-                if scope::unreachable(&r) {
+                if let Some(how) = scope::unreachable(&r) {
                     let reach =
                         mailcanary_engine::reach::assess(&refs, Duration::from_secs(5)).await;
-                    scope::apply(&mut r, scope::decide(reach), opts.lang);
+                    scope::apply(&mut r, scope::decide(how, reach), opts.lang);
                 }
                 r
             }
@@ -645,11 +646,14 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
     let lang = env.lang(&config);
     let selected = select_mailboxes(&config, env, &a.names)?;
     let channels = office::Channels::resolve(&config, a.alerts)?;
-    let push = match &a.push {
-        Some(u) => Some(
-            mailcanary_engine::http::HttpUrl::parse(u)
-                .map_err(|e| anyhow!("--push: {e} (credentials in the URL are not accepted)"))?,
-        ),
+    let push = match &a.push_env {
+        Some(var) => {
+            let url = std::env::var(var)
+                .map_err(|_| anyhow!("--push-env {var}: the variable is not set"))?;
+            Some(mailcanary_engine::http::HttpUrl::parse(&url).map_err(|e| {
+                anyhow!("--push-env {var}: {e} (credentials in the URL are not accepted)")
+            })?)
+        }
         None => None,
     };
     let (key, _) = secrets::install_key(&env.data_dir)?;
@@ -665,7 +669,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         hook: channels.hook,
         desktop: channels.desktop,
         webhook: channels.webhook,
-        metrics: (a.metrics.is_some() || a.push.is_some()).then(Metrics::new),
+        metrics: (a.metrics.is_some() || a.push_env.is_some()).then(Metrics::new),
         runbook: config.runbook.clone(),
         retention_days: config.retention_days,
         references: config.network.references.clone(),

@@ -113,13 +113,13 @@ fn parse_span(flag: &str, s: &str) -> Result<u64> {
         .ok_or_else(|| anyhow!("{flag} {s:?}: use a number and a unit, e.g. 30m, 2h, 7d, 2w"))
 }
 
-/// `mailcanary ack NAME`: someone has seen the problem (or the drill).
+/// `mailcanary ack NAME`: someone has seen the drill in progress or, when there is none, the
+/// mailbox's current problem.
 pub fn ack(env: &Env, name: &str) -> Result<u8> {
     let config = env.load()?;
     let mb = find_mailbox(&config, env, name)?;
     let store = Store::open(&env.data_dir)?;
     let now = now_ms();
-    store.add_control(mb.name.as_str(), Control::Acknowledge, now)?;
     let mut drills = 0;
     for d in store.drills(Some(mb.name.as_str()), 0)? {
         if d.ended_at_ms.is_none() && store.ack_drill(d.id, now)? {
@@ -127,13 +127,25 @@ pub fn ack(env: &Env, name: &str) -> Result<u8> {
         }
     }
     if drills > 0 {
+        // A drill's acknowledgement says nothing about a real problem.
         println!("Drill for \"{}\" acknowledged.", mb.name);
-    } else {
+        return Ok(0);
+    }
+    let open = store
+        .load_health(mb.name.as_str())?
+        .is_some_and(|h| h.state.is_some());
+    if !open {
         println!(
-            "Problem with \"{}\" acknowledged: no more reminders until it changes or ends.",
+            "No problem is open for \"{}\" (as of the monitor's last check); nothing to acknowledge.",
             mb.name
         );
+        return Ok(0);
     }
+    store.add_control(mb.name.as_str(), Control::Acknowledge, now)?;
+    println!(
+        "Problem with \"{}\" acknowledged: no more reminders until it changes or ends.",
+        mb.name
+    );
     Ok(0)
 }
 
@@ -261,8 +273,15 @@ fn wait_for_ack(store: &Store, drill: &Drill, wait: Duration) -> Result<Option<u
     });
     let deadline = std::time::Instant::now() + wait;
     loop {
-        if let Ok(at) = rx.recv_timeout(Duration::from_millis(250)) {
-            store.ack_drill(drill.id, at)?;
+        match rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(at) => {
+                store.ack_drill(drill.id, at)?;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // Standard input ended without a line: only `mailcanary ack` can answer now.
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(Duration::from_millis(250));
+            }
         }
         let now = store
             .drills(Some(&drill.mailbox), drill.started_at_ms)?

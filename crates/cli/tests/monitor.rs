@@ -408,7 +408,7 @@ fn metrics_are_exposed_in_prometheus_format() {
         .spawn()
         .expect("prometheus-pushgateway (package prometheus-pushgateway)");
     let push_url = format!("http://127.0.0.1:{push_port}");
-    let mut child = spawn_run(
+    let mut child = spawn_run_env(
         &cli,
         &password,
         &[
@@ -416,14 +416,15 @@ fn metrics_are_exposed_in_prometheus_format() {
             "2",
             "--metrics",
             &addr,
-            "--push",
-            &push_url,
+            "--push-env",
+            "PUSH_URL",
             "--push-interval",
             "1",
             "--push-instance",
             "office-pc",
         ],
         &out,
+        &[("PUSH_URL", &push_url)],
     );
     wait_for(&out, "two checks", Duration::from_secs(30), |l| {
         ok_checks(l) >= 2
@@ -653,13 +654,11 @@ fn the_idle_watch_notices_a_lost_server_at_once() {
         |l| l.iter().any(|l| l == "WATCH office watching") && ok_checks(l) >= 1,
     );
     // ...but when the server goes away, the watch notices and a check runs at once.
-    let stopped = Instant::now();
     ms.ctl(&["stop"]);
     wait_for(&out, "a check right away", Duration::from_secs(30), |l| {
         l.iter()
             .any(|l| is_check_line(l) && l.contains(" office CRITICAL connect_failed"))
     });
-    assert!(stopped.elapsed() < Duration::from_secs(30));
     let l = lines(&out);
     assert!(
         l.iter().any(|l| l.starts_with("WATCH office lost")),

@@ -181,6 +181,10 @@ fn drill_acknowledged_from_another_terminal_or_not_at_all() {
     let r = cli.run(&["snooze", "office", "--for", "30d"]);
     assert_eq!(r.code, 3);
     assert!(r.stderr.contains("at most a week"), "{r:?}");
+    // With no drill and no open problem there is nothing to acknowledge, and it says so.
+    let r = cli.run(&["ack", "office"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("No problem is open"), "{r:?}");
     let r = cli.run(&["ack", "nobody"]);
     assert_eq!(r.code, 3);
     assert!(r.stderr.contains("no mailbox \"nobody\""), "{r:?}");

@@ -597,7 +597,7 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 400;
 pub struct Config {
     /// Language for texts, if the file sets one.
     pub lang: Option<Lang>,
-    /// Days of history kept.
+    /// Days of history kept (0: everything).
     pub retention_days: u32,
     /// The office's runbook.
     pub runbook: Runbook,
@@ -692,10 +692,12 @@ impl Config {
                     config.retention_days = value
                         .as_integer()
                         .and_then(|d| u32::try_from(d).ok())
-                        .filter(|d| (1..=36_500).contains(d))
+                        .filter(|d| (0..=36_500).contains(d))
                         .ok_or_else(|| ConfigError::Global {
                             field: "retention_days".into(),
-                            message: "must be a whole number of days from 1 to 36500".into(),
+                            message: "must be a whole number of days from 0 (keep everything) \
+                                      to 36500"
+                                .into(),
                         })?;
                 }
                 "runbook" => config.runbook = section("runbook", value)?,

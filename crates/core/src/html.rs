@@ -1028,6 +1028,7 @@ mod tests {
             category,
             latency_ms,
             summary: String::new(),
+            offline: false,
         }
     }
 

@@ -37,31 +37,50 @@ impl Scope {
 pub struct Reachability {
     /// The system has a route towards the internet.
     pub route: bool,
-    /// Whether any other server (the config's references, other mailboxes' servers) answered;
-    /// `None` when there was none to try.
-    pub reference: Option<bool>,
+    /// Other servers tried (the config's references, other mailboxes' servers).
+    pub tried: usize,
+    /// How many of them answered.
+    pub answered: usize,
 }
 
-/// Whether a check failed before it ever spoke to its server: name lookup, connection, or the
-/// TLS handshake and greeting.
-pub fn unreachable(r: &CheckReport) -> bool {
-    matches!(
+/// How far a check got with a server it could not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unreachable {
+    /// No connection at all: name lookup or TCP connect failed.
+    NoConnection,
+    /// Connected, but the TLS handshake or greeting never came: this computer is online.
+    NoAnswer,
+}
+
+/// Whether a check failed before it ever spoke to its server, and how far it got.
+pub fn unreachable(r: &CheckReport) -> Option<Unreachable> {
+    if !matches!(
         r.category,
         Category::DnsFailed | Category::ConnectFailed | Category::Timeout
-    ) && r
-        .findings
-        .first()
-        .is_some_and(|f| matches!(f.stage, Stage::Dns | Stage::Connect | Stage::Tls))
+    ) {
+        return None;
+    }
+    match r.findings.first()?.stage {
+        Stage::Dns | Stage::Connect => Some(Unreachable::NoConnection),
+        Stage::Tls => Some(Unreachable::NoAnswer),
+        _ => None,
+    }
 }
 
-/// Decides the scope of an unreachable server. With a route but no other server to compare
-/// with, nothing more can be said than the check's own finding (a wrong port looks the same
-/// as a provider outage), so it stays with the mailbox.
-pub fn decide(reach: Reachability) -> Scope {
-    match (reach.route, reach.reference) {
-        (false, _) | (true, Some(false)) => Scope::Offline,
-        (true, Some(true)) => Scope::Provider,
-        (true, None) => Scope::Mailbox,
+/// Decides the scope of an unreachable server. Offline only on strong evidence: no route at
+/// all, or no connection to anything among two or more other servers. Provider when another
+/// server answered. Otherwise (a single other server, or none, to compare with) nothing more
+/// can be said than the check's own finding: a wrong port looks the same as an outage.
+pub fn decide(how: Unreachable, reach: Reachability) -> Scope {
+    let no_connection = how == Unreachable::NoConnection;
+    if no_connection && !reach.route {
+        Scope::Offline
+    } else if reach.answered > 0 {
+        Scope::Provider
+    } else if no_connection && reach.tried >= 2 {
+        Scope::Offline
+    } else {
+        Scope::Mailbox
     }
 }
 
@@ -123,30 +142,41 @@ mod tests {
 
     #[test]
     fn decisions() {
+        use Unreachable::{NoAnswer, NoConnection};
+        let r = |route, tried, answered| Reachability {
+            route,
+            tried,
+            answered,
+        };
         let table = [
-            (false, None, Scope::Offline),
-            (false, Some(true), Scope::Offline),
-            (true, Some(false), Scope::Offline),
-            (true, Some(true), Scope::Provider),
-            (true, None, Scope::Mailbox),
+            (NoConnection, r(false, 0, 0), Scope::Offline),
+            (NoConnection, r(false, 3, 0), Scope::Offline),
+            (NoConnection, r(true, 3, 0), Scope::Offline),
+            (NoConnection, r(true, 2, 1), Scope::Provider),
+            (NoConnection, r(true, 1, 0), Scope::Mailbox),
+            (NoConnection, r(true, 0, 0), Scope::Mailbox),
+            // Connected but no answer: this computer is online whatever else fails.
+            (NoAnswer, r(false, 0, 0), Scope::Mailbox),
+            (NoAnswer, r(true, 3, 0), Scope::Mailbox),
+            (NoAnswer, r(true, 3, 2), Scope::Provider),
         ];
-        for (route, reference, want) in table {
-            assert_eq!(
-                decide(Reachability { route, reference }),
-                want,
-                "{route} {reference:?}"
-            );
+        for (how, reach, want) in table {
+            assert_eq!(decide(how, reach), want, "{how:?} {reach:?}");
         }
     }
 
     #[test]
     fn only_failures_before_the_server_spoke_count() {
         use Category::*;
-        assert!(unreachable(&failed(ConnectFailed, Stage::Connect)));
-        assert!(unreachable(&failed(DnsFailed, Stage::Dns)));
-        assert!(unreachable(&failed(Timeout, Stage::Tls)));
-        assert!(!unreachable(&failed(Timeout, Stage::Receive)));
-        assert!(!unreachable(&failed(AuthFailed, Stage::Auth)));
+        let u = |c, s| unreachable(&failed(c, s));
+        assert_eq!(
+            u(ConnectFailed, Stage::Connect),
+            Some(Unreachable::NoConnection)
+        );
+        assert_eq!(u(DnsFailed, Stage::Dns), Some(Unreachable::NoConnection));
+        assert_eq!(u(Timeout, Stage::Tls), Some(Unreachable::NoAnswer));
+        assert_eq!(u(Timeout, Stage::Receive), None);
+        assert_eq!(u(AuthFailed, Stage::Auth), None);
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub struct CheckPoint {
     pub latency_ms: Option<u64>,
     /// Primary summary, in the language of the check.
     pub summary: String,
+    /// This computer was offline: the check says nothing about mail.
+    #[serde(default)]
+    pub offline: bool,
 }
 
 impl From<&CheckReport> for CheckPoint {
@@ -33,6 +36,7 @@ impl From<&CheckReport> for CheckPoint {
             category: r.category,
             latency_ms: r.canary.latency_ms,
             summary: r.summary.clone(),
+            offline: r.scope == crate::scope::Scope::Offline,
         }
     }
 }
@@ -164,9 +168,9 @@ impl Incident {
     }
 }
 
-/// Replays the health machine over one mailbox's checks (in time order). `acks` are the times
-/// someone acknowledged this mailbox's problem; the first inside an incident is its
-/// acknowledgement.
+/// Replays the health machine over one mailbox's checks (in time order), leaving out the ones
+/// made while this computer was offline, as the monitor does. `acks` are the times someone
+/// acknowledged this mailbox's problem; the first inside an incident is its acknowledgement.
 pub fn incidents(
     mailbox: &str,
     points: &[CheckPoint],
@@ -178,7 +182,7 @@ pub fn incidents(
     let mut open: Option<Incident> = None;
     // Causes of the failed checks in a row so far, which become the incident's when raised.
     let mut streak: Vec<Category> = Vec::new();
-    for p in points {
+    for p in points.iter().filter(|p| !p.offline) {
         if p.severity == Severity::Ok {
             streak.clear();
         } else if !streak.contains(&p.category) {
@@ -264,6 +268,7 @@ mod tests {
             category,
             latency_ms: lat,
             summary: category.as_str().to_string(),
+            offline: false,
         }
     }
 
@@ -341,6 +346,14 @@ mod tests {
             pt(2100, Critical, AccountLocked, None),
         ];
         let acks = [1_300_000, 5_000_000];
+        // Checks made while offline are left out: they neither raise nor end an incident.
+        let mut points = points;
+        for at in [60, 120, 2050] {
+            let mut off = pt(at, Severity::Unknown, ConnectFailed, None);
+            off.offline = true;
+            points.push(off);
+        }
+        points.sort_by_key(|p| p.at_ms);
         let got = incidents("office", &points, &p, &acks);
         assert_eq!(got.len(), 2, "{got:#?}");
         let first = &got[0];

@@ -369,6 +369,10 @@ impl DesktopNotifier {
             (Lang::Ja, true, _) => format!("Mail Canary 訓練: {}", a.mailbox),
             (Lang::En, false, "recovered") => format!("Mail Canary: {} works again", a.mailbox),
             (Lang::Ja, false, "recovered") => format!("Mail Canary: {} 復旧", a.mailbox),
+            (Lang::En, false, "offline") => "Mail Canary: this computer is offline".to_string(),
+            (Lang::Ja, false, "offline") => "Mail Canary: このパソコンはオフラインです".to_string(),
+            (Lang::En, false, "online") => "Mail Canary: back online".to_string(),
+            (Lang::Ja, false, "online") => "Mail Canary: ネットワークに復帰しました".to_string(),
             (Lang::En, false, _) => format!("Mail Canary: problem with {}", a.mailbox),
             (Lang::Ja, false, _) => format!("Mail Canary: {} に問題があります", a.mailbox),
         };

@@ -153,6 +153,8 @@ struct Watched {
     probe_due_ms: u64,
     /// The watch is connected.
     watching: bool,
+    /// When a lost watch last brought a check forward.
+    forced_ms: u64,
 }
 
 /// Runs until `shutdown` completes. Every check is recorded in the history of `data_dir`;
@@ -212,6 +214,7 @@ pub async fn run(
                 references,
                 probe_due_ms,
                 watching: false,
+                forced_ms: 0,
             };
             (w.mb.name.to_string(), w)
         })
@@ -241,7 +244,9 @@ pub async fn run(
     }
     let concurrency = opts.concurrency.max(1);
     // Acknowledgements and snoozes given from other processes (`mailcanary ack`), applied as
-    // they come. The ones already stored are replayed: each applies only where it still can.
+    // they come. Stored ones are replayed (one may have been given while no monitor ran); an
+    // acknowledgement counts only if it came after the last alert it could answer, so an old
+    // one never silences a problem that got worse since.
     let mut last_control = 0;
     let mut offline_since: Option<u64> = None;
     let mut next_prune_ms = 0;
@@ -268,7 +273,9 @@ pub async fn run(
                         continue;
                     };
                     match c.control {
-                        Control::Acknowledge if c.at_ms >= w.health.since_ms => {
+                        Control::Acknowledge
+                            if c.at_ms >= w.health.since_ms.max(w.health.last_notified_ms) =>
+                        {
                             w.health.acknowledge()
                         }
                         Control::Snooze { until_ms } if until_ms > now => w.health.snooze(until_ms),
@@ -301,9 +308,9 @@ pub async fn run(
             tasks.spawn(async move {
                 let started = now_ms();
                 let mut report = check(&mb, &key, &check_opts, &history).await;
-                if scope::unreachable(&report) {
+                if let Some(how) = scope::unreachable(&report) {
                     let reach = crate::reach::assess(&references, Duration::from_secs(5)).await;
-                    scope::apply(&mut report, scope::decide(reach), check_opts.lang);
+                    scope::apply(&mut report, scope::decide(how, reach), check_opts.lang);
                 }
                 (mb.name.to_string(), started, report)
             });
@@ -314,9 +321,10 @@ pub async fn run(
                 tell(Alert::new(&w.mb, e, None, opts.check.lang)).await;
             }
         }
+        // With every slot busy, a finishing check wakes the loop; no need to look sooner.
         let next_start = watched
             .values()
-            .filter(|w| !w.running)
+            .filter(|w| !w.running && tasks.len() < concurrency)
             .map(|w| w.due_ms)
             .min()
             .unwrap_or(now + 60_000);
@@ -332,9 +340,11 @@ pub async fn run(
                     }
                     WatchEvent::Lost { reason } => {
                         // The server went away between checks: check now rather than at the
-                        // next turn.
-                        if w.watching && !w.running {
-                            w.due_ms = now_ms();
+                        // next turn (at most once in ten minutes: each check sends a canary).
+                        let now = now_ms();
+                        if w.watching && !w.running && now >= w.forced_ms + 600_000 {
+                            w.due_ms = now;
+                            w.forced_ms = now;
                         }
                         w.watching = false;
                         ("lost", reason)

@@ -1,5 +1,5 @@
 //! Is it this computer's network? Asked when a check could not reach its server: whether the
-//! system has a route towards the internet at all, and whether other servers (the config's
+//! system has a route towards the internet at all, and how many other servers (the config's
 //! references, the other mailboxes' servers) still answer.
 
 use std::time::Duration;
@@ -19,12 +19,9 @@ pub fn has_route() -> bool {
         })
 }
 
-/// Whether any of `endpoints` (`host:port`) accepts a TCP connection within `limit`; `None`
-/// when there are none. They are tried at once; the first success ends the search.
-pub async fn any_answers(endpoints: &[String], limit: Duration) -> Option<bool> {
-    if endpoints.is_empty() {
-        return None;
-    }
+/// How many of `endpoints` (`host:port`) accept a TCP connection within `limit`. They are
+/// all tried at once.
+pub async fn answering(endpoints: &[String], limit: Duration) -> usize {
     let mut tries = tokio::task::JoinSet::new();
     for e in endpoints {
         let e = e.clone();
@@ -36,26 +33,31 @@ pub async fn any_answers(endpoints: &[String], limit: Duration) -> Option<bool> 
             crate::net::connect(&addrs, limit).await.ok().map(|_| ())
         });
     }
-    let bound = tokio::time::timeout(limit + Duration::from_secs(1), async {
+    let count = async {
+        let mut n = 0;
         while let Some(r) = tries.join_next().await {
-            if matches!(r, Ok(Some(()))) {
-                return true;
-            }
+            n += usize::from(matches!(r, Ok(Some(()))));
         }
-        false
-    });
-    Some(bound.await.unwrap_or(false))
+        n
+    };
+    tokio::time::timeout(limit + Duration::from_secs(1), count)
+        .await
+        .unwrap_or(0)
 }
 
 /// Both questions at once.
 pub async fn assess(endpoints: &[String], limit: Duration) -> Reachability {
     let route = has_route();
-    let reference = if route {
-        any_answers(endpoints, limit).await
+    let answered = if route {
+        answering(endpoints, limit).await
     } else {
-        None
+        0
     };
-    Reachability { route, reference }
+    Reachability {
+        route,
+        tried: endpoints.len(),
+        answered,
+    }
 }
 
 #[cfg(test)]
@@ -71,15 +73,9 @@ mod tests {
             format!("127.0.0.1:{}", l.local_addr().unwrap().port())
         };
         let t = Duration::from_secs(2);
-        assert_eq!(any_answers(&[], t).await, None);
-        assert_eq!(
-            any_answers(std::slice::from_ref(&closed), t).await,
-            Some(false)
-        );
-        assert_eq!(
-            any_answers(&[closed.clone(), open.clone()], t).await,
-            Some(true)
-        );
-        assert_eq!(any_answers(&["not-a-port".into()], t).await, Some(false));
+        assert_eq!(answering(&[], t).await, 0);
+        assert_eq!(answering(std::slice::from_ref(&closed), t).await, 0);
+        assert_eq!(answering(&[closed.clone(), open.clone()], t).await, 1);
+        assert_eq!(answering(&["not-a-port".into(), open], t).await, 1);
     }
 }

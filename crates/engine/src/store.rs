@@ -317,7 +317,9 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT started_at_ms, status, category, canary_latency_ms, summary FROM checks
+                "SELECT started_at_ms, status, category, canary_latency_ms, summary,
+                        coalesce(json_extract(report, '$.scope'), '') = 'offline'
+                 FROM checks
                  WHERE mailbox = ?1 AND started_at_ms >= ?2 ORDER BY started_at_ms, id",
             )
             .map_err(|e| self.sql(e))?;
@@ -329,18 +331,20 @@ impl Store {
                     r.get::<_, String>(2)?,
                     r.get::<_, Option<i64>>(3)?,
                     r.get::<_, String>(4)?,
+                    r.get::<_, bool>(5)?,
                 ))
             })
             .map_err(|e| self.sql(e))?;
         let mut out = Vec::new();
         for row in rows {
-            let (at, status, category, latency, summary) = row.map_err(|e| self.sql(e))?;
+            let (at, status, category, latency, summary, offline) = row.map_err(|e| self.sql(e))?;
             out.push(CheckPoint {
                 at_ms: at as u64,
                 severity: Severity::parse(&status).unwrap_or(Severity::Unknown),
                 category: Category::parse(&category).unwrap_or(Category::ServerError),
                 latency_ms: latency.map(|l| l as u64),
                 summary,
+                offline,
             });
         }
         Ok(out)

@@ -75,6 +75,10 @@ pub async fn watch(
     };
     let mut backoff = Duration::from_secs(1);
     let mut told_lost = false;
+    // A connection that had been watching for a while and drops is tried again at once,
+    // quietly (at most once in ten minutes): servers and NAT boxes close idle connections,
+    // which is no news.
+    let mut last_quiet: Option<Instant> = None;
     loop {
         let began = Instant::now();
         match session(&mb, &opts, &send).await {
@@ -87,7 +91,16 @@ pub async fn watch(
                 category,
                 was_up,
             } => {
-                if was_up || !told_lost {
+                if was_up {
+                    told_lost = false;
+                    if began.elapsed() > Duration::from_secs(10)
+                        && last_quiet.is_none_or(|t| t.elapsed() > Duration::from_secs(600))
+                    {
+                        last_quiet = Some(Instant::now());
+                        continue;
+                    }
+                }
+                if !told_lost {
                     send(WatchEvent::Lost { reason });
                     told_lost = true;
                 }
