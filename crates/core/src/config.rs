@@ -908,7 +908,7 @@ password_keyring = true
             ("x = [".to_string(), "TOML syntax error at line 1"),
             ("colour = 1".to_string(), "field `colour`"),
             (
-                format!("retention_days = 0\n{GOOD}"),
+                format!("retention_days = -1\n{GOOD}"),
                 "field `retention_days`",
             ),
             (
