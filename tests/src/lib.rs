@@ -911,3 +911,214 @@ impl Drop for NetNs {
 pub fn is_check_line(l: &str) -> bool {
     l.starts_with(|c: char| c.is_ascii_digit())
 }
+
+/// A port nobody listens on right now (bound and released: another process could take it in
+/// between, which is rare).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// One HTTP/1.1 request to 127.0.0.1:`port`; the status code and the body (read by its
+/// Content-Length or chunks: servers may keep the connection open).
+pub fn http_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<(u16, String)> {
+    http_request_within(port, method, path, body, Duration::from_secs(120))
+}
+
+/// As [`http_request`], giving up on a silent server after `limit`.
+pub fn http_request_within(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    limit: Duration,
+) -> std::io::Result<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(limit))?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut r = BufReader::new(s);
+    let mut status = String::new();
+    r.read_line(&mut status)?;
+    let code = status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (mut length, mut chunked) = (None, false);
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line)? == 0 || line == "\r\n" {
+            break;
+        }
+        let lower = line.to_ascii_lowercase();
+        if let Some(v) = lower.strip_prefix("content-length:") {
+            length = v.trim().parse::<usize>().ok();
+        }
+        chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
+    }
+    let mut out = Vec::new();
+    if chunked {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size)?;
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk)?;
+            out.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(n) = length {
+        out.resize(n, 0);
+        r.read_exact(&mut out)?;
+    } else {
+        r.read_to_end(&mut out)?;
+    }
+    Ok((code, String::from_utf8_lossy(&out).into_owned()))
+}
+
+/// The tray app driven through WebDriver: `tauri-driver` (over WebKitWebDriver) under Xvfb
+/// and a private D-Bus session, all stopped on drop.
+pub struct AppDriver {
+    driver: Child,
+    port: u16,
+    session: String,
+}
+
+/// The W3C key of an element reference.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+impl AppDriver {
+    /// Starts the app `bin` with `args`, its environment extended by `envs`.
+    pub fn start(bin: &Path, args: &[&str], envs: &[(&str, &str)]) -> AppDriver {
+        let port = free_port();
+        let native = free_port();
+        use std::os::unix::process::CommandExt;
+        let driver = Command::new("xvfb-run")
+            .args(["-a", "dbus-run-session", "--", "tauri-driver"])
+            .process_group(0)
+            .arg(format!("--port={port}"))
+            .arg(format!("--native-port={native}"))
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run xvfb-run, dbus-run-session and tauri-driver (scripts/install-deps)");
+        let mut d = AppDriver {
+            driver,
+            port,
+            session: String::new(),
+        };
+        let caps = serde_json::json!({
+            "capabilities": {"alwaysMatch": {"tauri:options": {
+                "application": bin, "args": args
+            }}}
+        });
+        // The driver and the native driver behind it must be up before a session is asked for.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            // tauri-driver may hold a request while its native driver is still starting.
+            let status = http_request_within(port, "GET", "/status", "", Duration::from_secs(2));
+            if matches!(&status, Ok((200, body)) if body.contains("\"ready\":true")) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "tauri-driver never ready: {status:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let answer = match http_request(port, "POST", "/session", &caps.to_string()) {
+            Ok((200, body)) => body,
+            other => panic!("no WebDriver session: {other:?}"),
+        };
+        let v: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
+        d.session = v["value"]["sessionId"]
+            .as_str()
+            .expect("a session id")
+            .to_string();
+        d
+    }
+
+    fn call(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let path = format!("/session/{}{path}", self.session);
+        let (code, answer) =
+            http_request(self.port, method, &path, &body.to_string()).expect("WebDriver answers");
+        let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
+        if code != 200 {
+            return serde_json::json!({"error": v["value"]["error"], "code": code});
+        }
+        v["value"].clone()
+    }
+
+    /// Runs `script` in the window (W3C execute/sync) and returns its value.
+    pub fn execute(&self, script: &str) -> serde_json::Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            serde_json::json!({"script": script, "args": []}),
+        )
+    }
+
+    /// The text of the first element matching `css`, if there is one.
+    pub fn text(&self, css: &str) -> Option<String> {
+        let found = self.call(
+            "POST",
+            "/element",
+            serde_json::json!({"using": "css selector", "value": css}),
+        );
+        let id = found[ELEMENT_KEY].as_str()?;
+        self.call("GET", &format!("/element/{id}/text"), serde_json::json!({}))
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Waits until the element matching `css` has a text for which `pred` holds; returns it.
+    pub fn wait_text(&self, css: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let t = self.text(css);
+            if let Some(t) = &t
+                && pred(t)
+            {
+                return t.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{css}: text {t:?} never as wanted"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for AppDriver {
+    fn drop(&mut self) {
+        let path = format!("/session/{}", self.session);
+        let _ = http_request(self.port, "DELETE", &path, "");
+        // The driver leads its own process group: end Xvfb, the bus and the app with it
+        // (xvfb-run itself waits out a TERM, so KILL follows after a moment).
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline && matches!(self.driver.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.driver.wait();
+    }
+}

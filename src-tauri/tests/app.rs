@@ -1,0 +1,53 @@
+//! The tray app, end to end: started by WebDriver (tauri-driver + WebKitWebDriver) under Xvfb
+//! with a real mail server behind it, its window shows each mailbox's state as the engine's
+//! monitor reports it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mailcanary_tests::{AppDriver, MailServer};
+
+const USER: &str = "office@example.test";
+
+#[test]
+fn the_window_shows_each_mailbox_as_the_monitor_sees_it() {
+    let ms = MailServer::start();
+    let password = format!("app-pw-{}", std::process::id());
+    ms.add_user(USER, &password);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    std::fs::write(
+        &config,
+        format!(
+            "[mailboxes.office]\naddress = \"{USER}\"\nimap = \"localhost:{}\"\n\
+             smtp = \"localhost:{}\"\nsmtp_security = \"starttls\"\nca_file = \"{}\"\n\
+             password_env = \"OFFICE_PW\"\n",
+            ms.port("MS_IMAPS_PORT"),
+            ms.port("MS_SMTP_PORT"),
+            ms.ca_file().display()
+        ),
+    )
+    .unwrap();
+    let app = AppDriver::start(
+        &PathBuf::from(env!("CARGO_BIN_EXE_mailcanary-app")),
+        &["--open-window"],
+        &[
+            ("MAILCANARY_CONFIG", config.to_str().unwrap()),
+            ("MAILCANARY_DATA_DIR", data.to_str().unwrap()),
+            ("OFFICE_PW", &password),
+            ("LANG", "C.UTF-8"),
+        ],
+    );
+    // The card is there at once, and turns healthy when the first check is done.
+    let card = ".card[data-mailbox='office']";
+    let text = app.wait_text(card, Duration::from_secs(60), |t| t.contains("Healthy"));
+    assert!(text.contains(USER), "{text}");
+    assert!(text.contains("Mail is flowing"), "{text}");
+    assert!(text.contains("Last check"), "{text}");
+    app.wait_text("#overall", Duration::from_secs(10), |t| {
+        t == "All 1 mailboxes healthy."
+    });
+    // The check was the engine's: it is in the history like any other.
+    assert!(data.join("history.sqlite3").exists());
+}
