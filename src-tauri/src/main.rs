@@ -17,7 +17,7 @@ use mailcanary_engine::core::config::Config;
 use mailcanary_engine::core::health::HealthPolicy;
 use mailcanary_engine::core::schedule::SchedulePolicy;
 use mailcanary_engine::core::{Lang, Severity};
-use mailcanary_engine::monitor::{self, MonitorEvent, MonitorOptions};
+use mailcanary_engine::monitor::{self, MonitorCommand, MonitorEvent, MonitorOptions};
 use mailcanary_engine::probe::CheckOptions;
 use mailcanary_engine::{config_file, secrets};
 use serde::Serialize;
@@ -59,6 +59,36 @@ struct Shared {
     cards: Mutex<BTreeMap<String, Card>>,
     /// Why the monitor is not running, if it is not.
     trouble: Mutex<Option<String>>,
+    /// The running monitor's ear.
+    commands: Mutex<Option<tokio::sync::mpsc::UnboundedSender<MonitorCommand>>>,
+    /// Scheduled checks are paused until then (Unix ms).
+    paused_until: Mutex<Option<u64>>,
+}
+
+impl Shared {
+    fn tell(&self, c: MonitorCommand) -> Result<(), IpcError> {
+        let sent = self
+            .commands
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .is_some_and(|tx| tx.send(c).is_ok());
+        if sent {
+            return Ok(());
+        }
+        let why = self.trouble.lock().expect("not poisoned").clone();
+        Err(IpcError {
+            kind: "monitor",
+            message: why.unwrap_or_else(|| "the monitor is not running".into()),
+        })
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
 }
 
 /// Where the config and the history are: as for the `mailcanary` command.
@@ -103,6 +133,39 @@ fn status(shared: tauri::State<'_, Shared>) -> Result<Vec<Card>, IpcError> {
         .collect())
 }
 
+/// "Check now" for one mailbox (or all when `mailbox` is absent).
+#[tauri::command]
+fn check_now(shared: tauri::State<'_, Shared>, mailbox: Option<String>) -> Result<(), IpcError> {
+    if let Some(name) = &mailbox
+        && !shared
+            .cards
+            .lock()
+            .expect("not poisoned")
+            .contains_key(name)
+    {
+        return Err(IpcError {
+            kind: "not_found",
+            message: format!("there is no mailbox named \"{name}\""),
+        });
+    }
+    shared.tell(MonitorCommand::CheckNow(mailbox))
+}
+
+/// Pauses scheduled checks for `minutes` (1 to 1440), or resumes them when 0.
+#[tauri::command]
+fn pause(shared: tauri::State<'_, Shared>, minutes: u32) -> Result<(), IpcError> {
+    match minutes {
+        0 => shared.tell(MonitorCommand::Resume),
+        1..=1440 => shared.tell(MonitorCommand::Pause {
+            until_ms: now_ms() + minutes as u64 * 60_000,
+        }),
+        _ => Err(IpcError {
+            kind: "invalid",
+            message: "a pause lasts from 1 to 1440 minutes".into(),
+        }),
+    }
+}
+
 fn open_window(app: &AppHandle) {
     if let Some(w) = app.get_webview_window(WINDOW) {
         let _ = w.set_focus();
@@ -138,6 +201,7 @@ fn tray_icon(state: &str) -> Image<'static> {
         "ok" => include_bytes!("../../icons/tray-ok.png"),
         "warning" => include_bytes!("../../icons/tray-warning.png"),
         "critical" => include_bytes!("../../icons/tray-critical.png"),
+        "paused" => include_bytes!("../../icons/tray-paused.png"),
         _ => include_bytes!("../../icons/tray-unknown.png"),
     };
     Image::from_bytes(bytes).expect("the tray icons are PNG files")
@@ -148,35 +212,32 @@ fn tray_menu(
     app: &AppHandle,
     cards: &BTreeMap<String, Card>,
     lang: Lang,
+    paused: bool,
 ) -> tauri::Result<Menu<tauri::Wry>> {
     let menu = Menu::new(app)?;
-    let summary = summary_line(cards, lang);
-    menu.append(&MenuItem::with_id(
-        app,
-        "summary",
-        summary,
-        false,
-        None::<&str>,
-    )?)?;
+    let add = |id: String, text: String, enabled: bool| -> tauri::Result<()> {
+        menu.append(&MenuItem::with_id(app, id, text, enabled, None::<&str>)?)
+    };
+    add("summary".into(), summary_line(cards, lang), false)?;
     for c in cards.values() {
         let line = format!("{}: {}", c.mailbox, state_word(c.state, lang));
-        menu.append(&MenuItem::with_id(
-            app,
-            format!("mb:{}", c.mailbox),
-            line,
-            false,
-            None::<&str>,
-        )?)?;
+        add(format!("mb:{}", c.mailbox), line, false)?;
     }
     menu.append(&PredefinedMenuItem::separator(app)?)?;
-    let open = if lang == Lang::Ja {
-        "Mail Canary を開く"
+    let ja = lang == Lang::Ja;
+    let pick = |en: &str, jp: &str| if ja { jp.to_string() } else { en.to_string() };
+    add("check".into(), pick("Check now", "今すぐ確認"), true)?;
+    if paused {
+        add("resume".into(), pick("Resume checks", "確認を再開"), true)?;
     } else {
-        "Open Mail Canary"
-    };
-    let quit = if lang == Lang::Ja { "終了" } else { "Quit" };
-    menu.append(&MenuItem::with_id(app, "open", open, true, None::<&str>)?)?;
-    menu.append(&MenuItem::with_id(app, "quit", quit, true, None::<&str>)?)?;
+        add("pause".into(), pick("Pause for 1 hour", "1 時間停止"), true)?;
+    }
+    add(
+        "open".into(),
+        pick("Open Mail Canary", "Mail Canary を開く"),
+        true,
+    )?;
+    add("quit".into(), pick("Quit", "終了"), true)?;
     Ok(menu)
 }
 
@@ -211,12 +272,18 @@ fn summary_line(cards: &BTreeMap<String, Card>, lang: Lang) -> String {
 fn refresh_tray(app: &AppHandle) {
     let shared = app.state::<Shared>();
     let cards = shared.cards.lock().expect("not poisoned").clone();
+    let paused = shared
+        .paused_until
+        .lock()
+        .expect("not poisoned")
+        .is_some_and(|t| t > now_ms());
     let Some(tray): Option<TrayIcon> = app.tray_by_id(TRAY_ID) else {
         return;
     };
-    let _ = tray.set_icon(Some(tray_icon(overall(&cards))));
+    let state = if paused { "paused" } else { overall(&cards) };
+    let _ = tray.set_icon(Some(tray_icon(state)));
     let _ = tray.set_tooltip(Some(summary_line(&cards, shared.lang)));
-    if let Ok(menu) = tray_menu(app, &cards, shared.lang) {
+    if let Ok(menu) = tray_menu(app, &cards, shared.lang, paused) {
         let _ = tray.set_menu(Some(menu));
     }
 }
@@ -255,9 +322,19 @@ fn start_monitor(app: &AppHandle, config: Config, data_dir: PathBuf) {
         ..Default::default()
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (commands, heard) = tokio::sync::mpsc::unbounded_channel();
+    *app.state::<Shared>().commands.lock().expect("not poisoned") = Some(commands);
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         while let Some(ev) = rx.recv().await {
+            if let MonitorEvent::Paused(until) = &ev {
+                *handle
+                    .state::<Shared>()
+                    .paused_until
+                    .lock()
+                    .expect("not poisoned") = *until;
+                let _ = handle.emit("paused", *until);
+            }
             if let MonitorEvent::Checked(r) = &ev {
                 let shared = handle.state::<Shared>();
                 let mut cards = shared.cards.lock().expect("not poisoned");
@@ -278,7 +355,8 @@ fn start_monitor(app: &AppHandle, config: Config, data_dir: PathBuf) {
     let handle = app.clone();
     tauri::async_runtime::spawn(async move {
         let never = std::future::pending::<()>();
-        if let Err(e) = monitor::run(mailboxes, key, &data_dir, opts, tx, never).await {
+        let ran = monitor::run_controlled(mailboxes, key, &data_dir, opts, tx, heard, never);
+        if let Err(e) = ran.await {
             *handle
                 .state::<Shared>()
                 .trouble
@@ -331,8 +409,10 @@ fn main() {
             lang,
             cards: Mutex::new(cards),
             trouble: Mutex::new(trouble),
+            commands: Mutex::new(None),
+            paused_until: Mutex::new(None),
         })
-        .invoke_handler(tauri::generate_handler![status])
+        .invoke_handler(tauri::generate_handler![status, check_now, pause])
         .setup(move |app| {
             let handle = app.handle().clone();
             let cards = app
@@ -344,9 +424,21 @@ fn main() {
             TrayIconBuilder::with_id(TRAY_ID)
                 .icon(tray_icon(overall(&cards)))
                 .tooltip(summary_line(&cards, lang))
-                .menu(&tray_menu(&handle, &cards, lang)?)
+                .menu(&tray_menu(&handle, &cards, lang, false)?)
                 .on_menu_event(|app, event| match event.id.as_ref() {
                     "open" => open_window(app),
+                    "check" => {
+                        let _ = app.state::<Shared>().tell(MonitorCommand::CheckNow(None));
+                    }
+                    "pause" => {
+                        let until_ms = now_ms() + 3_600_000;
+                        let _ = app
+                            .state::<Shared>()
+                            .tell(MonitorCommand::Pause { until_ms });
+                    }
+                    "resume" => {
+                        let _ = app.state::<Shared>().tell(MonitorCommand::Resume);
+                    }
                     "quit" => app.exit(0),
                     _ => {}
                 })

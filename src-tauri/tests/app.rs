@@ -50,4 +50,26 @@ fn the_window_shows_each_mailbox_as_the_monitor_sees_it() {
     });
     // The check was the engine's: it is in the history like any other.
     assert!(data.join("history.sqlite3").exists());
+
+    // The provider suspends sending. The next scheduled check is minutes away, but "Check now"
+    // runs one at once, and its result is pushed to the card.
+    ms.ctl(&["suspend-sender", USER]);
+    app.click(&format!("{card} .check-now"));
+    let text = app.wait_text(card, Duration::from_secs(60), |t| {
+        t.contains("Mail is not flowing")
+    });
+    assert!(
+        text.contains("Sending is blocked by the provider"),
+        "{text}"
+    );
+    assert!(text.contains("Check now"), "the button is back: {text}");
+    app.wait_text("#overall", Duration::from_secs(10), |t| {
+        t == "1 of 1 mailboxes need attention."
+    });
+    // A command with a mailbox that does not exist is refused with a kind and a message.
+    let refused = app.execute_async(
+        "const done = arguments[0]; window.__TAURI__.core.invoke('check_now', {mailbox: 'nobody'})\
+         .then(() => done('accepted'), (e) => done(e.kind + ': ' + e.message));",
+    );
+    assert_eq!(refused, "not_found: there is no mailbox named \"nobody\"");
 }

@@ -1074,6 +1074,16 @@ impl AppDriver {
         )
     }
 
+    /// Runs `script` asynchronously (W3C execute/async: it calls `arguments[0]` with its
+    /// result) and returns that result.
+    pub fn execute_async(&self, script: &str) -> serde_json::Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            serde_json::json!({"script": script, "args": []}),
+        )
+    }
+
     /// The text of the first element matching `css`, if there is one.
     pub fn text(&self, css: &str) -> Option<String> {
         let found = self.call(
@@ -1085,6 +1095,25 @@ impl AppDriver {
         self.call("GET", &format!("/element/{id}/text"), serde_json::json!({}))
             .as_str()
             .map(str::to_string)
+    }
+
+    /// Clicks the first element matching `css`; panics if there is none.
+    pub fn click(&self, css: &str) {
+        let found = self.call(
+            "POST",
+            "/element",
+            serde_json::json!({"using": "css selector", "value": css}),
+        );
+        let id = found[ELEMENT_KEY]
+            .as_str()
+            .unwrap_or_else(|| panic!("{css}: no such element ({found})"))
+            .to_string();
+        let done = self.call(
+            "POST",
+            &format!("/element/{id}/click"),
+            serde_json::json!({}),
+        );
+        assert!(done.get("error").is_none(), "{css}: click failed: {done}");
     }
 
     /// Waits until the element matching `css` has a text for which `pred` holds; returns it.

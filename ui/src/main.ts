@@ -35,6 +35,8 @@ const words: Record<Card["state"], [string, string]> = {
 };
 
 const cards = new Map<string, Card>();
+/** Mailboxes whose "Check now" was pressed and whose result has not come yet. */
+const checking = new Set<string>();
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls: string, text: string): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
@@ -53,6 +55,12 @@ function render(): void {
       box.dataset.mailbox = c.mailbox;
       box.append(el("h2", "name", c.mailbox), el("p", "address", c.address));
       box.append(el("p", "state", words[c.state][ja ? 1 : 0]));
+      const button = el("button", "check-now", checking.has(c.mailbox)
+        ? (ja ? "確認中…" : "Checking…")
+        : (ja ? "今すぐ確認" : "Check now"));
+      button.disabled = checking.has(c.mailbox);
+      button.addEventListener("click", () => void checkNow(c.mailbox));
+      box.append(button);
       if (c.summary) box.append(el("p", "summary", c.summary));
       if (c.action && c.state !== "ok") box.append(el("p", "action", c.action));
       if (c.checked_at_ms !== null) {
@@ -74,9 +82,28 @@ function render(): void {
         : ja ? `${n} 件中 ${bad} 件に注意が必要です。` : `${bad} of ${n} mailboxes need attention.`;
 }
 
+async function checkNow(mailbox: string): Promise<void> {
+  checking.add(mailbox);
+  render();
+  try {
+    await tauri.core.invoke("check_now", { mailbox });
+  } catch (err) {
+    checking.delete(mailbox);
+    render();
+    showError(err);
+  }
+}
+
+function showError(err: unknown): void {
+  const e = err as IpcError;
+  const box = el("p", "error", e.message ?? String(err));
+  document.getElementById("cards")!.prepend(box);
+}
+
 async function start(): Promise<void> {
   document.documentElement.lang = ja ? "ja" : "en";
   await tauri.event.listen<Card>("monitor", (e) => {
+    checking.delete(e.payload.mailbox);
     cards.set(e.payload.mailbox, e.payload);
     render();
   });
@@ -84,9 +111,7 @@ async function start(): Promise<void> {
     for (const c of await tauri.core.invoke<Card[]>("status")) cards.set(c.mailbox, c);
     render();
   } catch (err) {
-    const e = err as IpcError;
-    const box = el("p", "error", e.message ?? String(err));
-    document.getElementById("cards")!.replaceChildren(box);
+    showError(err);
   }
 }
 

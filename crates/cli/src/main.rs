@@ -712,6 +712,10 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
                             if detail.is_empty() { "" } else { ": " }
                         )
                     }
+                    MonitorEvent::Paused(until) => match until {
+                        Some(t) => println!("PAUSED until {}", iso8601_utc(t)),
+                        None => println!("RESUMED"),
+                    },
                     MonitorEvent::Alert(a) => println!(
                         "ALERT {} {} {} {}: {}",
                         a.event, a.mailbox, a.severity, a.category, a.summary

@@ -33,6 +33,8 @@ pub enum MonitorEvent {
     Checked(Box<CheckReport>),
     /// An alert was raised, escalated, recovered or repeated.
     Alert(Box<Alert>),
+    /// Scheduled checks are paused until this time (Unix ms), or resumed (`None`).
+    Paused(Option<u64>),
     /// The IDLE watch of a mailbox connected, lost its connection, or is not offered.
     Watch {
         /// Mailbox name.
@@ -42,6 +44,20 @@ pub enum MonitorEvent {
         /// Why it was lost.
         detail: String,
     },
+}
+
+/// What the host asks of a running monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorCommand {
+    /// Check this mailbox (every mailbox when `None`) now, even while paused.
+    CheckNow(Option<String>),
+    /// Start no scheduled check before this time (Unix ms).
+    Pause {
+        /// Until when.
+        until_ms: u64,
+    },
+    /// End a pause.
+    Resume,
 }
 
 /// How the monitor runs.
@@ -155,6 +171,8 @@ struct Watched {
     watching: bool,
     /// When a lost watch last brought a check forward.
     forced_ms: u64,
+    /// The host asked for a check now.
+    forced: bool,
 }
 
 /// Runs until `shutdown` completes. Every check is recorded in the history of `data_dir`;
@@ -165,6 +183,20 @@ pub async fn run(
     data_dir: &Path,
     opts: MonitorOptions,
     events: UnboundedSender<MonitorEvent>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), MonitorError> {
+    let (_none, commands) = tokio::sync::mpsc::unbounded_channel();
+    run_controlled(mailboxes, key, data_dir, opts, events, commands, shutdown).await
+}
+
+/// As [`run`], also taking commands from the host (check now, pause, resume).
+pub async fn run_controlled(
+    mailboxes: Vec<MailboxConfig>,
+    key: CanaryKey,
+    data_dir: &Path,
+    opts: MonitorOptions,
+    events: UnboundedSender<MonitorEvent>,
+    mut commands: tokio::sync::mpsc::UnboundedReceiver<MonitorCommand>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), MonitorError> {
     let _lock = InstanceLock::acquire(data_dir)?;
@@ -215,6 +247,7 @@ pub async fn run(
                 probe_due_ms,
                 watching: false,
                 forced_ms: 0,
+                forced: false,
             };
             (w.mb.name.to_string(), w)
         })
@@ -249,6 +282,7 @@ pub async fn run(
     // one never silences a problem that got worse since.
     let mut last_control = 0;
     let mut offline_since: Option<u64> = None;
+    let mut paused_until: u64 = 0;
     let mut next_prune_ms = 0;
     let mut tasks: JoinSet<(String, u64, CheckReport)> = JoinSet::new();
     tokio::pin!(shutdown);
@@ -291,7 +325,8 @@ pub async fn run(
         // Start what is due, up to the concurrency limit.
         let mut due: Vec<&mut Watched> = watched
             .values_mut()
-            .filter(|w| !w.running && start_at(w.due_ms, now) <= now)
+            .filter(|w| !w.running && (w.forced || now >= paused_until))
+            .filter(|w| w.forced || start_at(w.due_ms, now) <= now)
             .collect();
         due.sort_by_key(|w| w.due_ms);
         for w in due {
@@ -299,6 +334,7 @@ pub async fn run(
                 break;
             }
             w.running = true;
+            w.forced = false;
             let mut check_opts = opts.check.clone();
             if opts.probe_every_ms > 0 && now >= w.probe_due_ms {
                 check_opts.probe = crate::probe::ProbeSet::Attachments;
@@ -325,12 +361,35 @@ pub async fn run(
         let next_start = watched
             .values()
             .filter(|w| !w.running && tasks.len() < concurrency)
-            .map(|w| w.due_ms)
+            .map(|w| {
+                if w.forced {
+                    now
+                } else {
+                    w.due_ms.max(paused_until)
+                }
+            })
             .min()
             .unwrap_or(now + 60_000);
         let sleep = Duration::from_millis(next_start.saturating_sub(now).clamp(10, 60_000));
         tokio::select! {
             _ = &mut shutdown => break,
+            Some(cmd) = commands.recv() => match cmd {
+                MonitorCommand::CheckNow(which) => {
+                    for w in watched.values_mut() {
+                        if which.as_deref().is_none_or(|n| n == w.mb.name.as_str()) && !w.running {
+                            w.forced = true;
+                        }
+                    }
+                }
+                MonitorCommand::Pause { until_ms } => {
+                    paused_until = until_ms;
+                    let _ = events.send(MonitorEvent::Paused(Some(until_ms)));
+                }
+                MonitorCommand::Resume => {
+                    paused_until = 0;
+                    let _ = events.send(MonitorEvent::Paused(None));
+                }
+            },
             Some((name, ev)) = watch_rx.recv() => {
                 let Some(w) = watched.get_mut(&name) else { continue };
                 let (state, detail) = match ev {
