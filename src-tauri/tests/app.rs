@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mailcanary_tests::{AppDriver, MailServer};
+use mailcanary_tests::{AppDriver, MailServer, harness_config};
 
 const USER: &str = "office@example.test";
 
@@ -17,18 +17,7 @@ fn the_window_shows_each_mailbox_as_the_monitor_sees_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     let data = dir.path().join("data");
-    std::fs::write(
-        &config,
-        format!(
-            "[mailboxes.office]\naddress = \"{USER}\"\nimap = \"localhost:{}\"\n\
-             smtp = \"localhost:{}\"\nsmtp_security = \"starttls\"\nca_file = \"{}\"\n\
-             password_env = \"OFFICE_PW\"\n",
-            ms.port("MS_IMAPS_PORT"),
-            ms.port("MS_SMTP_PORT"),
-            ms.ca_file().display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, harness_config(&ms, USER, "OFFICE_PW")).unwrap();
     let app = AppDriver::start(
         &PathBuf::from(env!("CARGO_BIN_EXE_mailcanary-app")),
         &["--open-window"],

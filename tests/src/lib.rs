@@ -1151,3 +1151,102 @@ impl Drop for AppDriver {
         let _ = self.driver.wait();
     }
 }
+
+/// A config file's text with the mailbox "office" for `user` on the harness `ms` (IMAPS,
+/// submission with STARTTLS, the harness CA, the password from `$password_env`), for tests
+/// that cannot run the `mailcanary` command.
+pub fn harness_config(ms: &MailServer, user: &str, password_env: &str) -> String {
+    format!(
+        "[mailboxes.office]\naddress = \"{user}\"\nimap = \"localhost:{}\"\n\
+         smtp = \"localhost:{}\"\nsmtp_security = \"starttls\"\nca_file = \"{}\"\n\
+         password_env = \"{password_env}\"\n",
+        ms.port("MS_IMAPS_PORT"),
+        ms.port("MS_SMTP_PORT"),
+        ms.ca_file().display()
+    )
+}
+
+/// A StatusNotifierWatcher (`tests/harness/sni-watcher.py`) on a session bus, so that tray
+/// icons register as they would with a desktop's tray. Stopped on drop.
+pub struct TrayWatcher {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl TrayWatcher {
+    /// Starts one on the bus at `address`.
+    pub fn start(address: &str) -> TrayWatcher {
+        let script = harness_script()
+            .parent()
+            .expect("harness directory")
+            .join("sni-watcher.py");
+        let mut child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .env("DBUS_SESSION_BUS_ADDRESS", address)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 with python3-gi");
+        let out = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        let w = TrayWatcher { child, lines };
+        let ready = w.lines.recv_timeout(Duration::from_secs(10));
+        assert_eq!(
+            ready.as_deref().ok(),
+            Some("ready"),
+            "the tray watcher did not start"
+        );
+        w
+    }
+
+    /// The next item to register: its bus name and object path.
+    pub fn registered(&self, limit: Duration) -> (String, String) {
+        let line = self
+            .lines
+            .recv_timeout(limit)
+            .expect("no tray icon registered");
+        let v: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+        (
+            v["service"].as_str().expect("service").to_string(),
+            v["path"].as_str().expect("path").to_string(),
+        )
+    }
+}
+
+impl Drop for TrayWatcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `gdbus call` on the session bus at `address`; its printed answer.
+pub fn gdbus_call(address: &str, dest: &str, path: &str, method: &str, args: &[&str]) -> String {
+    let out = Command::new("gdbus")
+        .args([
+            "call",
+            "--session",
+            "-d",
+            dest,
+            "-o",
+            path,
+            "-m",
+            method,
+            "--",
+        ])
+        .args(args)
+        .env("DBUS_SESSION_BUS_ADDRESS", address)
+        .output()
+        .expect("gdbus (package libglib2.0-bin)");
+    assert!(
+        out.status.success(),
+        "gdbus {method}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -1,0 +1,145 @@
+//! The tray icon, as a desktop's tray sees it: the app registers with a StatusNotifierWatcher
+//! on a private session bus (under Xvfb), and the test reads its icon and menu over D-Bus and
+//! clicks menu items as a user would.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use mailcanary_tests::{MailServer, SessionBus, TrayWatcher, gdbus_call, harness_config};
+
+const USER: &str = "office@example.test";
+const ITEM: &str = "org.kde.StatusNotifierItem";
+
+/// The id of the menu item labelled `label` in a `GetLayout` answer.
+fn item_id(layout: &str, label: &str) -> Option<String> {
+    let at = layout.find(&format!("'label': <'{label}'>"))?;
+    let start = layout[..at].rfind("<(")? + 2;
+    let digits: String = layout[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    Some(digits)
+}
+
+/// The colour of the icon's pixel at (32, 10): the shape's fill in every state icon.
+fn icon_fill(bus: &str, service: &str, path: &str) -> String {
+    let answer = gdbus_call(
+        bus,
+        service,
+        path,
+        "org.freedesktop.DBus.Properties.Get",
+        &[ITEM, "IconName"],
+    );
+    let file = answer
+        .split('\'')
+        .nth(1)
+        .expect("an icon file name")
+        .to_string();
+    let out = Command::new("convert")
+        .arg(&file)
+        .args(["-format", "%[pixel:p{32,10}]", "info:"])
+        .output()
+        .expect("convert (package imagemagick)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_tray_shows_the_state_and_its_menu_acts() {
+    let ms = MailServer::start();
+    let password = format!("tray-pw-{}", std::process::id());
+    ms.add_user(USER, &password);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, harness_config(&ms, USER, "OFFICE_PW")).unwrap();
+    let bus = SessionBus::start();
+    let watcher = TrayWatcher::start(bus.address());
+    let mut app = Command::new("xvfb-run")
+        .args(["-a", env!("CARGO_BIN_EXE_mailcanary-app")])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+        .env("MAILCANARY_CONFIG", &config)
+        .env("MAILCANARY_DATA_DIR", dir.path().join("data"))
+        .env("OFFICE_PW", &password)
+        .env("LANG", "C.UTF-8")
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("xvfb-run (package xvfb)");
+    let group = format!("-{}", app.id());
+    let (service, path) = watcher.registered(Duration::from_secs(60));
+    let menu_path = format!("{path}/Menu");
+    let layout = || {
+        gdbus_call(
+            bus.address(),
+            &service,
+            &menu_path,
+            "com.canonical.dbusmenu.GetLayout",
+            &["0", "-1", "[]"],
+        )
+    };
+    let wait_layout = |what: &str, pred: &dyn Fn(&str) -> bool| -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let l = layout();
+            if pred(&l) {
+                return l;
+            }
+            assert!(Instant::now() < deadline, "{what} never in the menu: {l}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let click = |id: &str| {
+        gdbus_call(
+            bus.address(),
+            &service,
+            &menu_path,
+            "com.canonical.dbusmenu.Event",
+            &[id, "clicked", "<int32 0>", "0"],
+        );
+    };
+
+    // After the first check: the summary line, the mailbox's line, the actions, a green icon.
+    let l = wait_layout("the healthy mailbox", &|l| l.contains("'office: healthy'"));
+    assert!(l.contains("'All 1 mailboxes healthy'"), "{l}");
+    for action in ["Check now", "Pause for 1 hour", "Open Mail Canary", "Quit"] {
+        assert!(item_id(&l, action).is_some(), "{action} missing: {l}");
+    }
+    let ok_fill = icon_fill(bus.address(), &service, &path);
+    assert!(ok_fill.contains("(26,127,55"), "green: {ok_fill}");
+
+    // Pause: the icon turns to the grey pause sign and the menu offers Resume.
+    click(&item_id(&l, "Pause for 1 hour").unwrap());
+    let l = wait_layout("Resume checks", &|l| l.contains("'Resume checks'"));
+    let paused_fill = icon_fill(bus.address(), &service, &path);
+    assert!(paused_fill.contains("(95,99,104"), "grey: {paused_fill}");
+    click(&item_id(&l, "Resume checks").unwrap());
+    wait_layout("Pause again", &|l| l.contains("'Pause for 1 hour'"));
+
+    // A fault, then Check now from the tray: the mailbox's line and the icon turn critical.
+    ms.ctl(&["suspend-sender", USER]);
+    click(&item_id(&layout(), "Check now").unwrap());
+    let l = wait_layout("the critical mailbox", &|l| {
+        l.contains("'office: mail is not flowing'")
+    });
+    assert!(l.contains("'1 of 1 mailboxes need attention'"), "{l}");
+    let critical_fill = icon_fill(bus.address(), &service, &path);
+    assert!(critical_fill.contains("(198,40,40"), "red: {critical_fill}");
+
+    // Quit ends the app.
+    click(&item_id(&l, "Quit").unwrap());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let quit = loop {
+        if let Some(status) = app.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+    let _ = app.wait();
+    assert!(quit.is_some(), "Quit did not end the app");
+}
