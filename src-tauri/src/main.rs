@@ -63,6 +63,8 @@ struct Shared {
     commands: Mutex<Option<tokio::sync::mpsc::UnboundedSender<MonitorCommand>>>,
     /// Scheduled checks are paused until then (Unix ms).
     paused_until: Mutex<Option<u64>>,
+    /// What the tray shows now, to leave it alone when nothing changed.
+    tray_shown: Mutex<String>,
 }
 
 impl Shared {
@@ -213,12 +215,18 @@ fn tray_menu(
     cards: &BTreeMap<String, Card>,
     lang: Lang,
     paused: bool,
+    trouble: Option<&str>,
 ) -> tauri::Result<Menu<tauri::Wry>> {
     let menu = Menu::new(app)?;
     let add = |id: String, text: String, enabled: bool| -> tauri::Result<()> {
+        // `&` would mark a keyboard accelerator in some trays.
+        let text = text.replace('&', "&&");
         menu.append(&MenuItem::with_id(app, id, text, enabled, None::<&str>)?)
     };
-    add("summary".into(), summary_line(cards, lang), false)?;
+    match trouble {
+        Some(t) => add("summary".into(), t.to_string(), false)?,
+        None => add("summary".into(), summary_line(cards, lang), false)?,
+    }
     for c in cards.values() {
         let line = format!("{}: {}", c.mailbox, state_word(c.state, lang));
         add(format!("mb:{}", c.mailbox), line, false)?;
@@ -230,7 +238,11 @@ fn tray_menu(
     if paused {
         add("resume".into(), pick("Resume checks", "確認を再開"), true)?;
     } else {
-        add("pause".into(), pick("Pause for 1 hour", "1 時間停止"), true)?;
+        add(
+            "pause".into(),
+            pick("Pause for 1 hour", "1 時間一時停止"),
+            true,
+        )?;
     }
     add(
         "open".into(),
@@ -246,7 +258,7 @@ fn state_word(state: &str, lang: Lang) -> &'static str {
         ("ok", Lang::En) => "healthy",
         ("ok", Lang::Ja) => "正常",
         ("warning", Lang::En) => "needs attention",
-        ("warning", Lang::Ja) => "注意",
+        ("warning", Lang::Ja) => "要注意",
         ("critical", Lang::En) => "mail is not flowing",
         ("critical", Lang::Ja) => "メールが届いていません",
         ("waiting", Lang::En) => "first check running",
@@ -260,15 +272,25 @@ fn state_word(state: &str, lang: Lang) -> &'static str {
 /// so it is also the menu's first line).
 fn summary_line(cards: &BTreeMap<String, Card>, lang: Lang) -> String {
     let n = cards.len();
-    let bad = cards.values().filter(|c| c.state != "ok").count();
-    match (lang, bad) {
-        (Lang::En, 0) => format!("All {n} mailboxes healthy"),
-        (Lang::Ja, 0) => format!("{n} 件のメールボックスはすべて正常"),
-        (Lang::En, _) => format!("{bad} of {n} mailboxes need attention"),
-        (Lang::Ja, _) => format!("{n} 件中 {bad} 件のメールボックスに注意が必要"),
+    // A mailbox still waiting for its first check needs no attention yet.
+    let bad = cards
+        .values()
+        .filter(|c| c.state != "ok" && c.state != "waiting")
+        .count();
+    match (lang, n, bad) {
+        (Lang::En, 0, _) => "No mailboxes yet".to_string(),
+        (Lang::Ja, 0, _) => "メールボックスがまだありません".to_string(),
+        (Lang::En, 1, 0) => "The mailbox is healthy".to_string(),
+        (Lang::Ja, 1, 0) => "メールボックスは正常です".to_string(),
+        (Lang::En, _, 0) => format!("All {n} mailboxes healthy"),
+        (Lang::Ja, _, 0) => format!("{n} 件のメールボックスはすべて正常です"),
+        (Lang::En, _, _) => format!("{bad} of {n} mailboxes need attention"),
+        (Lang::Ja, _, _) => format!("{n} 件中 {bad} 件のメールボックスが要注意です"),
     }
 }
 
+/// Brings the tray up to date: only when what it shows changed, so an open menu is not
+/// rebuilt under the user's pointer for nothing.
 fn refresh_tray(app: &AppHandle) {
     let shared = app.state::<Shared>();
     let cards = shared.cards.lock().expect("not poisoned").clone();
@@ -277,15 +299,45 @@ fn refresh_tray(app: &AppHandle) {
         .lock()
         .expect("not poisoned")
         .is_some_and(|t| t > now_ms());
+    let trouble = shared.trouble.lock().expect("not poisoned").clone();
     let Some(tray): Option<TrayIcon> = app.tray_by_id(TRAY_ID) else {
         return;
     };
-    let state = if paused { "paused" } else { overall(&cards) };
+    // A monitor that is not running must never look healthy.
+    let state = match (&trouble, paused) {
+        (Some(_), _) => "unknown",
+        (None, true) => "paused",
+        (None, false) => overall(&cards),
+    };
+    let lines: Vec<String> = cards
+        .values()
+        .map(|c| format!("{}:{}", c.mailbox, c.state))
+        .collect();
+    let shown = format!("{state}|{paused}|{trouble:?}|{}", lines.join(","));
+    {
+        let mut last = shared.tray_shown.lock().expect("not poisoned");
+        if *last == shown {
+            return;
+        }
+        *last = shown;
+    }
     let _ = tray.set_icon(Some(tray_icon(state)));
-    let _ = tray.set_tooltip(Some(summary_line(&cards, shared.lang)));
-    if let Ok(menu) = tray_menu(app, &cards, shared.lang, paused) {
+    let summary = match &trouble {
+        Some(t) => t.clone(),
+        None => summary_line(&cards, shared.lang),
+    };
+    let _ = tray.set_tooltip(Some(summary));
+    if let Ok(menu) = tray_menu(app, &cards, shared.lang, paused, trouble.as_deref()) {
         let _ = tray.set_menu(Some(menu));
     }
+}
+
+/// Notes why the monitor is not running, and shows it.
+fn set_trouble(app: &AppHandle, why: String) {
+    tracing::warn!("the monitor is not running: {why}");
+    *app.state::<Shared>().trouble.lock().expect("not poisoned") = Some(why.clone());
+    let _ = app.emit("trouble", why);
+    refresh_tray(app);
 }
 
 fn severity_word(s: Severity) -> &'static str {
@@ -300,7 +352,7 @@ fn start_monitor(app: &AppHandle, config: Config, data_dir: PathBuf) {
     let key = match secrets::install_key(&data_dir) {
         Ok((k, _)) => k,
         Err(e) => {
-            *app.state::<Shared>().trouble.lock().expect("not poisoned") = Some(e.to_string());
+            set_trouble(app, e.to_string());
             return;
         }
     };
@@ -337,16 +389,24 @@ fn start_monitor(app: &AppHandle, config: Config, data_dir: PathBuf) {
             }
             if let MonitorEvent::Checked(r) = &ev {
                 let shared = handle.state::<Shared>();
-                let mut cards = shared.cards.lock().expect("not poisoned");
-                if let Some(c) = cards.get_mut(&r.mailbox) {
-                    c.state = severity_word(r.status);
-                    c.category = r.category.as_str().to_string();
-                    c.summary = r.summary.clone();
-                    c.action = r.action.clone();
-                    c.latency_ms = r.canary.latency_ms;
-                    c.folder = r.canary.folder.clone();
-                    c.checked_at_ms = Some(r.started_at_ms);
-                    let _ = handle.emit("monitor", c.clone());
+                let updated = shared
+                    .cards
+                    .lock()
+                    .expect("not poisoned")
+                    .get_mut(&r.mailbox)
+                    .map(|c| {
+                        c.state = severity_word(r.status);
+                        c.category = r.category.as_str().to_string();
+                        c.summary = r.summary.clone();
+                        c.action = r.action.clone();
+                        c.latency_ms = r.canary.latency_ms;
+                        c.folder = r.canary.folder.clone();
+                        c.checked_at_ms = Some(r.started_at_ms);
+                        c.clone()
+                    });
+                // The lock is released before the window is told.
+                if let Some(card) = updated {
+                    let _ = handle.emit("monitor", card);
                 }
             }
             refresh_tray(&handle);
@@ -357,11 +417,7 @@ fn start_monitor(app: &AppHandle, config: Config, data_dir: PathBuf) {
         let never = std::future::pending::<()>();
         let ran = monitor::run_controlled(mailboxes, key, &data_dir, opts, tx, heard, never);
         if let Err(e) = ran.await {
-            *handle
-                .state::<Shared>()
-                .trouble
-                .lock()
-                .expect("not poisoned") = Some(e.to_string());
+            set_trouble(&handle, e.to_string());
         }
     });
 }
@@ -405,12 +461,18 @@ fn main() {
         })
         .collect();
     let app = tauri::Builder::default()
+        // First of all plugins: a second start (from the menu, at login) only opens the first
+        // one's window, so there is never a second monitor.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            open_window(app)
+        }))
         .manage(Shared {
             lang,
             cards: Mutex::new(cards),
             trouble: Mutex::new(trouble),
             commands: Mutex::new(None),
             paused_until: Mutex::new(None),
+            tray_shown: Mutex::new(String::new()),
         })
         .invoke_handler(tauri::generate_handler![status, check_now, pause])
         .setup(move |app| {
@@ -424,7 +486,7 @@ fn main() {
             TrayIconBuilder::with_id(TRAY_ID)
                 .icon(tray_icon(overall(&cards)))
                 .tooltip(summary_line(&cards, lang))
-                .menu(&tray_menu(&handle, &cards, lang, false)?)
+                .menu(&tray_menu(&handle, &cards, lang, false, None)?)
                 .on_menu_event(|app, event| match event.id.as_ref() {
                     "open" => open_window(app),
                     "check" => {
@@ -443,8 +505,9 @@ fn main() {
                     _ => {}
                 })
                 .build(app)?;
-            if let Some(dir) = data_dir.clone() {
-                start_monitor(&handle, config.clone(), dir);
+            match data_dir.clone() {
+                Some(dir) => start_monitor(&handle, config.clone(), dir),
+                None => refresh_tray(&handle),
             }
             if open_at_start {
                 open_window(&handle);

@@ -1138,7 +1138,7 @@ impl AppDriver {
 impl Drop for AppDriver {
     fn drop(&mut self) {
         let path = format!("/session/{}", self.session);
-        let _ = http_request(self.port, "DELETE", &path, "");
+        let _ = http_request_within(self.port, "DELETE", &path, "", Duration::from_secs(5));
         // The driver leads its own process group: end Xvfb, the bus and the app with it
         // (xvfb-run itself waits out a TERM, so KILL follows after a moment).
         let group = format!("-{}", self.driver.id());
@@ -1215,6 +1215,13 @@ impl TrayWatcher {
             v["service"].as_str().expect("service").to_string(),
             v["path"].as_str().expect("path").to_string(),
         )
+    }
+}
+
+impl TrayWatcher {
+    /// The next registration within `limit`, if any.
+    pub fn registered_within(&self, limit: Duration) -> Option<String> {
+        self.lines.recv_timeout(limit).ok()
     }
 }
 

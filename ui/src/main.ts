@@ -28,7 +28,7 @@ const ja = navigator.language.toLowerCase().startsWith("ja");
 
 const words: Record<Card["state"], [string, string]> = {
   ok: ["Healthy", "正常"],
-  warning: ["Needs attention", "注意"],
+  warning: ["Needs attention", "要注意"],
   critical: ["Mail is not flowing", "メールが届いていません"],
   unknown: ["Cannot tell", "判定できません"],
   waiting: ["First check running…", "最初の確認中…"],
@@ -59,6 +59,7 @@ function render(): void {
         ? (ja ? "確認中…" : "Checking…")
         : (ja ? "今すぐ確認" : "Check now"));
       button.disabled = checking.has(c.mailbox);
+      button.setAttribute("aria-label", `${ja ? "今すぐ確認" : "Check now"}: ${c.mailbox}`);
       button.addEventListener("click", () => void checkNow(c.mailbox));
       box.append(button);
       if (c.summary) box.append(el("p", "summary", c.summary));
@@ -72,14 +73,20 @@ function render(): void {
       return box;
     }),
   );
-  const bad = [...cards.values()].filter((c) => c.state !== "ok").length;
+  // A mailbox still waiting for its first check needs no attention yet.
+  const bad = [...cards.values()].filter((c) => c.state !== "ok" && c.state !== "waiting").length;
   const n = cards.size;
-  document.getElementById("overall")!.textContent =
+  const overall = document.getElementById("overall")!;
+  const text =
     n === 0
       ? ja ? "メールボックスがまだありません。" : "No mailboxes yet."
-      : bad === 0
-        ? ja ? `${n} 件のメールボックスはすべて正常です。` : `All ${n} mailboxes healthy.`
-        : ja ? `${n} 件中 ${bad} 件に注意が必要です。` : `${bad} of ${n} mailboxes need attention.`;
+      : bad === 0 && n === 1
+        ? ja ? "メールボックスは正常です。" : "The mailbox is healthy."
+        : bad === 0
+          ? ja ? `${n} 件のメールボックスはすべて正常です。` : `All ${n} mailboxes healthy.`
+          : ja ? `${n} 件中 ${bad} 件が要注意です。` : `${bad} of ${n} mailboxes need attention.`;
+  // Rewritten only when it changes, so screen readers announce changes, not every event.
+  if (overall.textContent !== text) overall.textContent = text;
 }
 
 async function checkNow(mailbox: string): Promise<void> {

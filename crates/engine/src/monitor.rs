@@ -322,13 +322,18 @@ pub async fn run_controlled(
             }
             Err(e) => tracing::warn!("acknowledgements not read: {e}"),
         }
-        // Start what is due, up to the concurrency limit.
+        // A pause that ran out ends by itself, and the host hears of it.
+        if paused_until != 0 && now >= paused_until {
+            paused_until = 0;
+            let _ = events.send(MonitorEvent::Paused(None));
+        }
+        // Start what is due, up to the concurrency limit; asked-for checks first.
         let mut due: Vec<&mut Watched> = watched
             .values_mut()
             .filter(|w| !w.running && (w.forced || now >= paused_until))
             .filter(|w| w.forced || start_at(w.due_ms, now) <= now)
             .collect();
-        due.sort_by_key(|w| w.due_ms);
+        due.sort_by_key(|w| (!w.forced, w.due_ms));
         for w in due {
             if tasks.len() >= concurrency {
                 break;
