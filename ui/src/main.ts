@@ -91,7 +91,8 @@ function render(): void {
 
 async function checkNow(mailbox: string): Promise<void> {
   checking.add(mailbox);
-  render();
+  // Redraw after the click has been handled, not under it.
+  setTimeout(render, 0);
   try {
     await tauri.core.invoke("check_now", { mailbox });
   } catch (err) {
