@@ -13,10 +13,10 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use mailcanary_engine::core::Lang;
 use mailcanary_engine::core::config::Config;
 use mailcanary_engine::core::health::HealthPolicy;
 use mailcanary_engine::core::schedule::SchedulePolicy;
-use mailcanary_engine::core::{Lang, Severity};
 use mailcanary_engine::monitor::{self, MonitorCommand, MonitorEvent, MonitorOptions};
 use mailcanary_engine::probe::CheckOptions;
 use mailcanary_engine::{config_file, secrets};
@@ -340,10 +340,6 @@ fn set_trouble(app: &AppHandle, why: String) {
     refresh_tray(app);
 }
 
-fn severity_word(s: Severity) -> &'static str {
-    s.as_str()
-}
-
 /// Starts the engine's monitor for every configured mailbox; its events update the cards,
 /// the tray and the window.
 fn start_monitor(app: &AppHandle, config: Config, data_dir: PathBuf) {
@@ -395,7 +391,7 @@ fn start_monitor(app: &AppHandle, config: Config, data_dir: PathBuf) {
                     .expect("not poisoned")
                     .get_mut(&r.mailbox)
                     .map(|c| {
-                        c.state = severity_word(r.status);
+                        c.state = r.status.as_str();
                         c.category = r.category.as_str().to_string();
                         c.summary = r.summary.clone();
                         c.action = r.action.clone();

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mailcanary_tests::{
-    Cli, HttpReceiver, MailServer, NotificationServer, is_check_line, lines, wait_for,
+    Cli, HttpReceiver, MailServer, NotificationServer, free_port, is_check_line, lines, wait_for,
 };
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
@@ -369,14 +369,6 @@ fn a_restart_during_an_incident_does_not_raise_it_again() {
 }
 
 /// A free port on loopback (bound and released; the monitor binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();

@@ -227,7 +227,8 @@ pub async fn run_controlled(
         .map(|(i, (mb, references))| {
             let history = History::load(&store, mb.name.as_str(), start);
             // Probes go with the first check unless they ran recently (before a restart).
-            let probe_due_ms = History::last_probed_ms(&store, mb.name.as_str(), start)
+            let probe_due_ms = history
+                .last_probed_ms
                 .map(|t| t + opts.probe_every_ms)
                 .unwrap_or(start);
             // The first checks are spread over a few seconds rather than all at once.
@@ -429,7 +430,8 @@ pub async fn run_controlled(
                 }
                 if !report.probes.is_empty() {
                     w.probe_due_ms = started + opts.probe_every_ms;
-                    w.history.probe_tally = History::load(&store, &name, now_ms()).probe_tally;
+                    let fresh = History::load(&store, &name, now_ms());
+                    w.history.probe_tally = fresh.probe_tally;
                 }
                 // Offline: recorded, told once, and kept out of the mailbox's health (it says
                 // nothing about mail). Back online: told, with how long it lasted.

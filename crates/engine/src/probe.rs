@@ -410,6 +410,8 @@ pub struct History {
     pub tls_baseline: Option<CheckReport>,
     /// How each attachment variant fared in recent checks.
     pub probe_tally: Vec<ProbeTally>,
+    /// When attachment probes last ran (within the last week), Unix ms.
+    pub last_probed_ms: Option<u64>,
 }
 
 impl History {
@@ -426,17 +428,8 @@ impl History {
                     .iter()
                     .map(|r| (r.started_at_ms, r.probes.as_slice())),
             ),
+            last_probed_ms: probed.last().map(|r| r.started_at_ms),
         }
-    }
-
-    /// When attachment probes last ran, per this history's tally.
-    pub fn last_probed_ms(store: &crate::store::Store, mailbox: &str, now_ms: u64) -> Option<u64> {
-        let week_ago = now_ms.saturating_sub(7 * 86_400_000);
-        store
-            .with_probes(mailbox, week_ago)
-            .ok()?
-            .last()
-            .map(|r| r.started_at_ms)
     }
 }
 

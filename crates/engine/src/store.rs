@@ -243,24 +243,12 @@ impl Store {
         mailbox: Option<&str>,
         since_ms: u64,
     ) -> Result<Vec<CheckReport>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, report FROM checks
+        let out = self.reports(
+            "SELECT id, report FROM checks
                  WHERE started_at_ms >= ?1 AND (?2 IS NULL OR mailbox = ?2)
                  ORDER BY started_at_ms, id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![since_ms as i64, mailbox], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-            })
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, json) = row.map_err(|e| self.sql(e))?;
-            out.push(self.parse_report(id, &json)?);
-        }
+            params![since_ms as i64, mailbox],
+        )?;
         Ok(out)
     }
 
@@ -357,15 +345,24 @@ impl Store {
         since_ms: u64,
         limit: usize,
     ) -> Result<Vec<CheckReport>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, report FROM checks WHERE mailbox = ?1 AND started_at_ms >= ?2
+        let mut out = self.reports(
+            "SELECT id, report FROM checks WHERE mailbox = ?1 AND started_at_ms >= ?2
                    AND status != 'ok' ORDER BY started_at_ms DESC, id DESC LIMIT ?3",
-            )
-            .map_err(|e| self.sql(e))?;
+            params![mailbox, since_ms as i64, limit as i64],
+        )?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// Whole reports from a query whose columns are `id, report`, in its order.
+    fn reports(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<CheckReport>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map(params![mailbox, since_ms as i64, limit as i64], |row| {
+            .query_map(args, |row| {
                 Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
             })
             .map_err(|e| self.sql(e))?;
@@ -374,7 +371,6 @@ impl Store {
             let (id, json) = row.map_err(|e| self.sql(e))?;
             out.push(self.parse_report(id, &json)?);
         }
-        out.reverse();
         Ok(out)
     }
 
@@ -556,23 +552,11 @@ impl Store {
         mailbox: &str,
         since_ms: u64,
     ) -> Result<Vec<CheckReport>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, report FROM checks WHERE mailbox = ?1 AND started_at_ms >= ?2
+        let out = self.reports(
+            "SELECT id, report FROM checks WHERE mailbox = ?1 AND started_at_ms >= ?2
                    AND report LIKE '%\"probes\":[{%' ORDER BY started_at_ms, id",
-            )
-            .map_err(|e| self.sql(e))?;
-        let rows = stmt
-            .query_map(params![mailbox, since_ms as i64], |row| {
-                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
-            })
-            .map_err(|e| self.sql(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, json) = row.map_err(|e| self.sql(e))?;
-            out.push(self.parse_report(id, &json)?);
-        }
+            params![mailbox, since_ms as i64],
+        )?;
         Ok(out)
     }
 
