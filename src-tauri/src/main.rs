@@ -8,90 +8,25 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+mod commands;
+mod host;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
-use std::time::Duration;
 
+use mailcanary_engine::config_file;
 use mailcanary_engine::core::Lang;
 use mailcanary_engine::core::config::Config;
-use mailcanary_engine::core::health::HealthPolicy;
-use mailcanary_engine::core::schedule::SchedulePolicy;
-use mailcanary_engine::monitor::{self, MonitorCommand, MonitorEvent, MonitorOptions};
-use mailcanary_engine::probe::CheckOptions;
-use mailcanary_engine::{config_file, secrets};
-use serde::Serialize;
+use mailcanary_engine::monitor::MonitorCommand;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{TrayIcon, TrayIconBuilder};
 use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
 
+use host::{Card, Paths, Shared, now_ms};
+
 const TRAY_ID: &str = "main";
 const WINDOW: &str = "main";
-
-/// An error as the window sees it.
-#[derive(Debug, Serialize)]
-struct IpcError {
-    /// `config`, `not_found`, `busy`...
-    kind: &'static str,
-    /// In plain words.
-    message: String,
-}
-
-/// One mailbox as the window and the tray show it.
-#[derive(Debug, Clone, Serialize)]
-struct Card {
-    mailbox: String,
-    address: String,
-    /// `ok`, `warning`, `critical`, `unknown`, or `waiting` before the first check.
-    state: &'static str,
-    category: String,
-    summary: String,
-    action: String,
-    latency_ms: Option<u64>,
-    folder: Option<String>,
-    checked_at_ms: Option<u64>,
-}
-
-/// What the app knows, shared by the monitor's events and the window's commands.
-struct Shared {
-    lang: Lang,
-    cards: Mutex<BTreeMap<String, Card>>,
-    /// Why the monitor is not running, if it is not.
-    trouble: Mutex<Option<String>>,
-    /// The running monitor's ear.
-    commands: Mutex<Option<tokio::sync::mpsc::UnboundedSender<MonitorCommand>>>,
-    /// Scheduled checks are paused until then (Unix ms).
-    paused_until: Mutex<Option<u64>>,
-    /// What the tray shows now, to leave it alone when nothing changed.
-    tray_shown: Mutex<String>,
-}
-
-impl Shared {
-    fn tell(&self, c: MonitorCommand) -> Result<(), IpcError> {
-        let sent = self
-            .commands
-            .lock()
-            .expect("not poisoned")
-            .as_ref()
-            .is_some_and(|tx| tx.send(c).is_ok());
-        if sent {
-            return Ok(());
-        }
-        let why = self.trouble.lock().expect("not poisoned").clone();
-        Err(IpcError {
-            kind: "monitor",
-            message: why.unwrap_or_else(|| "the monitor is not running".into()),
-        })
-    }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis() as u64
-}
 
 /// Where the config and the history are: as for the `mailcanary` command.
 fn paths() -> Result<(PathBuf, PathBuf), String> {
@@ -106,74 +41,24 @@ fn paths() -> Result<(PathBuf, PathBuf), String> {
     Ok((config, data))
 }
 
-fn language(config: &Config) -> Lang {
-    let var = |k| std::env::var(k).ok();
-    var("MAILCANARY_LANG")
-        .and_then(|l| Lang::parse(&l))
-        .or(config.lang)
-        .unwrap_or_else(|| {
-            let (a, b, c) = (var("LC_ALL"), var("LC_MESSAGES"), var("LANG"));
-            Lang::from_locale([a.as_deref(), b.as_deref(), c.as_deref()])
-        })
-}
-
-/// The window's first look: every mailbox's latest state.
-#[tauri::command]
-fn status(shared: tauri::State<'_, Shared>) -> Result<Vec<Card>, IpcError> {
-    if let Some(t) = shared.trouble.lock().expect("not poisoned").clone() {
-        return Err(IpcError {
-            kind: "monitor",
-            message: t,
-        });
-    }
-    Ok(shared
-        .cards
-        .lock()
-        .expect("not poisoned")
-        .values()
-        .cloned()
-        .collect())
-}
-
-/// "Check now" for one mailbox (or all when `mailbox` is absent).
-#[tauri::command]
-fn check_now(shared: tauri::State<'_, Shared>, mailbox: Option<String>) -> Result<(), IpcError> {
-    if let Some(name) = &mailbox
-        && !shared
-            .cards
-            .lock()
-            .expect("not poisoned")
-            .contains_key(name)
-    {
-        return Err(IpcError {
-            kind: "not_found",
-            message: format!("there is no mailbox named \"{name}\""),
-        });
-    }
-    shared.tell(MonitorCommand::CheckNow(mailbox))
-}
-
-/// Pauses scheduled checks for `minutes` (1 to 1440), or resumes them when 0.
-#[tauri::command]
-fn pause(shared: tauri::State<'_, Shared>, minutes: u32) -> Result<(), IpcError> {
-    match minutes {
-        0 => shared.tell(MonitorCommand::Resume),
-        1..=1440 => shared.tell(MonitorCommand::Pause {
-            until_ms: now_ms() + minutes as u64 * 60_000,
-        }),
-        _ => Err(IpcError {
-            kind: "invalid",
-            message: "a pause lasts from 1 to 1440 minutes".into(),
-        }),
-    }
-}
-
-fn open_window(app: &AppHandle) {
+/// Shows the window (made anew if it was closed), at `view` if given.
+pub(crate) fn open_window(app: &AppHandle, view: Option<&str>) {
     if let Some(w) = app.get_webview_window(WINDOW) {
+        if let Some(v) = view {
+            let _ = app.emit(
+                "open",
+                serde_json::json!({"view": v, "mailbox": null, "at_ms": null}),
+            );
+        }
         let _ = w.set_focus();
         return;
     }
-    let built = WebviewWindowBuilder::new(app, WINDOW, WebviewUrl::App("index.html".into()))
+    // A new window reads the view it should show from the address.
+    let page = match view {
+        Some(v) => format!("index.html#{v}"),
+        None => "index.html".to_string(),
+    };
+    let built = WebviewWindowBuilder::new(app, WINDOW, WebviewUrl::App(page.into()))
         .title("Mail Canary")
         .inner_size(880.0, 640.0)
         .build();
@@ -249,6 +134,7 @@ fn tray_menu(
         pick("Open Mail Canary", "Mail Canary を開く"),
         true,
     )?;
+    add("history".into(), pick("History", "履歴"), true)?;
     add("quit".into(), pick("Quit", "終了"), true)?;
     Ok(menu)
 }
@@ -291,8 +177,9 @@ fn summary_line(cards: &BTreeMap<String, Card>, lang: Lang) -> String {
 
 /// Brings the tray up to date: only when what it shows changed, so an open menu is not
 /// rebuilt under the user's pointer for nothing.
-fn refresh_tray(app: &AppHandle) {
+pub(crate) fn refresh_tray(app: &AppHandle) {
     let shared = app.state::<Shared>();
+    let lang = shared.lang();
     let cards = shared.cards.lock().expect("not poisoned").clone();
     let paused = shared
         .paused_until
@@ -313,7 +200,11 @@ fn refresh_tray(app: &AppHandle) {
         .values()
         .map(|c| format!("{}:{}", c.mailbox, c.state))
         .collect();
-    let shown = format!("{state}|{paused}|{trouble:?}|{}", lines.join(","));
+    let shown = format!(
+        "{state}|{paused}|{trouble:?}|{}|{}",
+        lang.as_str(),
+        lines.join(",")
+    );
     {
         let mut last = shared.tray_shown.lock().expect("not poisoned");
         if *last == shown {
@@ -324,98 +215,12 @@ fn refresh_tray(app: &AppHandle) {
     let _ = tray.set_icon(Some(tray_icon(state)));
     let summary = match &trouble {
         Some(t) => t.clone(),
-        None => summary_line(&cards, shared.lang),
+        None => summary_line(&cards, lang),
     };
     let _ = tray.set_tooltip(Some(summary));
-    if let Ok(menu) = tray_menu(app, &cards, shared.lang, paused, trouble.as_deref()) {
+    if let Ok(menu) = tray_menu(app, &cards, lang, paused, trouble.as_deref()) {
         let _ = tray.set_menu(Some(menu));
     }
-}
-
-/// Notes why the monitor is not running, and shows it.
-fn set_trouble(app: &AppHandle, why: String) {
-    tracing::warn!("the monitor is not running: {why}");
-    *app.state::<Shared>().trouble.lock().expect("not poisoned") = Some(why.clone());
-    let _ = app.emit("trouble", why);
-    refresh_tray(app);
-}
-
-/// Starts the engine's monitor for every configured mailbox; its events update the cards,
-/// the tray and the window.
-fn start_monitor(app: &AppHandle, config: Config, data_dir: PathBuf) {
-    let lang = app.state::<Shared>().lang;
-    let mailboxes: Vec<_> = config.mailboxes.values().cloned().collect();
-    let key = match secrets::install_key(&data_dir) {
-        Ok((k, _)) => k,
-        Err(e) => {
-            set_trouble(app, e.to_string());
-            return;
-        }
-    };
-    let opts = MonitorOptions {
-        check: CheckOptions {
-            lang,
-            timeout: Duration::from_secs(120),
-            ..Default::default()
-        },
-        schedule: SchedulePolicy::every(300_000),
-        health: HealthPolicy::default(),
-        concurrency: 4,
-        desktop: true,
-        runbook: config.runbook.clone(),
-        retention_days: config.retention_days,
-        probe_every_ms: 6 * 3_600_000,
-        references: config.network.references.clone(),
-        watch: Some(Default::default()),
-        ..Default::default()
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let (commands, heard) = tokio::sync::mpsc::unbounded_channel();
-    *app.state::<Shared>().commands.lock().expect("not poisoned") = Some(commands);
-    let handle = app.clone();
-    tauri::async_runtime::spawn(async move {
-        while let Some(ev) = rx.recv().await {
-            if let MonitorEvent::Paused(until) = &ev {
-                *handle
-                    .state::<Shared>()
-                    .paused_until
-                    .lock()
-                    .expect("not poisoned") = *until;
-                let _ = handle.emit("paused", *until);
-            }
-            if let MonitorEvent::Checked(r) = &ev {
-                let shared = handle.state::<Shared>();
-                let updated = shared
-                    .cards
-                    .lock()
-                    .expect("not poisoned")
-                    .get_mut(&r.mailbox)
-                    .map(|c| {
-                        c.state = r.status.as_str();
-                        c.category = r.category.as_str().to_string();
-                        c.summary = r.summary.clone();
-                        c.action = r.action.clone();
-                        c.latency_ms = r.canary.latency_ms;
-                        c.folder = r.canary.folder.clone();
-                        c.checked_at_ms = Some(r.started_at_ms);
-                        c.clone()
-                    });
-                // The lock is released before the window is told.
-                if let Some(card) = updated {
-                    let _ = handle.emit("monitor", card);
-                }
-            }
-            refresh_tray(&handle);
-        }
-    });
-    let handle = app.clone();
-    tauri::async_runtime::spawn(async move {
-        let never = std::future::pending::<()>();
-        let ran = monitor::run_controlled(mailboxes, key, &data_dir, opts, tx, heard, never);
-        if let Err(e) = ran.await {
-            set_trouble(&handle, e.to_string());
-        }
-    });
 }
 
 fn main() {
@@ -428,31 +233,24 @@ fn main() {
         .with_writer(std::io::stderr)
         .try_init();
     let open_at_start = std::env::args().any(|a| a == "--open-window");
-    let loaded = paths().and_then(|(config_path, data_dir)| {
-        config_file::load(&config_path)
-            .map(|c| (c, data_dir))
-            .map_err(|e| e.to_string())
-    });
-    let (config, data_dir, trouble) = match loaded {
-        Ok((c, d)) => (c, Some(d), None),
-        Err(e) => (Config::default(), None, Some(e)),
+    let found = paths();
+    let loaded = found
+        .as_ref()
+        .map_err(|e| e.clone())
+        .and_then(|(config, _)| config_file::load(config).map_err(|e| e.to_string()));
+    let (config, trouble) = match loaded {
+        Ok(c) => (c, None),
+        Err(e) => (Config::default(), Some(e)),
     };
-    let lang = language(&config);
-    let cards: BTreeMap<String, Card> = config
+    let lang = host::language(&config);
+    let paths = found.ok().map(|(config, data)| Paths { config, data });
+    let shared = Shared::new(paths, lang, trouble.clone());
+    // Until the monitor has read the history, each mailbox waits for its first check.
+    *shared.cards.lock().expect("not poisoned") = config
         .mailboxes
         .values()
         .map(|mb| {
-            let card = Card {
-                mailbox: mb.name.to_string(),
-                address: mb.address.to_string(),
-                state: "waiting",
-                category: String::new(),
-                summary: String::new(),
-                action: String::new(),
-                latency_ms: None,
-                folder: None,
-                checked_at_ms: None,
-            };
+            let card = Card::waiting(mb.name.as_str(), mb.address.as_str());
             (card.mailbox.clone(), card)
         })
         .collect();
@@ -460,17 +258,32 @@ fn main() {
         // First of all plugins: a second start (from the menu, at login) only opens the first
         // one's window, so there is never a second monitor.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            open_window(app)
+            open_window(app, None)
         }))
-        .manage(Shared {
-            lang,
-            cards: Mutex::new(cards),
-            trouble: Mutex::new(trouble),
-            commands: Mutex::new(None),
-            paused_until: Mutex::new(None),
-            tray_shown: Mutex::new(String::new()),
-        })
-        .invoke_handler(tauri::generate_handler![status, check_now, pause])
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            None,
+        ))
+        .manage(shared)
+        .invoke_handler(tauri::generate_handler![
+            commands::overview,
+            commands::check_now,
+            commands::pause,
+            commands::presets,
+            commands::test_mailbox,
+            commands::add_mailbox,
+            commands::remove_mailbox,
+            commands::cancel_add,
+            commands::history,
+            commands::export_report,
+            commands::runbook,
+            commands::save_runbook,
+            commands::start_drill,
+            commands::ack_drill,
+            commands::drills,
+            commands::settings,
+            commands::save_settings,
+        ])
         .setup(move |app| {
             let handle = app.handle().clone();
             let cards = app
@@ -484,7 +297,8 @@ fn main() {
                 .tooltip(summary_line(&cards, lang))
                 .menu(&tray_menu(&handle, &cards, lang, false, None)?)
                 .on_menu_event(|app, event| match event.id.as_ref() {
-                    "open" => open_window(app),
+                    "open" => open_window(app, None),
+                    "history" => open_window(app, Some("history")),
                     "check" => {
                         let _ = app.state::<Shared>().tell(MonitorCommand::CheckNow(None));
                     }
@@ -501,12 +315,14 @@ fn main() {
                     _ => {}
                 })
                 .build(app)?;
-            match data_dir.clone() {
-                Some(dir) => start_monitor(&handle, config.clone(), dir),
-                None => refresh_tray(&handle),
+            if trouble.is_none() {
+                let h = handle.clone();
+                tauri::async_runtime::spawn(async move { host::restart(&h).await });
+            } else {
+                refresh_tray(&handle);
             }
             if open_at_start {
-                open_window(&handle);
+                open_window(&handle, None);
             }
             Ok(())
         })

@@ -6,45 +6,11 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mailcanary_tests::{MailServer, SessionBus, TrayWatcher, gdbus_call, harness_config};
+use mailcanary_tests::{MailServer, SessionBus, TrayItem, TrayWatcher, harness_config};
 
 const USER: &str = "office@example.test";
-const ITEM: &str = "org.kde.StatusNotifierItem";
 
 /// The id of the menu item labelled `label` in a `GetLayout` answer.
-fn item_id(layout: &str, label: &str) -> Option<String> {
-    let at = layout.find(&format!("'label': <'{label}'>"))?;
-    let start = layout[..at].rfind("<(")? + 2;
-    let digits: String = layout[start..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    Some(digits)
-}
-
-/// The colour of the icon's pixel at (32, 10): the shape's fill in every state icon.
-fn icon_fill(bus: &str, service: &str, path: &str) -> String {
-    let answer = gdbus_call(
-        bus,
-        service,
-        path,
-        "org.freedesktop.DBus.Properties.Get",
-        &[ITEM, "IconName"],
-    );
-    let file = answer
-        .split('\'')
-        .nth(1)
-        .expect("an icon file name")
-        .to_string();
-    let out = Command::new("convert")
-        .arg(&file)
-        .args(["-format", "%[pixel:p{32,10}]", "info:"])
-        .output()
-        .expect("convert (package imagemagick)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Kills a process group when dropped, so a failing test leaves no Xvfb or app behind.
 struct Group(u32);
 
 impl Drop for Group {
@@ -94,64 +60,38 @@ fn the_tray_shows_the_state_and_its_menu_acts() {
         .spawn()
         .expect("xvfb-run (package xvfb)");
     let app_group = Group(app.id());
-    let (service, path) = watcher.registered(Duration::from_secs(60));
-    let menu_path = format!("{path}/Menu");
-    let layout = || {
-        gdbus_call(
-            bus.address(),
-            &service,
-            &menu_path,
-            "com.canonical.dbusmenu.GetLayout",
-            &["0", "-1", "[]"],
-        )
-    };
-    let wait_layout = |what: &str, pred: &dyn Fn(&str) -> bool| -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let l = layout();
-            if pred(&l) {
-                return l;
-            }
-            assert!(Instant::now() < deadline, "{what} never in the menu: {l}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    let click = |id: &str| {
-        gdbus_call(
-            bus.address(),
-            &service,
-            &menu_path,
-            "com.canonical.dbusmenu.Event",
-            &[id, "clicked", "<int32 0>", "0"],
-        );
-    };
-
-    // After the first check: the summary line, the mailbox's line, the actions, a green icon.
-    let l = wait_layout("the healthy mailbox", &|l| l.contains("'office: healthy'"));
+    let tray = TrayItem::registered(&watcher, bus.address(), Duration::from_secs(60));
+    let l = tray.wait_layout("the healthy mailbox", &|l| l.contains("'office: healthy'"));
     assert!(l.contains("'The mailbox is healthy'"), "{l}");
-    for action in ["Check now", "Pause for 1 hour", "Open Mail Canary", "Quit"] {
-        assert!(item_id(&l, action).is_some(), "{action} missing: {l}");
+    for action in [
+        "Check now",
+        "Pause for 1 hour",
+        "Open Mail Canary",
+        "History",
+        "Quit",
+    ] {
+        assert!(
+            TrayItem::item_id(&l, action).is_some(),
+            "{action} missing: {l}"
+        );
     }
-    let ok_fill = icon_fill(bus.address(), &service, &path);
-    assert!(ok_fill.contains("(26,127,55"), "green: {ok_fill}");
+    tray.wait_icon("(26,127,55");
 
     // Pause: the icon turns to the grey pause sign and the menu offers Resume.
-    click(&item_id(&l, "Pause for 1 hour").unwrap());
-    let l = wait_layout("Resume checks", &|l| l.contains("'Resume checks'"));
-    let paused_fill = icon_fill(bus.address(), &service, &path);
-    assert!(paused_fill.contains("(95,99,104"), "grey: {paused_fill}");
-    click(&item_id(&l, "Resume checks").unwrap());
-    wait_layout("Pause again", &|l| l.contains("'Pause for 1 hour'"));
+    tray.click("Pause for 1 hour");
+    tray.wait_layout("Resume checks", &|l| l.contains("'Resume checks'"));
+    tray.wait_icon("(95,99,104");
+    tray.click("Resume checks");
+    tray.wait_layout("Pause again", &|l| l.contains("'Pause for 1 hour'"));
 
     // A fault, then Check now from the tray: the mailbox's line and the icon turn critical.
     ms.ctl(&["suspend-sender", USER]);
-    click(&item_id(&layout(), "Check now").unwrap());
-    let l = wait_layout("the critical mailbox", &|l| {
+    tray.click("Check now");
+    let l = tray.wait_layout("the critical mailbox", &|l| {
         l.contains("'office: mail is not flowing'")
     });
     assert!(l.contains("'1 of 1 mailboxes need attention'"), "{l}");
-    let critical_fill = icon_fill(bus.address(), &service, &path);
-    assert!(critical_fill.contains("(198,40,40"), "red: {critical_fill}");
+    tray.wait_icon("(198,40,40");
 
     // A second start on the same desktop session hands over to the first and ends; the tray
     // keeps one icon.
@@ -177,13 +117,13 @@ fn the_tray_shows_the_state_and_its_menu_acts() {
     // be a second app.)
     while let Some(line) = watcher.registered_within(Duration::from_millis(500)) {
         assert!(
-            line.contains(&format!("\"{service}\"")),
+            line.contains(&format!("\"{}\"", tray.service())),
             "a second tray icon: {line}"
         );
     }
 
     // Quit ends the app.
-    click(&item_id(&layout(), "Quit").unwrap());
+    tray.click("Quit");
     let quit = wait_until_exit(&mut app, Duration::from_secs(20));
     drop(app_group);
     let _ = app.wait();

@@ -279,7 +279,8 @@ impl Drop for SessionBus {
 /// bus, recording every `Notify` call.
 pub struct NotificationServer {
     child: Child,
-    bus: SessionBus,
+    bus: Option<SessionBus>,
+    address: String,
     log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -288,6 +289,14 @@ impl NotificationServer {
     /// Starts the bus and the server; returns once the server owns its name.
     pub fn start() -> NotificationServer {
         let bus = SessionBus::start();
+        let address = bus.address().to_string();
+        let mut n = NotificationServer::start_on(&address);
+        n.bus = Some(bus);
+        n
+    }
+
+    /// Starts the server on the session bus at `address` (shared with other services).
+    pub fn start_on(address: &str) -> NotificationServer {
         let dir = tempfile::Builder::new()
             .prefix("mailcanary-notify.")
             .tempdir()
@@ -298,7 +307,7 @@ impl NotificationServer {
         let mut child = Command::new("/usr/bin/python3")
             .arg(script)
             .arg(&log)
-            .env("DBUS_SESSION_BUS_ADDRESS", bus.address())
+            .env("DBUS_SESSION_BUS_ADDRESS", address)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -315,7 +324,8 @@ impl NotificationServer {
         );
         NotificationServer {
             child,
-            bus,
+            bus: None,
+            address: address.to_string(),
             log,
             _dir: dir,
         }
@@ -323,7 +333,7 @@ impl NotificationServer {
 
     /// The bus address for `DBUS_SESSION_BUS_ADDRESS`.
     pub fn address(&self) -> &str {
-        self.bus.address()
+        &self.address
     }
 
     /// Every notification received so far.
@@ -1002,13 +1012,21 @@ pub struct AppDriver {
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl AppDriver {
-    /// Starts the app `bin` with `args`, its environment extended by `envs`.
+    /// Starts the app `bin` with `args`, its environment extended by `envs`. With
+    /// `DBUS_SESSION_BUS_ADDRESS` among `envs` the app uses that bus (where the test runs a
+    /// keyring, a notification server, a tray watcher); otherwise a private one.
     pub fn start(bin: &Path, args: &[&str], envs: &[(&str, &str)]) -> AppDriver {
         let port = free_port();
         let native = free_port();
         use std::os::unix::process::CommandExt;
+        let own_bus = envs.iter().any(|(k, _)| *k == "DBUS_SESSION_BUS_ADDRESS");
+        let wrapper: &[&str] = if own_bus {
+            &["-a", "tauri-driver"]
+        } else {
+            &["-a", "dbus-run-session", "--", "tauri-driver"]
+        };
         let driver = Command::new("xvfb-run")
-            .args(["-a", "dbus-run-session", "--", "tauri-driver"])
+            .args(wrapper)
             .process_group(0)
             .arg(format!("--port={port}"))
             .arg(format!("--native-port={native}"))
@@ -1121,6 +1139,45 @@ impl AppDriver {
         );
     }
 
+    /// Sets a form control's value as typing would (an `input` and a `change` event follow),
+    /// and checks that it took.
+    pub fn set_value(&self, css: &str, value: &str) {
+        let script = format!(
+            "const e = document.querySelector({css}); if (!e) return 'missing'; \
+             e.focus(); e.value = {value}; \
+             e.dispatchEvent(new Event('input', {{bubbles: true}})); \
+             e.dispatchEvent(new Event('change', {{bubbles: true}})); return e.value;",
+            css = serde_json::Value::from(css),
+            value = serde_json::Value::from(value),
+        );
+        let got = self.execute(&script);
+        assert_eq!(got.as_str(), Some(value), "{css}: value not set ({got})");
+    }
+
+    /// Whether an element matching `css` is there and shown.
+    pub fn visible(&self, css: &str) -> bool {
+        let script = format!(
+            "const e = document.querySelector({}); return !!e && e.getClientRects().length > 0 \
+             && getComputedStyle(e).visibility !== 'hidden';",
+            serde_json::Value::from(css)
+        );
+        self.execute(&script).as_bool().unwrap_or(false)
+    }
+
+    /// Saves a screenshot of the window as `name`.png under `target/test-artifacts/app`;
+    /// returns its path.
+    pub fn screenshot(&self, name: &str) -> PathBuf {
+        let shot = self.call("GET", "/screenshot", serde_json::json!({}));
+        let b64 = shot
+            .as_str()
+            .unwrap_or_else(|| panic!("no screenshot: {shot}"));
+        let dir = artifacts_dir().join("app");
+        std::fs::create_dir_all(&dir).expect("artifacts dir");
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, decode_base64(b64)).expect("write the screenshot");
+        path
+    }
+
     /// Waits until the element matching `css` has a text for which `pred` holds; returns it.
     pub fn wait_text(&self, css: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + limit;
@@ -1138,6 +1195,45 @@ impl AppDriver {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// Where tests leave files for people to look at (screenshots): `target/test-artifacts`.
+pub fn artifacts_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("workspace")
+                .join("target")
+        })
+        .join("test-artifacts")
+}
+
+/// Standard base64 (with padding) to bytes; panics on anything else.
+fn decode_base64(s: &str) -> Vec<u8> {
+    let value = |c: u8| -> u32 {
+        match c {
+            b'A'..=b'Z' => (c - b'A') as u32,
+            b'a'..=b'z' => (c - b'a' + 26) as u32,
+            b'0'..=b'9' => (c - b'0' + 52) as u32,
+            b'+' => 62,
+            b'/' => 63,
+            _ => panic!("not base64: {c}"),
+        }
+    };
+    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
+    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
+    for chunk in clean.chunks(4) {
+        let data: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').collect();
+        let mut n: u32 = 0;
+        for (i, c) in data.iter().enumerate() {
+            n |= value(*c) << (18 - 6 * i);
+        }
+        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&bytes[..data.len().saturating_sub(1)]);
+    }
+    out
 }
 
 impl Drop for AppDriver {
@@ -1234,6 +1330,114 @@ impl Drop for TrayWatcher {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A registered tray icon, read and driven over D-Bus as a desktop's tray would.
+pub struct TrayItem {
+    bus: String,
+    service: String,
+    path: String,
+}
+
+impl TrayItem {
+    /// The item that registered with `watcher` on the bus at `bus` (within `limit`).
+    pub fn registered(watcher: &TrayWatcher, bus: &str, limit: Duration) -> TrayItem {
+        let (service, path) = watcher.registered(limit);
+        TrayItem {
+            bus: bus.to_string(),
+            service,
+            path,
+        }
+    }
+
+    /// Its bus name.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// Its menu's layout, as `gdbus` prints it.
+    pub fn layout(&self) -> String {
+        gdbus_call(
+            &self.bus,
+            &self.service,
+            &format!("{}/Menu", self.path),
+            "com.canonical.dbusmenu.GetLayout",
+            &["0", "-1", "[]"],
+        )
+    }
+
+    /// Waits (60 s at most) until the menu's layout satisfies `pred`; returns it.
+    pub fn wait_layout(&self, what: &str, pred: &dyn Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let l = self.layout();
+            if pred(&l) {
+                return l;
+            }
+            assert!(Instant::now() < deadline, "{what} never in the menu: {l}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The id of the menu item labelled `label` in `layout`.
+    pub fn item_id(layout: &str, label: &str) -> Option<String> {
+        let at = layout.find(&format!("'label': <'{label}'>"))?;
+        let start = layout[..at].rfind("<(")? + 2;
+        let digits: String = layout[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        Some(digits)
+    }
+
+    /// Clicks the menu item labelled `label`; panics if there is none.
+    pub fn click(&self, label: &str) {
+        let l = self.layout();
+        let id = TrayItem::item_id(&l, label).unwrap_or_else(|| panic!("no {label}: {l}"));
+        gdbus_call(
+            &self.bus,
+            &self.service,
+            &format!("{}/Menu", self.path),
+            "com.canonical.dbusmenu.Event",
+            &[&id, "clicked", "<int32 0>", "0"],
+        );
+    }
+
+    /// The colour of the icon's pixel (32, 10), where each state's shape is filled, as
+    /// ImageMagick prints it (`srgba(198,40,40,1)`).
+    pub fn icon_fill(&self) -> String {
+        let answer = gdbus_call(
+            &self.bus,
+            &self.service,
+            &self.path,
+            "org.freedesktop.DBus.Properties.Get",
+            &["org.kde.StatusNotifierItem", "IconName"],
+        );
+        let file = answer
+            .split('\'')
+            .nth(1)
+            .expect("an icon file name")
+            .to_string();
+        let out = Command::new("convert")
+            .arg(&file)
+            .args(["-format", "%[pixel:p{32,10}]", "info:"])
+            .output()
+            .expect("convert (package imagemagick)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits (60 s at most) until the icon's fill contains `rgb` (`"(198,40,40"`).
+    pub fn wait_icon(&self, rgb: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let fill = self.icon_fill();
+            if fill.contains(rgb) {
+                return fill;
+            }
+            assert!(Instant::now() < deadline, "icon never {rgb}: {fill}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 

@@ -6,15 +6,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use mailcanary_engine::core::config::Config;
-use mailcanary_engine::core::html::{HtmlReport, MailboxSection, render};
 use mailcanary_engine::core::stats::CheckPoint;
+use mailcanary_engine::office::{MailboxFigures, PageSpan, html_page};
 use mailcanary_engine::store::Store;
 
-use crate::office::MailboxFigures;
-use crate::{Env, now_ms};
-
-/// Failed checks shown in full per mailbox (the latest ones).
-const FAILURES_SHOWN: usize = 50;
+use crate::Env;
 
 /// Writes the HTML report to `path` (through a temporary file, so a reader never sees half).
 pub fn write(
@@ -26,40 +22,13 @@ pub fn write(
     to_ms: u64,
     offset: i32,
 ) -> Result<u8> {
-    let lang = env.lang(config);
     let store = Store::open(&env.data_dir)?;
-    let mut mailboxes = Vec::new();
-    for (f, points) in figs {
-        mailboxes.push(MailboxSection {
-            failures: store.failures(&f.name, from_ms, FAILURES_SHOWN)?,
-            name: f.name,
-            address: f.address,
-            points,
-            days: f.days,
-            uptime_pct: f.uptime_pct,
-            incidents: f.incidents,
-            drills: f.drills,
-        });
-    }
-    let title = match mailboxes.as_slice() {
-        [one] => format!("Mail Canary: {} <{}>", one.name, one.address),
-        _ => "Mail Canary".to_string(),
-    };
-    let page = render(&HtmlReport {
-        lang,
-        title,
-        generated_at_ms: now_ms(),
+    let span = PageSpan {
         from_ms,
         to_ms,
         utc_offset_secs: offset,
-        runbook: config
-            .runbook
-            .lines(lang)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect(),
-        mailboxes,
-    });
+    };
+    let page = html_page(&store, config, figs, &span, env.lang(config))?;
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

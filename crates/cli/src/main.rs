@@ -13,7 +13,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use mailcanary_engine::core::canary::CanaryKey;
 use mailcanary_engine::core::config::{
-    Config, MailboxConfig, MailboxName, Protocol, RawMailbox, SecretSource,
+    Config, MailboxConfig, MailboxName, RawMailbox, SecretSource,
 };
 use mailcanary_engine::core::report::{
     CheckReport, Observations, Problem, Stage, diagnose, iso8601_utc, parse_since,
@@ -93,9 +93,10 @@ enum Command {
 struct RunArgs {
     /// Mailboxes to watch (default: all).
     names: Vec<String>,
-    /// Seconds between checks of a mailbox (jittered; sooner to confirm a failure).
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    interval: u64,
+    /// Seconds between checks of a mailbox (jittered; sooner to confirm a failure; default:
+    /// the config's [monitor] interval, else 300).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    interval: Option<u64>,
     /// Bound on each check in seconds.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout: u64,
@@ -104,7 +105,8 @@ struct RunArgs {
     concurrency: u64,
     #[command(flatten)]
     alerts: office::AlertArgs,
-    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9898).
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9898; default: the
+    /// config's [monitor] metrics).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<std::net::SocketAddr>,
     /// Do not keep an IMAP IDLE connection open per mailbox between checks (it notices a
@@ -112,9 +114,10 @@ struct RunArgs {
     #[arg(long)]
     no_watch: bool,
     /// How often a check also sends the attachment probes (PDF, Office files, ZIPs, a large
-    /// file), per mailbox: a span such as 6h, or "off".
-    #[arg(long, default_value = "6h", value_name = "SPAN")]
-    attachments_every: String,
+    /// file), per mailbox: a span such as 6h, or "off" (default: the config's [monitor]
+    /// attachments_every, else 6h).
+    #[arg(long, value_name = "SPAN")]
+    attachments_every: Option<String>,
     /// Push the same metrics to the Prometheus Pushgateway whose URL (e.g.
     /// https://push.example.com) is in this environment variable, for offices where nobody
     /// can scrape this computer. (A URL can hold a token, so it is never an argument.)
@@ -645,7 +648,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
     let config = env.load()?;
     let lang = env.lang(&config);
     let selected = select_mailboxes(&config, env, &a.names)?;
-    let channels = office::Channels::resolve(&config, a.alerts)?;
+    let channels = office::channels(&config, a.alerts)?;
     let push = match &a.push_env {
         Some(var) => {
             let url = std::env::var(var)
@@ -657,29 +660,36 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         None => None,
     };
     let (key, _) = secrets::install_key(&env.data_dir)?;
+    let interval_ms = a
+        .interval
+        .map(|s| s * 1000)
+        .unwrap_or_else(|| config.monitor.interval_ms());
+    let metrics_addr = a.metrics.or_else(|| config.monitor.metrics_addr());
+    let probe_every_ms = match a.attachments_every.as_deref() {
+        None => config.monitor.attachments_every_ms(),
+        Some("off") => 0,
+        Some(span) => parse_since(span).filter(|&ms| ms > 0).ok_or_else(|| {
+            anyhow!("--attachments-every {span:?}: use a span such as 30m, 6h, 1d, or \"off\"")
+        })?,
+    };
     let opts = MonitorOptions {
         check: CheckOptions {
             lang,
             timeout: Duration::from_secs(a.timeout),
             ..Default::default()
         },
-        schedule: SchedulePolicy::every(a.interval * 1000),
-        health: office::health_policy(&config),
+        schedule: SchedulePolicy::every(interval_ms),
+        health: mailcanary_engine::office::health_policy(&config),
         concurrency: a.concurrency as usize,
         hook: channels.hook,
         desktop: channels.desktop,
         webhook: channels.webhook,
-        metrics: (a.metrics.is_some() || a.push_env.is_some()).then(Metrics::new),
+        metrics: (metrics_addr.is_some() || a.push_env.is_some()).then(Metrics::new),
         runbook: config.runbook.clone(),
         retention_days: config.retention_days,
         references: config.network.references.clone(),
         watch: (!a.no_watch).then(Default::default),
-        probe_every_ms: match a.attachments_every.as_str() {
-            "off" => 0,
-            span => parse_since(span).filter(|&ms| ms > 0).ok_or_else(|| {
-                anyhow!("--attachments-every {span:?}: use a span such as 30m, 6h, 1d, or \"off\"")
-            })?,
-        },
+        probe_every_ms,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -753,7 +763,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
                 Duration::from_secs(a.push_interval),
             ));
         }
-        if let (Some(addr), Some(m)) = (a.metrics, opts.metrics.clone()) {
+        if let (Some(addr), Some(m)) = (metrics_addr, opts.metrics.clone()) {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("--metrics {addr}: cannot listen there"))?;
@@ -763,7 +773,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         eprintln!(
             "mailcanary: watching {} mailbox(es) every {} s; Ctrl-C to stop",
             selected.len(),
-            a.interval
+            interval_ms / 1000
         );
         let result = monitor::run(selected, key, &env.data_dir, opts, tx, stop).await;
         let _ = printer.await;
@@ -779,37 +789,6 @@ fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64
-}
-
-fn stage_ms(r: &CheckReport, stage: Stage, protocol: Protocol) -> Option<u64> {
-    r.stages
-        .iter()
-        .find(|s| s.stage == stage && s.protocol == Some(protocol))
-        .map(|s| s.ms)
-}
-
-/// The (protocol, stage) columns of the CSV history, in the order a round trip runs.
-const CSV_STAGES: &[(Protocol, Stage)] = &[
-    (Protocol::Imap, Stage::Dns),
-    (Protocol::Imap, Stage::Connect),
-    (Protocol::Imap, Stage::Tls),
-    (Protocol::Imap, Stage::Auth),
-    (Protocol::Smtp, Stage::Dns),
-    (Protocol::Smtp, Stage::Connect),
-    (Protocol::Smtp, Stage::Tls),
-    (Protocol::Smtp, Stage::Auth),
-    (Protocol::Smtp, Stage::Send),
-    (Protocol::Imap, Stage::Receive),
-    (Protocol::Imap, Stage::Verify),
-    (Protocol::Imap, Stage::Cleanup),
-];
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }
 
 fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
@@ -833,25 +812,7 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.csv {
-        let mut head: Vec<String> = [
-            "started_at",
-            "mailbox",
-            "status",
-            "category",
-            "latency_ms",
-            "folder",
-            "duration_ms",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        head.extend(
-            CSV_STAGES
-                .iter()
-                .map(|(p, s)| format!("{}_{}_ms", p.as_str(), s.as_str())),
-        );
-        head.push("summary".into());
-        writeln!(out, "{}", head.join(","))?;
+        write!(out, "{}", mailcanary_engine::office::csv_header())?;
     }
     if reports.is_empty() && !a.json && !a.csv {
         writeln!(out, "No checks in the last {}.", a.since)?;
@@ -860,25 +821,7 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
         if a.json {
             writeln!(out, "{}", serde_json::to_string(r)?)?;
         } else if a.csv {
-            let mut row = vec![
-                iso8601_utc(r.started_at_ms),
-                csv_field(&r.mailbox),
-                r.status.as_str().to_string(),
-                r.category.as_str().to_string(),
-                r.canary
-                    .latency_ms
-                    .map(|v| v.to_string())
-                    .unwrap_or_default(),
-                csv_field(r.canary.folder.as_deref().unwrap_or("")),
-                r.duration_ms.to_string(),
-            ];
-            row.extend(CSV_STAGES.iter().map(|(p, s)| {
-                stage_ms(r, *s, *p)
-                    .map(|v| v.to_string())
-                    .unwrap_or_default()
-            }));
-            row.push(csv_field(&r.summary));
-            writeln!(out, "{}", row.join(","))?;
+            write!(out, "{}", mailcanary_engine::office::csv_row(r))?;
         } else {
             let timings: Vec<String> = r
                 .stages

@@ -7,17 +7,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
-use mailcanary_engine::alerts::{
-    Alert, AlertChannels, CommandHook, DesktopNotifier, Webhook, WebhookFormat,
-};
+use mailcanary_engine::alerts::Alert;
 use mailcanary_engine::core::Lang;
-use mailcanary_engine::core::config::Config;
-use mailcanary_engine::core::health::HealthPolicy;
+use mailcanary_engine::core::config::{AlertSettings, Config};
 use mailcanary_engine::core::html::duration_text;
 use mailcanary_engine::core::report::{iso8601_utc, parse_since};
-use mailcanary_engine::core::stats::{self, DayStats, Drill, Incident};
+use mailcanary_engine::core::stats::{self, Drill};
+use mailcanary_engine::office::{self, Channels, MailboxFigures, health_policy};
 use mailcanary_engine::store::{Control, Store};
-use serde::Serialize;
 
 use crate::{Env, find_mailbox, now_ms, select_mailboxes};
 
@@ -40,71 +37,17 @@ pub struct AlertArgs {
     pub webhook_format: Option<String>,
 }
 
-/// The channels, resolved: what `run` and `drill` send alerts to.
-pub struct Channels {
-    pub hook: Option<String>,
-    pub desktop: bool,
-    pub webhook: Option<Webhook>,
-}
-
-impl Channels {
-    /// Merges the command line over the config.
-    pub fn resolve(config: &Config, a: AlertArgs) -> Result<Channels> {
-        let c = &config.alerts;
-        let webhook = match a.webhook_env.as_ref().or(c.webhook_env.as_ref()) {
-            Some(var) => {
-                let url = std::env::var(var)
-                    .map_err(|_| anyhow!("webhook_env {var}: the variable is not set"))?;
-                let name = a
-                    .webhook_format
-                    .as_deref()
-                    .or(c.webhook_format.as_deref())
-                    .unwrap_or("json");
-                let format = WebhookFormat::parse(name)
-                    .ok_or_else(|| anyhow!("webhook format {name:?}: use json, slack or teams"))?;
-                Some(Webhook::new(&url, format).map_err(|e| anyhow!("webhook_env {var}: {e}"))?)
-            }
-            None => None,
-        };
-        Ok(Channels {
-            hook: a.hook.or_else(|| c.hook.clone()),
-            desktop: a.notify || c.notify,
-            webhook,
-        })
-    }
-
-    /// The channels as the engine delivers to them.
-    pub fn build(&self, lang: Lang) -> AlertChannels {
-        AlertChannels {
-            hook: self.hook.clone().map(CommandHook::new),
-            desktop: self.desktop.then(DesktopNotifier::new),
-            webhook: self.webhook.clone(),
-            lang,
-        }
-    }
-
-    fn names(&self) -> Vec<&'static str> {
-        let mut v = Vec::new();
-        if self.desktop {
-            v.push("desktop notification");
-        }
-        if self.webhook.is_some() {
-            v.push("webhook");
-        }
-        if self.hook.is_some() {
-            v.push("hook");
-        }
-        v
-    }
-}
-
-/// A health policy with the config's reminder interval.
-pub fn health_policy(config: &Config) -> HealthPolicy {
-    let mut p = HealthPolicy::default();
-    if let Some(ms) = config.alerts.renotify_after_ms() {
-        p.renotify_after_ms = ms;
-    }
-    p
+/// The channels: the command line merged over the config's `[alerts]`.
+pub fn channels(config: &Config, a: AlertArgs) -> Result<Channels> {
+    let c = &config.alerts;
+    let merged = AlertSettings {
+        notify: Some(a.notify || c.notify == Some(true)),
+        hook: a.hook.or_else(|| c.hook.clone()),
+        webhook_env: a.webhook_env.or_else(|| c.webhook_env.clone()),
+        webhook_format: a.webhook_format.or_else(|| c.webhook_format.clone()),
+        renotify_after: c.renotify_after.clone(),
+    };
+    Channels::from_settings(&merged).map_err(|e| anyhow!(e))
 }
 
 fn parse_span(flag: &str, s: &str) -> Result<u64> {
@@ -188,7 +131,7 @@ pub fn drill(env: &Env, a: DrillArgs) -> Result<u8> {
     let lang = env.lang(&config);
     let mb = find_mailbox(&config, env, &a.name)?.clone();
     let wait = Duration::from_millis(parse_span("--wait", &a.wait)?);
-    let channels = Channels::resolve(&config, a.alerts)?;
+    let channels = channels(&config, a.alerts)?;
     let store = Store::open(&env.data_dir)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -312,20 +255,6 @@ pub struct ReportArgs {
     pub html: Option<std::path::PathBuf>,
 }
 
-/// One mailbox's figures.
-#[derive(Serialize)]
-pub struct MailboxFigures {
-    pub name: String,
-    pub address: String,
-    pub checks: usize,
-    pub uptime_pct: Option<f64>,
-    pub p50_ms: Option<u64>,
-    pub p95_ms: Option<u64>,
-    pub days: Vec<DayStats>,
-    pub incidents: Vec<Incident>,
-    pub drills: Vec<Drill>,
-}
-
 /// Reads the figures of the selected mailboxes since `from_ms`.
 pub fn figures(
     env: &Env,
@@ -337,26 +266,13 @@ pub fn figures(
     let names: Vec<String> = name.map(|n| vec![n.to_string()]).unwrap_or_default();
     let selected = select_mailboxes(config, env, &names)?;
     let store = Store::open(&env.data_dir)?;
-    let policy = health_policy(config);
-    let mut out = Vec::new();
-    for mb in selected {
-        let n = mb.name.as_str();
-        let points = store.points(n, from_ms)?;
-        let mut latencies: Vec<u64> = points.iter().filter_map(|p| p.latency_ms).collect();
-        let fig = MailboxFigures {
-            name: n.to_string(),
-            address: mb.address.to_string(),
-            checks: points.len(),
-            uptime_pct: stats::uptime_pct(&points),
-            p50_ms: stats::percentile(&mut latencies, 50),
-            p95_ms: stats::percentile(&mut latencies, 95),
-            days: stats::daily(&points, offset),
-            incidents: stats::incidents(n, &points, &policy, &store.acks(n)?),
-            drills: store.drills(Some(n), from_ms)?,
-        };
-        out.push((fig, points));
-    }
-    Ok(out)
+    Ok(office::figures(
+        &store,
+        &selected,
+        &health_policy(config),
+        from_ms,
+        offset,
+    )?)
 }
 
 fn ms_text(v: Option<u64>) -> String {

@@ -555,9 +555,9 @@ impl Runbook {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertSettings {
-    /// Show desktop notifications.
-    #[serde(default)]
-    pub notify: bool,
+    /// Show desktop notifications (unset: the command line decides, and the tray app shows
+    /// them).
+    pub notify: Option<bool>,
     /// A command run for every alert.
     pub hook: Option<String>,
     /// The environment variable that holds the webhook URL (never the URL itself: it holds a
@@ -589,6 +589,82 @@ pub struct NetworkSettings {
     pub references: Vec<String>,
 }
 
+/// How the always-on monitor (the tray app, and `mailcanary run` unless flags say otherwise)
+/// schedules its work.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSettings {
+    /// Time between scheduled checks of a mailbox (`5m`, `1h`); 1 minute to 1 day.
+    pub interval: Option<String>,
+    /// Attachment probes ride along this often (`6h`), or `off`.
+    pub attachments_every: Option<String>,
+    /// Serve Prometheus metrics at this address (`127.0.0.1:9898`).
+    pub metrics: Option<String>,
+}
+
+/// Scheduled checks when the config does not say: every 5 minutes.
+pub const DEFAULT_INTERVAL_MS: u64 = 300_000;
+/// Attachment probes when the config does not say: every 6 hours.
+pub const DEFAULT_ATTACHMENTS_EVERY_MS: u64 = 6 * 3_600_000;
+
+impl MonitorSettings {
+    /// Time between checks in ms.
+    pub fn interval_ms(&self) -> u64 {
+        self.interval
+            .as_deref()
+            .and_then(crate::report::parse_since)
+            .unwrap_or(DEFAULT_INTERVAL_MS)
+    }
+
+    /// Time between attachment probes in ms (0: never).
+    pub fn attachments_every_ms(&self) -> u64 {
+        match self.attachments_every.as_deref() {
+            Some("off") => 0,
+            Some(s) => crate::report::parse_since(s).unwrap_or(DEFAULT_ATTACHMENTS_EVERY_MS),
+            None => DEFAULT_ATTACHMENTS_EVERY_MS,
+        }
+    }
+
+    /// The metrics address, if set.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_deref().and_then(|s| s.parse().ok())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field: &str, message: &str| ConfigError::Global {
+            field: format!("monitor.{field}"),
+            message: message.into(),
+        };
+        if let Some(s) = &self.interval {
+            let ms = crate::report::parse_since(s).unwrap_or(0);
+            if !(60_000..=86_400_000).contains(&ms) {
+                return Err(bad(
+                    "interval",
+                    "must be a span from \"1m\" to \"1d\", such as \"5m\"",
+                ));
+            }
+        }
+        if let Some(s) = &self.attachments_every
+            && s != "off"
+            && !(3_600_000..=7 * 86_400_000).contains(&crate::report::parse_since(s).unwrap_or(0))
+        {
+            return Err(bad(
+                "attachments_every",
+                "must be a span from \"1h\" to \"7d\", or \"off\"",
+            ));
+        }
+        if let Some(s) = &self.metrics
+            && s.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(bad(
+                "metrics",
+                "must be an address with a port, such as \"127.0.0.1:9898\"",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Days of history kept when the config does not say.
 pub const DEFAULT_RETENTION_DAYS: u32 = 400;
 
@@ -605,6 +681,8 @@ pub struct Config {
     pub alerts: AlertSettings,
     /// Offline detection.
     pub network: NetworkSettings,
+    /// Scheduling of the always-on monitor.
+    pub monitor: MonitorSettings,
     /// Mailboxes by name.
     pub mailboxes: BTreeMap<MailboxName, MailboxConfig>,
 }
@@ -617,6 +695,7 @@ impl Default for Config {
             runbook: Runbook::default(),
             alerts: AlertSettings::default(),
             network: NetworkSettings::default(),
+            monitor: MonitorSettings::default(),
             mailboxes: BTreeMap::new(),
         }
     }
@@ -720,6 +799,10 @@ impl Config {
                         });
                     }
                 }
+                "monitor" => {
+                    config.monitor = section("monitor", value)?;
+                    config.monitor.validate()?;
+                }
                 "network" => {
                     config.network = section("network", value)?;
                     for r in &config.network.references {
@@ -736,7 +819,7 @@ impl Config {
                     return Err(ConfigError::Global {
                         field: other.to_string(),
                         message: "unknown field; expected `lang`, `retention_days`, [runbook], \
-                                  [alerts], [network] or [mailboxes.NAME] sections"
+                                  [alerts], [monitor], [network] or [mailboxes.NAME] sections"
                             .into(),
                     });
                 }
@@ -963,7 +1046,7 @@ password_keyring = true
             ]
         );
         assert_eq!(c.runbook.lines(Lang::Ja)[0].0, "連絡先");
-        assert!(c.alerts.notify);
+        assert_eq!(c.alerts.notify, Some(true));
         assert_eq!(c.alerts.renotify_after_ms(), Some(7_200_000));
         assert_eq!(c.alerts.webhook_env.as_deref(), Some("HOOK_URL"));
         assert_eq!(c.network.references, ["www.example.jp:443"]);

@@ -14,6 +14,14 @@ pub enum Lang {
 }
 
 impl Lang {
+    /// `ja` or `en`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
     /// Parses `ja` / `en` (case-insensitive); anything else is `None`.
     pub fn parse(s: &str) -> Option<Lang> {
         match s.trim().to_ascii_lowercase().as_str() {

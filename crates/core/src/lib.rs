@@ -15,6 +15,7 @@ pub mod health;
 pub mod html;
 pub mod lang;
 pub mod notice;
+pub mod presets;
 pub mod probes;
 pub mod report;
 pub mod schedule;

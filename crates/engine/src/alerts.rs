@@ -310,6 +310,18 @@ impl CommandHook {
 #[derive(Debug, Default)]
 pub struct DesktopNotifier {
     limit: std::sync::Mutex<RateLimit>,
+    on_click: Option<OnClick>,
+}
+
+/// What to do when someone clicks a notification: called with its alert (on a thread of its
+/// own, where the platform tells clicks: the freedesktop notification service).
+#[derive(Clone)]
+pub struct OnClick(pub std::sync::Arc<dyn Fn(&Alert) + Send + Sync>);
+
+impl std::fmt::Debug for OnClick {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnClick")
+    }
 }
 
 /// At most `burst` admissions per minute; the refused ones are counted and handed to the next
@@ -354,6 +366,12 @@ impl DesktopNotifier {
         DesktopNotifier::default()
     }
 
+    /// A notifier whose notifications can be clicked, calling `on_click`.
+    pub fn with_click(mut self, on_click: Option<OnClick>) -> DesktopNotifier {
+        self.on_click = on_click;
+        self
+    }
+
     /// Shows one alert; `Ok(false)` when it was held back by the rate limit.
     pub async fn send(&self, a: &Alert, lang: Lang) -> Result<bool, String> {
         let admitted = self
@@ -392,16 +410,38 @@ impl DesktopNotifier {
             Severity::Ok => notify_rust::Urgency::Low,
             _ => notify_rust::Urgency::Normal,
         };
+        let on_click = self.on_click.clone();
+        let alert = a.clone();
+        let open = match lang {
+            Lang::En => "Open",
+            Lang::Ja => "開く",
+        };
         // The D-Bus call blocks: keep it off the async workers.
         tokio::task::spawn_blocking(move || {
-            notify_rust::Notification::new()
-                .appname("Mail Canary")
+            let mut n = notify_rust::Notification::new();
+            n.appname("Mail Canary")
                 .summary(&title)
                 .body(&body)
-                .urgency(urgency)
-                .show()
-                .map(|_| true)
-                .map_err(|e| e.to_string())
+                .urgency(urgency);
+            if on_click.is_some() {
+                // "default" is the click on the notification itself.
+                n.action("default", open);
+            }
+            let shown = n.show().map_err(|e| e.to_string())?;
+            #[cfg(all(unix, not(target_os = "macos")))]
+            if let Some(f) = on_click {
+                // Waiting for the click blocks until the notification is closed or clicked.
+                std::thread::spawn(move || {
+                    shown.wait_for_action(|action| {
+                        if action == "default" {
+                            (f.0)(&alert);
+                        }
+                    })
+                });
+            }
+            #[cfg(not(all(unix, not(target_os = "macos"))))]
+            let _ = (shown, on_click, alert);
+            Ok(true)
         })
         .await
         .map_err(|e| e.to_string())?

@@ -164,6 +164,74 @@ pub fn add_mailbox(path: &Path, mb: &MailboxConfig) -> Result<(), ConfigFileErro
     write_atomically(path, &new_text)
 }
 
+/// A new value for one setting.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Setting {
+    /// A string.
+    Text(String),
+    /// A whole number.
+    Int(i64),
+    /// A switch.
+    Bool(bool),
+    /// The line is removed (the default applies).
+    Remove,
+}
+
+/// Sets settings, each a key at the top of the file (`section` None) or in a `[section]`,
+/// keeping everything else as the user wrote it. The result is validated before the file is
+/// replaced; an invalid result leaves the file alone and names the field.
+pub fn set(
+    path: &Path,
+    edits: &[(Option<&str>, &str, Setting)],
+) -> Result<Config, ConfigFileError> {
+    let text = read_text(path)?;
+    let invalid = |source| ConfigFileError::Invalid {
+        path: path.to_path_buf(),
+        source,
+    };
+    Config::parse(&text).map_err(invalid)?;
+    let mut doc: toml_edit::DocumentMut = if text.trim().is_empty() {
+        HEADER.parse().expect("header parses")
+    } else {
+        text.parse().expect("validated above")
+    };
+    for (section, key, value) in edits {
+        let table = match section {
+            None => doc.as_table_mut(),
+            Some(name) => {
+                let item = doc
+                    .entry(name)
+                    .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()));
+                match item.as_table_mut() {
+                    Some(t) => t,
+                    None => {
+                        return Err(invalid(ConfigError::Global {
+                            field: (*name).to_string(),
+                            message: "is not written as a [section]; write it as one so that \
+                                      Mail Canary can edit the file"
+                                .into(),
+                        }));
+                    }
+                }
+            }
+        };
+        let v = match value {
+            Setting::Text(t) => toml_edit::value(t.as_str()),
+            Setting::Int(n) => toml_edit::value(*n),
+            Setting::Bool(b) => toml_edit::value(*b),
+            Setting::Remove => {
+                table.remove(key);
+                continue;
+            }
+        };
+        table.insert(key, v);
+    }
+    let new_text = doc.to_string();
+    let config = Config::parse(&new_text).map_err(invalid)?;
+    write_atomically(path, &new_text)?;
+    Ok(config)
+}
+
 /// Removes a mailbox from the config file; returns its config.
 pub fn remove_mailbox(path: &Path, name: &MailboxName) -> Result<MailboxConfig, ConfigFileError> {
     let text = read_text(path)?;
@@ -248,6 +316,48 @@ mod tests {
         // Removing from an inline table works, and the file really changes.
         remove_mailbox(&path, &office.name).unwrap();
         assert!(load(&path).unwrap().mailboxes.is_empty());
+    }
+
+    #[test]
+    fn settings_are_set_validated_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "# kept\n[runbook]\ncontact = \"Sato 090\"\n").unwrap();
+        let c = set(
+            &path,
+            &[
+                (Some("monitor"), "interval", Setting::Text("10m".into())),
+                (None, "lang", Setting::Text("ja".into())),
+                (Some("alerts"), "notify", Setting::Bool(true)),
+                (
+                    Some("runbook"),
+                    "webmail",
+                    Setting::Text("https://mail.example.jp".into()),
+                ),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.monitor.interval_ms(), 600_000);
+        assert_eq!(c.runbook.contact.as_deref(), Some("Sato 090"));
+        assert_eq!(c.alerts.notify, Some(true));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("# kept\n[runbook]\ncontact = \"Sato 090\""),
+            "{text}"
+        );
+        // A top-level key stays above the sections, so it is not read as part of one.
+        assert_eq!(load(&path).unwrap().lang, Some(mailcanary_core::Lang::Ja));
+        // An invalid value is refused with its field, and the file is left as it was.
+        let err = set(
+            &path,
+            &[(Some("monitor"), "interval", Setting::Text("5s".into()))],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("monitor.interval"), "{err}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), text);
+        let c = set(&path, &[(Some("monitor"), "interval", Setting::Remove)]).unwrap();
+        assert_eq!(c.monitor.interval_ms(), 300_000);
     }
 
     #[cfg(unix)]

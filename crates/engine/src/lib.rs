@@ -14,6 +14,7 @@ pub mod imap;
 pub mod metrics;
 pub mod monitor;
 pub mod net;
+pub mod office;
 pub mod probe;
 pub mod reach;
 pub mod secrets;

@@ -75,6 +75,8 @@ pub struct MonitorOptions {
     pub hook: Option<String>,
     /// Show alerts as desktop notifications.
     pub desktop: bool,
+    /// What a click on a notification does, if anything.
+    pub on_click: Option<crate::alerts::OnClick>,
     /// Post alerts to a webhook.
     pub webhook: Option<Webhook>,
     /// Keep Prometheus metrics up to date here.
@@ -203,7 +205,9 @@ pub async fn run_controlled(
     let mut store = Store::open(data_dir)?;
     let channels = AlertChannels {
         hook: opts.hook.clone().map(CommandHook::new),
-        desktop: opts.desktop.then(DesktopNotifier::new),
+        desktop: opts
+            .desktop
+            .then(|| DesktopNotifier::new().with_click(opts.on_click.clone())),
         webhook: opts.webhook.clone(),
         lang: opts.check.lang,
     };

@@ -107,6 +107,50 @@ impl Default for StageTimeouts {
     }
 }
 
+/// Whether a step of a running check has started or how it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageState {
+    /// It began.
+    Started,
+    /// It ended well.
+    Ok,
+    /// It failed.
+    Failed,
+}
+
+/// One step of a running check, told as it starts and as it ends (for a live view).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StageEvent {
+    /// Mailbox name.
+    pub mailbox: String,
+    /// The step.
+    pub stage: Stage,
+    /// On which side.
+    pub protocol: Protocol,
+    /// Started or ended.
+    pub state: StageState,
+    /// How long it took (0 when it starts).
+    pub ms: u64,
+}
+
+/// Where a check tells its steps as they happen.
+#[derive(Clone)]
+pub struct Progress(Arc<dyn Fn(StageEvent) + Send + Sync>);
+
+impl Progress {
+    /// Steps go to `f` (called on the check's task: keep it quick).
+    pub fn new(f: impl Fn(StageEvent) + Send + Sync + 'static) -> Progress {
+        Progress(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
+    }
+}
+
 /// Collects timed stages and problems during a check.
 pub struct Recorder {
     stages: Vec<StageRecord>,
@@ -114,6 +158,7 @@ pub struct Recorder {
     deadline: Instant,
     imap_login_ok: bool,
     tls: Vec<TlsInfo>,
+    progress: Option<(Progress, Arc<str>)>,
 }
 
 impl Recorder {
@@ -130,7 +175,39 @@ impl Recorder {
             deadline,
             imap_login_ok: false,
             tls: Vec::new(),
+            progress: None,
         }
+    }
+
+    /// Tells each step of `mailbox`'s check to `progress` as it starts and ends.
+    pub fn with_progress(mut self, mailbox: &str, progress: Option<Progress>) -> Recorder {
+        self.progress = progress.map(|p| (p, Arc::from(mailbox)));
+        self
+    }
+
+    /// A recorder for a side of the same check (same deadline, same progress).
+    pub fn side(&self) -> Recorder {
+        Recorder {
+            progress: self.progress.clone(),
+            ..Recorder::new(self.deadline)
+        }
+    }
+
+    fn tell(&self, stage: Stage, protocol: Protocol, state: StageState, ms: u64) {
+        if let Some((p, mailbox)) = &self.progress {
+            (p.0)(StageEvent {
+                mailbox: mailbox.to_string(),
+                stage,
+                protocol,
+                state,
+                ms,
+            });
+        }
+    }
+
+    /// Tells that a step begins (steps run through [`Recorder::stage`] are told by it).
+    pub fn begin(&self, stage: Stage, protocol: Protocol) {
+        self.tell(stage, protocol, StageState::Started, 0);
     }
 
     /// Time left until the deadline.
@@ -148,6 +225,7 @@ impl Recorder {
         fut: impl Future<Output = Result<(T, String), Failure>>,
     ) -> Option<T> {
         let limit = limit.min(self.remaining());
+        self.begin(stage, protocol);
         let started = Instant::now();
         let result = match tokio::time::timeout(limit, fut).await {
             Ok(r) => r,
@@ -180,6 +258,12 @@ impl Recorder {
             detail = detail.as_str(),
             "stage"
         );
+        let state = if ok {
+            StageState::Ok
+        } else {
+            StageState::Failed
+        };
+        self.tell(stage, protocol, state, ms);
         // A stage may run in several steps (IMAP login, then opening INBOX): merge them.
         if let Some(last) = self.stages.last_mut()
             && last.stage == stage
@@ -377,6 +461,8 @@ pub struct CheckOptions {
     pub arrival: imap::Arrival,
     /// Which canaries to send.
     pub probe: ProbeSet,
+    /// Where the check's steps are told as they happen, if anywhere.
+    pub progress: Option<Progress>,
 }
 
 /// Which canaries a check sends.
@@ -441,6 +527,7 @@ impl Default for CheckOptions {
             stage_timeouts: StageTimeouts::default(),
             arrival: imap::Arrival::default(),
             probe: ProbeSet::default(),
+            progress: None,
         }
     }
 }
@@ -460,7 +547,8 @@ pub async fn check(
 ) -> CheckReport {
     let started = Instant::now();
     let started_wall = SystemTime::now();
-    let mut rec = Recorder::new(started + opts.timeout);
+    let mut rec = Recorder::new(started + opts.timeout)
+        .with_progress(mb.name.as_str(), opts.progress.clone());
     let mut outcome = CanaryOutcome::default();
     let mut extras = Extras::default();
     round_trip(mb, key, opts, &mut rec, &mut outcome, &mut extras).await;
@@ -529,7 +617,7 @@ async fn round_trip(
     };
     // Both sides connect and log in at the same time, each with its own stage limits; their
     // stages are recorded apart and joined, receiving side first.
-    let mut smtp_rec = Recorder::new(rec.deadline);
+    let mut smtp_rec = rec.side();
     let (imap_conn, smtp_conn) = tokio::join!(
         async {
             let mut c = imap::open(rec, t, &login).await?;
@@ -574,6 +662,7 @@ async fn round_trip(
     let until = rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline);
     let receive = async {
         let sent_at = sent?;
+        rec.begin(Stage::Receive, Protocol::Imap);
         let want = imap::Expected {
             key,
             address: mb.address.as_str(),

@@ -1,0 +1,173 @@
+//! Server settings of common providers (`data/presets.tsv`), for the add-mailbox wizard: hosts,
+//! ports, security, and whether the provider wants an app password or only OAuth.
+
+use std::sync::LazyLock;
+
+use serde::Serialize;
+
+use crate::config::Security;
+
+/// One provider's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Preset {
+    /// Short id (`gmail`).
+    pub id: String,
+    /// Name in English.
+    pub name: String,
+    /// Name in Japanese.
+    pub name_ja: String,
+    /// IMAP host; may hold a placeholder the note explains.
+    pub imap_host: String,
+    /// IMAP port.
+    pub imap_port: u16,
+    /// IMAP security.
+    pub imap_security: Security,
+    /// Submission host.
+    pub smtp_host: String,
+    /// Submission port.
+    pub smtp_port: u16,
+    /// Submission security.
+    pub smtp_security: Security,
+    /// An app password is needed, not the normal one.
+    pub app_password: bool,
+    /// Password login is off: only OAuth works.
+    pub oauth_only: bool,
+    /// What to do, in English.
+    pub note: String,
+    /// What to do, in Japanese.
+    pub note_ja: String,
+    /// Where the settings come from.
+    pub source: String,
+}
+
+/// The table.
+pub const PRESETS_TSV: &str = include_str!("../data/presets.tsv");
+
+const COLUMNS: [&str; 14] = [
+    "id",
+    "name",
+    "name_ja",
+    "imap_host",
+    "imap_port",
+    "imap_security",
+    "smtp_host",
+    "smtp_port",
+    "smtp_security",
+    "app_password",
+    "oauth_only",
+    "note",
+    "note_ja",
+    "source",
+];
+
+/// Parses the table; an error names the line.
+pub fn parse(tsv: &str) -> Result<Vec<Preset>, String> {
+    let mut lines = tsv.lines().enumerate();
+    let header: Vec<&str> = lines
+        .next()
+        .map(|(_, l)| l.split('\t').collect())
+        .unwrap_or_default();
+    if header != COLUMNS {
+        return Err(format!("header must be {}", COLUMNS.join(",")));
+    }
+    let mut out: Vec<Preset> = Vec::new();
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let n = i + 1;
+        let f: Vec<&str> = line.split('\t').map(str::trim).collect();
+        if f.len() != COLUMNS.len() {
+            return Err(format!(
+                "line {n}: {} fields, not {}",
+                f.len(),
+                COLUMNS.len()
+            ));
+        }
+        let port = |s: &str| {
+            s.parse::<u16>()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| format!("line {n}: port {s:?}"))
+        };
+        let security = |s: &str| match s {
+            "tls" => Ok(Security::Tls),
+            "starttls" => Ok(Security::Starttls),
+            _ => Err(format!("line {n}: security {s:?} (tls or starttls)")),
+        };
+        let yes = |s: &str| match s {
+            "yes" => Ok(true),
+            "no" => Ok(false),
+            _ => Err(format!("line {n}: {s:?} is not yes or no")),
+        };
+        let p = Preset {
+            id: f[0].to_string(),
+            name: f[1].to_string(),
+            name_ja: f[2].to_string(),
+            imap_host: f[3].to_string(),
+            imap_port: port(f[4])?,
+            imap_security: security(f[5])?,
+            smtp_host: f[6].to_string(),
+            smtp_port: port(f[7])?,
+            smtp_security: security(f[8])?,
+            app_password: yes(f[9])?,
+            oauth_only: yes(f[10])?,
+            note: f[11].to_string(),
+            note_ja: f[12].to_string(),
+            source: f[13].to_string(),
+        };
+        if p.id.is_empty()
+            || !p
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(format!("line {n}: id {:?}", p.id));
+        }
+        if out.iter().any(|o| o.id == p.id) {
+            return Err(format!("line {n}: id {:?} twice", p.id));
+        }
+        if [&p.imap_host, &p.smtp_host, &p.name, &p.note, &p.note_ja]
+            .iter()
+            .any(|s| s.is_empty())
+        {
+            return Err(format!("line {n}: an empty field"));
+        }
+        out.push(p);
+    }
+    Ok(out)
+}
+
+static PRESETS: LazyLock<Vec<Preset>> =
+    LazyLock::new(|| parse(PRESETS_TSV).expect("data/presets.tsv is checked by tests"));
+
+/// Every preset, in the table's order.
+pub fn all() -> &'static [Preset] {
+    &PRESETS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_parses_and_holds_the_common_providers() {
+        let all = parse(PRESETS_TSV).unwrap();
+        for id in ["gmail", "microsoft365", "yahoo_japan"] {
+            assert!(all.iter().any(|p| p.id == id), "{id} missing");
+        }
+        let gmail = all.iter().find(|p| p.id == "gmail").unwrap();
+        assert_eq!(gmail.imap_port, 993);
+        assert_eq!(gmail.imap_security, Security::Tls);
+        assert!(gmail.app_password);
+    }
+
+    #[test]
+    fn bad_rows_are_named() {
+        let head = COLUMNS.join("\t");
+        let row = "x\tX\tX\ti.example\t993\ttls\ts.example\t587\tplain\tno\tno\tn\tn\tu";
+        let err = parse(&format!("{head}\n{row}\n")).unwrap_err();
+        assert!(err.contains("line 2") && err.contains("plain"), "{err}");
+        assert!(parse("id\tname\n").is_err());
+    }
+}

@@ -1,0 +1,381 @@
+//! The engine's monitor inside the app: started from the config, restarted when the config
+//! changes (a mailbox added, settings saved), its events turned into cards, tray updates and
+//! window events.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use mailcanary_engine::alerts::{Alert, OnClick};
+use mailcanary_engine::core::Lang;
+use mailcanary_engine::core::config::Config;
+use mailcanary_engine::core::report::CheckReport;
+use mailcanary_engine::core::schedule::SchedulePolicy;
+use mailcanary_engine::metrics::{self, Metrics};
+use mailcanary_engine::monitor::{self, MonitorCommand, MonitorEvent, MonitorOptions};
+use mailcanary_engine::office::{Channels, health_policy};
+use mailcanary_engine::probe::{CheckOptions, Progress};
+use mailcanary_engine::store::Store;
+use mailcanary_engine::{config_file, secrets};
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager};
+
+/// An error as the window sees it.
+#[derive(Debug, Serialize)]
+pub struct IpcError {
+    /// `invalid`, `not_found`, `exists`, `keyring`, `config`, `monitor`, `store`, `io`.
+    pub kind: &'static str,
+    /// In plain words.
+    pub message: String,
+    /// The form field at fault, for `invalid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+}
+
+impl IpcError {
+    pub fn new(kind: &'static str, message: impl Into<String>) -> IpcError {
+        IpcError {
+            kind,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn field(field: &'static str, message: impl Into<String>) -> IpcError {
+        IpcError {
+            kind: "invalid",
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+}
+
+/// One mailbox as the window and the tray show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    pub mailbox: String,
+    pub address: String,
+    /// `ok`, `warning`, `critical`, `unknown`, or `waiting` before the first check.
+    pub state: &'static str,
+    pub category: String,
+    pub summary: String,
+    pub action: String,
+    pub latency_ms: Option<u64>,
+    pub folder: Option<String>,
+    pub checked_at_ms: Option<u64>,
+}
+
+impl Card {
+    pub fn waiting(mailbox: &str, address: &str) -> Card {
+        Card {
+            mailbox: mailbox.to_string(),
+            address: address.to_string(),
+            state: "waiting",
+            category: String::new(),
+            summary: String::new(),
+            action: String::new(),
+            latency_ms: None,
+            folder: None,
+            checked_at_ms: None,
+        }
+    }
+
+    /// Takes a check's result, unless it is older than what the card shows.
+    pub fn take(&mut self, r: &CheckReport) -> bool {
+        if self.checked_at_ms.is_some_and(|t| t > r.started_at_ms) {
+            return false;
+        }
+        self.state = r.status.as_str();
+        self.category = r.category.as_str().to_string();
+        self.summary = r.summary.clone();
+        self.action = r.action.clone();
+        self.latency_ms = r.canary.latency_ms;
+        self.folder = r.canary.folder.clone();
+        self.checked_at_ms = Some(r.started_at_ms);
+        true
+    }
+}
+
+/// Where the config and the history live.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub config: PathBuf,
+    pub data: PathBuf,
+}
+
+/// A running monitor: how to stop it and wait for it.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    done: tauri::async_runtime::JoinHandle<()>,
+    metrics: Option<tauri::async_runtime::JoinHandle<()>>,
+}
+
+/// What the app knows, shared by the monitor's events and the window's commands.
+pub struct Shared {
+    pub paths: Option<Paths>,
+    pub lang: Mutex<Lang>,
+    pub cards: Mutex<BTreeMap<String, Card>>,
+    /// Why the monitor is not running, if it is not.
+    pub trouble: Mutex<Option<String>>,
+    /// The running monitor's ear.
+    pub commands: Mutex<Option<tokio::sync::mpsc::UnboundedSender<MonitorCommand>>>,
+    /// Scheduled checks are paused until then (Unix ms).
+    pub paused_until: Mutex<Option<u64>>,
+    /// What the tray shows now, to leave it alone when nothing changed.
+    pub tray_shown: Mutex<String>,
+    running: tokio::sync::Mutex<Option<Running>>,
+    /// Mailbox names whose password a wizard test put in the keyring before saving.
+    pub tested: Mutex<BTreeSet<String>>,
+}
+
+impl Shared {
+    pub fn new(paths: Option<Paths>, lang: Lang, trouble: Option<String>) -> Shared {
+        Shared {
+            paths,
+            lang: Mutex::new(lang),
+            cards: Mutex::new(BTreeMap::new()),
+            trouble: Mutex::new(trouble),
+            commands: Mutex::new(None),
+            paused_until: Mutex::new(None),
+            tray_shown: Mutex::new(String::new()),
+            running: tokio::sync::Mutex::new(None),
+            tested: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    pub fn lang(&self) -> Lang {
+        *self.lang.lock().expect("not poisoned")
+    }
+
+    pub fn paths(&self) -> Result<&Paths, IpcError> {
+        match &self.paths {
+            Some(p) => Ok(p),
+            None => Err(IpcError::new(
+                "config",
+                self.trouble
+                    .lock()
+                    .expect("not poisoned")
+                    .clone()
+                    .unwrap_or_else(|| "no config directory".into()),
+            )),
+        }
+    }
+
+    pub fn tell(&self, c: MonitorCommand) -> Result<(), IpcError> {
+        let sent = self
+            .commands
+            .lock()
+            .expect("not poisoned")
+            .as_ref()
+            .is_some_and(|tx| tx.send(c).is_ok());
+        if sent {
+            return Ok(());
+        }
+        let why = self.trouble.lock().expect("not poisoned").clone();
+        Err(IpcError::new(
+            "monitor",
+            why.unwrap_or_else(|| "the monitor is not running".into()),
+        ))
+    }
+
+    pub fn card_list(&self) -> Vec<Card> {
+        self.cards
+            .lock()
+            .expect("not poisoned")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn load_config(&self) -> Result<Config, IpcError> {
+        config_file::load(&self.paths()?.config).map_err(|e| IpcError::new("config", e.to_string()))
+    }
+}
+
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64
+}
+
+/// The language: `MAILCANARY_LANG`, the config, then the OS locale.
+pub fn language(config: &Config) -> Lang {
+    let var = |k| std::env::var(k).ok();
+    var("MAILCANARY_LANG")
+        .and_then(|l| Lang::parse(&l))
+        .or(config.lang)
+        .unwrap_or_else(|| {
+            let (a, b, c) = (var("LC_ALL"), var("LC_MESSAGES"), var("LANG"));
+            Lang::from_locale([a.as_deref(), b.as_deref(), c.as_deref()])
+        })
+}
+
+/// Notes why the monitor is not running, and shows it.
+pub fn set_trouble(app: &AppHandle, why: Option<String>) {
+    if let Some(w) = &why {
+        tracing::warn!("the monitor is not running: {w}");
+        let _ = app.emit("trouble", w.clone());
+    }
+    *app.state::<Shared>().trouble.lock().expect("not poisoned") = why;
+    crate::refresh_tray(app);
+}
+
+/// The cards of `config`'s mailboxes: the latest recorded check of each, or waiting.
+fn cards_for(config: &Config, store: Option<&Store>) -> BTreeMap<String, Card> {
+    config
+        .mailboxes
+        .values()
+        .map(|mb| {
+            let mut card = Card::waiting(mb.name.as_str(), mb.address.as_str());
+            if let Some(r) = store.and_then(|s| s.latest(mb.name.as_str()).ok().flatten()) {
+                card.take(&r);
+            }
+            (card.mailbox.clone(), card)
+        })
+        .collect()
+}
+
+/// (Re)starts the monitor with the config file as it is now: the running one is stopped and
+/// waited for first (it holds the data directory's lock). Any failure is shown as the
+/// monitor's trouble.
+pub async fn restart(app: &AppHandle) {
+    let shared = app.state::<Shared>();
+    let mut running = shared.running.lock().await;
+    if let Some(r) = running.take() {
+        let _ = r.stop.send(());
+        let _ = r.done.await;
+        if let Some(m) = r.metrics {
+            m.abort();
+        }
+    }
+    *shared.commands.lock().expect("not poisoned") = None;
+    match start(app).await {
+        Ok(r) => {
+            *running = Some(r);
+            set_trouble(app, None);
+        }
+        Err(why) => set_trouble(app, Some(why)),
+    }
+    let _ = app.emit("cards", shared.card_list());
+}
+
+async fn start(app: &AppHandle) -> Result<Running, String> {
+    let shared = app.state::<Shared>();
+    let paths = shared.paths().map_err(|e| e.message)?.clone();
+    let config = config_file::load(&paths.config).map_err(|e| e.to_string())?;
+    let lang = language(&config);
+    *shared.lang.lock().expect("not poisoned") = lang;
+    let data = paths.data.clone();
+    // The keyring and the database answer slowly at times: not on the app's main thread.
+    let (key, store) = tauri::async_runtime::spawn_blocking(move || {
+        let key = secrets::install_key(&data).map(|(k, _)| k);
+        (key, Store::open(&data))
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let key = key.map_err(|e| e.to_string())?;
+    let store = store.map_err(|e| e.to_string())?;
+    *shared.cards.lock().expect("not poisoned") = cards_for(&config, Some(&store));
+    drop(store);
+    // The app shows notifications unless the config turns them off.
+    let mut alerts = config.alerts.clone();
+    alerts.notify = config.alerts.notify.or(Some(true));
+    let channels = Channels::from_settings(&alerts)?;
+    let metrics_addr = config.monitor.metrics_addr();
+    let handle = app.clone();
+    let progress = Progress::new(move |ev| {
+        let _ = handle.emit("stage", ev);
+    });
+    let handle = app.clone();
+    // A click on a notification opens the window at the history, where the incident is.
+    let on_click = OnClick(std::sync::Arc::new(move |alert: &Alert| {
+        crate::open_window(&handle, Some("history"));
+        let _ = handle.emit(
+            "open",
+            serde_json::json!({"view": "history", "mailbox": alert.mailbox, "at_ms": now_ms()}),
+        );
+    }));
+    let opts = MonitorOptions {
+        check: CheckOptions {
+            lang,
+            timeout: Duration::from_secs(120),
+            progress: Some(progress),
+            ..Default::default()
+        },
+        schedule: SchedulePolicy::every(config.monitor.interval_ms()),
+        health: health_policy(&config),
+        concurrency: 4,
+        hook: channels.hook,
+        desktop: channels.desktop,
+        on_click: Some(on_click),
+        webhook: channels.webhook,
+        metrics: metrics_addr.map(|_| Metrics::new()),
+        runbook: config.runbook.clone(),
+        retention_days: config.retention_days,
+        probe_every_ms: config.monitor.attachments_every_ms(),
+        references: config.network.references.clone(),
+        watch: Some(Default::default()),
+    };
+    let metrics = match (metrics_addr, opts.metrics.clone()) {
+        (Some(addr), Some(m)) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("metrics at {addr}: cannot listen there: {e}"))?;
+            Some(tauri::async_runtime::spawn(metrics::serve(listener, m)))
+        }
+        _ => None,
+    };
+    let mailboxes: Vec<_> = config.mailboxes.values().cloned().collect();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (commands, heard) = tokio::sync::mpsc::unbounded_channel();
+    *shared.commands.lock().expect("not poisoned") = Some(commands);
+    let handle = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            on_event(&handle, ev);
+        }
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let handle = app.clone();
+    let data = paths.data.clone();
+    let done = tauri::async_runtime::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        let ran = monitor::run_controlled(mailboxes, key, &data, opts, tx, heard, shutdown);
+        if let Err(e) = ran.await {
+            set_trouble(&handle, Some(e.to_string()));
+        }
+    });
+    Ok(Running {
+        stop,
+        done,
+        metrics,
+    })
+}
+
+fn on_event(app: &AppHandle, ev: MonitorEvent) {
+    let shared = app.state::<Shared>();
+    match &ev {
+        MonitorEvent::Paused(until) => {
+            *shared.paused_until.lock().expect("not poisoned") = *until;
+            let _ = app.emit("paused", *until);
+        }
+        MonitorEvent::Checked(r) => {
+            let updated = shared
+                .cards
+                .lock()
+                .expect("not poisoned")
+                .get_mut(&r.mailbox)
+                .and_then(|c| c.take(r).then(|| c.clone()));
+            // The lock is released before the window is told.
+            if let Some(card) = updated {
+                let _ = app.emit("monitor", card);
+            }
+        }
+        _ => {}
+    }
+    crate::refresh_tray(app);
+}
