@@ -1,64 +1,320 @@
-//! The tray app, end to end: started by WebDriver (tauri-driver + WebKitWebDriver) under Xvfb
-//! with a real mail server behind it, its window shows each mailbox's state as the engine's
-//! monitor reports it.
+//! The tray app, end to end, as a newcomer meets it: started by WebDriver (tauri-driver +
+//! WebKitWebDriver) under Xvfb, on a session bus with a real keyring (gnome-keyring), a real
+//! notification server and a tray (a StatusNotifierWatcher), with the real mail harness
+//! behind it. The mailbox is added through the wizard; a fault turns the card and the tray
+//! red and brings a notification; History shows the incident; a drill is run and
+//! acknowledged; settings are saved. Screenshots of each screen are left in
+//! `target/test-artifacts/app`.
 
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use mailcanary_tests::{AppDriver, MailServer, harness_config};
+use mailcanary_tests::{
+    AppDriver, MailServer, NotificationServer, SecretService, TrayItem, TrayWatcher,
+    files_containing, gdbus_call,
+};
 
 const USER: &str = "office@example.test";
+const CARD: &str = ".card[data-mailbox='office']";
+const GREEN: &str = "(26,127,55";
+const RED: &str = "(198,40,40";
+
+/// Waits until a notification satisfies `pred`; returns it.
+fn wait_notification(
+    notes: &NotificationServer,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(n) = notes.received().into_iter().find(&pred) {
+            return n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no notification {what}: {:?}",
+            notes.received()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn count(app: &AppDriver, css: &str) -> u64 {
+    app.execute(&format!(
+        "return document.querySelectorAll({}).length;",
+        serde_json::Value::from(css)
+    ))
+    .as_u64()
+    .unwrap_or(0)
+}
 
 #[test]
-fn the_window_shows_each_mailbox_as_the_monitor_sees_it() {
+fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
     let ms = MailServer::start();
-    let password = format!("app-pw-{}", std::process::id());
+    // A strong password, unique to this run, looked for everywhere afterwards.
+    let password = format!("Kite-{}-orbit-Lantern-93", std::process::id());
     ms.add_user(USER, &password);
+    let keyring = SecretService::start();
+    let bus = keyring.address().to_string();
+    let notes = NotificationServer::start_on(&bus);
+    let watcher = TrayWatcher::start(&bus);
     let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
     let config = dir.path().join("config.toml");
     let data = dir.path().join("data");
-    std::fs::write(&config, harness_config(&ms, USER, "OFFICE_PW")).unwrap();
+    let demo = format!(
+        "localhost:{} localhost:{} {} {USER}",
+        ms.port("MS_IMAPS_PORT"),
+        ms.port("MS_SMTP_PORT"),
+        ms.ca_file().display()
+    );
     let app = AppDriver::start(
         &PathBuf::from(env!("CARGO_BIN_EXE_mailcanary-app")),
         &["--open-window"],
         &[
             ("MAILCANARY_CONFIG", config.to_str().unwrap()),
             ("MAILCANARY_DATA_DIR", data.to_str().unwrap()),
-            ("OFFICE_PW", &password),
+            ("MAILCANARY_DEMO_SERVER", &demo),
+            ("DBUS_SESSION_BUS_ADDRESS", &bus),
+            ("HOME", home.to_str().unwrap()),
+            ("XDG_CONFIG_HOME", home.join(".config").to_str().unwrap()),
             ("LANG", "C.UTF-8"),
         ],
     );
-    // The card is there at once, and turns healthy when the first check is done.
-    let card = ".card[data-mailbox='office']";
-    let text = app.wait_text(card, Duration::from_secs(60), |t| t.contains("Healthy"));
+    let tray = TrayItem::registered(&watcher, &bus, Duration::from_secs(60));
+
+    // An empty start: no mailboxes yet.
+    app.wait_text("#overall", Duration::from_secs(30), |t| {
+        t == "No mailboxes yet."
+    });
+    app.screenshot("1-status-empty");
+
+    // The wizard: the demo server's preset fills the servers, the address and the CA file.
+    app.click("nav button[data-view='add']");
+    app.wait_text("#view-add", Duration::from_secs(10), |t| {
+        t.contains("Local demo server")
+    });
+    app.set_value("#preset", "demo");
+    app.wait_until("the preset fills the form", |a| {
+        a.execute("return document.querySelector('#wizard').imap_host.value;") == "localhost"
+    });
+    let filled = app.execute(
+        "const f = document.querySelector('#wizard'); return [f.imap_host.value, \
+         f.smtp_port.value, f.address.value, f.ca_file.value].join(' ');",
+    );
+    let filled = filled.as_str().unwrap();
+    assert!(filled.starts_with("localhost "), "{filled}");
+    assert!(filled.contains(USER), "{filled}");
+    app.set_value("#wizard input[name='name']", "office");
+    // A weak password is warned about while it is typed.
+    app.set_value("#wizard input[name='password']", "sakura123");
+    assert!(app.visible("#password-warning"), "no weak-password warning");
+    app.set_value("#wizard input[name='password']", &password);
+    assert!(
+        !app.visible("#password-warning"),
+        "a strong password warned"
+    );
+
+    // "Test now": a complete round trip before saving, its steps shown as they happen.
+    app.click("#test-now");
+    let result = app.wait_text("#test-result", Duration::from_secs(60), |t| {
+        t.contains("INBOX")
+    });
+    assert!(result.contains("Mail is flowing"), "{result}");
+    // (The last steps' events may reach the window just after the answer.)
+    for stage in ["tls", "auth", "send", "receive"] {
+        let done = format!("#test-stages li[data-stage='{stage}'][data-state='ok']");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while count(&app, &done) == 0 {
+            let list = app.execute("return document.querySelector('#test-stages').outerHTML;");
+            assert!(
+                Instant::now() < deadline,
+                "{stage} not shown as done: {list}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    app.screenshot("2-wizard-tested");
+    // The password went to the keyring, and only there.
+    let stored = keyring.lookup("mailcanary", "mailbox:office");
+    assert_eq!(stored.as_deref().map(str::trim), Some(password.as_str()));
+
+    app.click("#save");
+    let text = app.wait_text(CARD, Duration::from_secs(60), |t| t.contains("Healthy"));
     assert!(text.contains(USER), "{text}");
-    assert!(text.contains("Mail is flowing"), "{text}");
     assert!(text.contains("Last check"), "{text}");
     app.wait_text("#overall", Duration::from_secs(10), |t| {
         t == "The mailbox is healthy."
     });
-    // The check was the engine's: it is in the history like any other.
-    assert!(data.join("history.sqlite3").exists());
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(saved.contains("[mailboxes.office]"), "{saved}");
+    assert!(saved.contains("password_keyring = true"), "{saved}");
+    tray.wait_layout("the healthy mailbox", &|l| l.contains("'office: healthy'"));
+    tray.wait_icon(GREEN);
+    app.screenshot("3-status-healthy");
 
-    // The provider suspends sending. The next scheduled check is minutes away, but "Check now"
-    // runs one at once, and its result is pushed to the card.
+    // The provider suspends sending. "Check now" shows the check's steps on the card, then
+    // the finding; the tray turns red and a notification says it in plain words.
     ms.ctl(&["suspend-sender", USER]);
-    app.click(&format!("{card} .check-now"));
-    let text = app.wait_text(card, Duration::from_secs(60), |t| {
+    app.click(&format!("{CARD} .check-now"));
+    let text = app.wait_text(CARD, Duration::from_secs(60), |t| {
         t.contains("Mail is not flowing")
     });
     assert!(
         text.contains("Sending is blocked by the provider"),
         "{text}"
     );
-    assert!(text.contains("Check now"), "the button is back: {text}");
-    app.wait_text("#overall", Duration::from_secs(10), |t| {
-        t == "1 of 1 mailboxes need attention."
+    assert!(
+        count(&app, &format!("{CARD} ol.stages li")) >= 1,
+        "no steps"
+    );
+    tray.wait_layout("the critical mailbox", &|l| {
+        l.contains("'office: mail is not flowing'")
     });
+    tray.wait_icon(RED);
+    let raised = wait_notification(&notes, "for the problem", |n| {
+        n["summary"] == "Mail Canary: problem with office"
+    });
+    let body = raised["body"].as_str().unwrap();
+    assert!(
+        body.contains("Sending is blocked by the provider"),
+        "{body}"
+    );
+    assert_eq!(raised["urgency"], 2, "critical: {raised}");
+    app.screenshot("4-status-critical");
+
+    // Mended: the next check is healthy, and a notification says so.
+    ms.ctl(&["unsuspend-sender", USER]);
+    app.click(&format!("{CARD} .check-now"));
+    app.wait_text(CARD, Duration::from_secs(60), |t| t.contains("Healthy"));
+    tray.wait_icon(GREEN);
+    let recovered = wait_notification(&notes, "for the recovery", |n| {
+        n["summary"] == "Mail Canary: office works again"
+    });
+
+    // Clicking the notification opens History, where the incident is: started, ended, how
+    // long, and the failed check with the server's exact reply.
+    app.click("nav button[data-view='status']");
+    let id = recovered["id"].as_u64().unwrap().to_string();
+    gdbus_call(
+        &bus,
+        "org.freedesktop.Notifications",
+        "/org/freedesktop/Notifications",
+        "test.mailcanary.Clicker.Click",
+        &[&id, "default"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !app.visible("#view-history") {
+        assert!(Instant::now() < deadline, "the click did not open History");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let incidents = app.wait_text("table.incidents", Duration::from_secs(30), |t| {
+        t.contains("provider blocks sending")
+    });
+    assert!(!incidents.contains("ongoing"), "{incidents}");
+    assert_eq!(count(&app, "table.incidents tbody tr"), 1, "{incidents}");
+    assert!(count(&app, "svg.latency-chart rect.incident") >= 1);
+    assert!(count(&app, "svg.latency-chart circle.point") >= 3);
+    let failures = app.text("#history-body").unwrap_or_default();
+    assert!(failures.contains("Sending is blocked"), "{failures}");
+    app.click("#export-html");
+    let written = app.wait_text("#export-result", Duration::from_secs(30), |t| {
+        t.contains(".html")
+    });
+    let page = written
+        .split_whitespace()
+        .find(|w| w.ends_with(".html"))
+        .expect("a path");
+    let html = std::fs::read_to_string(page).unwrap();
+    assert!(
+        html.contains("Sending is blocked"),
+        "the report holds the failure"
+    );
+    app.screenshot("5-history");
+
+    // A drill through the real channels, acknowledged in the window, with the runbook.
+    app.click("nav button[data-view='drill']");
+    app.set_value("#runbook textarea[name='contact']", "Sato, 090-1234-5678");
+    app.click("#save-runbook");
+    app.wait_text("#runbook-saved", Duration::from_secs(30), |t| !t.is_empty());
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains("contact = \"Sato, 090-1234-5678\"")
+    );
+    app.click("#start-drill");
+    let drill = wait_notification(&notes, "for the drill", |n| {
+        n["summary"] == "Mail Canary DRILL: office"
+    });
+    assert!(
+        drill["body"]
+            .as_str()
+            .unwrap()
+            .contains("Sato, 090-1234-5678"),
+        "the runbook is in the drill: {drill}"
+    );
+    app.wait_text("#drill-active", Duration::from_secs(30), |t| !t.is_empty());
+    app.screenshot("6-drill-running");
+    app.click("#ack-drill");
+    app.wait_text("table#drills", Duration::from_secs(30), |t| {
+        t.contains("office") && t.contains("after ") && !t.contains("not acknowledged")
+    });
+    app.screenshot("7-drill-done");
+
+    // Settings: saved to the config file, start at login through the desktop's autostart.
+    app.click("nav button[data-view='settings']");
+    // The form is filled from the config first (the default interval).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.execute(
+        "return document.querySelector(\"#settings input[name='interval_minutes']\").value;",
+    ) != "5"
+    {
+        assert!(Instant::now() < deadline, "the settings never loaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    app.set_value("#settings input[name='interval_minutes']", "10");
+    app.execute(
+        "const c = document.querySelector(\"#settings input[name='start_at_login']\"); \
+         if (!c.checked) c.click();",
+    );
+    app.screenshot("8-settings");
+    app.click("#save-settings");
+    app.wait_text("#settings-saved", Duration::from_secs(30), |t| {
+        !t.is_empty()
+    });
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(saved.contains("interval = \"10m\""), "{saved}");
+    let autostart = home.join(".config/autostart");
+    let entries: Vec<_> = std::fs::read_dir(&autostart)
+        .map(|d| d.filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    assert_eq!(entries.len(), 1, "one autostart entry in {autostart:?}");
+
+    // Japanese: the whole window switches.
+    app.set_value("#settings select[name='lang']", "ja");
+    app.click("#save-settings");
+    app.wait_until("the window in Japanese, or an error", |a| {
+        a.text("nav").is_some_and(|t| t.contains("履歴")) || a.visible("#settings-error")
+    });
+    assert!(
+        !app.visible("#settings-error"),
+        "{:?}",
+        app.text("#settings-error")
+    );
+    app.click("nav button[data-view='status']");
+    app.wait_text(CARD, Duration::from_secs(30), |t| t.contains("正常"));
+    app.screenshot("9-status-japanese");
+
     // A command with a mailbox that does not exist is refused with a kind and a message.
     let refused = app.execute_async(
         "const done = arguments[0]; window.__TAURI__.core.invoke('check_now', {mailbox: 'nobody'})\
          .then(() => done('accepted'), (e) => done(e.kind + ': ' + e.message));",
     );
     assert_eq!(refused, "not_found: there is no mailbox named \"nobody\"");
+
+    // The password is nowhere but in the keyring: not in the config, the history, the
+    // exported report, nor anything else the app wrote.
+    let leaks = files_containing(dir.path(), password.as_bytes());
+    assert!(leaks.is_empty(), "the password leaked into {leaks:?}");
 }

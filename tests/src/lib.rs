@@ -1006,6 +1006,9 @@ pub struct AppDriver {
     driver: Child,
     port: u16,
     session: String,
+    /// The Xvfb display (`:N`) and its authority file, for screenshots.
+    display: String,
+    _xauth: tempfile::TempDir,
 }
 
 /// The W3C key of an element reference.
@@ -1020,12 +1023,30 @@ impl AppDriver {
         let native = free_port();
         use std::os::unix::process::CommandExt;
         let own_bus = envs.iter().any(|(k, _)| *k == "DBUS_SESSION_BUS_ADDRESS");
+        // A display of its own (not -a) and a known authority file, so that screenshots can
+        // be taken of it.
+        let number = (150..400)
+            .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+            .expect("a free X display number");
+        let xauth = tempfile::Builder::new()
+            .prefix("mailcanary-xauth.")
+            .tempdir()
+            .expect("temp dir");
+        let auth_file = xauth.path().join("Xauthority");
         let wrapper: &[&str] = if own_bus {
-            &["-a", "tauri-driver"]
+            &["tauri-driver"]
         } else {
-            &["-a", "dbus-run-session", "--", "tauri-driver"]
+            &["dbus-run-session", "--", "tauri-driver"]
         };
         let driver = Command::new("xvfb-run")
+            .args([
+                "-n",
+                &number.to_string(),
+                "-s",
+                "-screen 0 1024x768x24",
+                "-f",
+            ])
+            .arg(&auth_file)
             .args(wrapper)
             .process_group(0)
             .arg(format!("--port={port}"))
@@ -1033,13 +1054,19 @@ impl AppDriver {
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            // The driver's and the app's messages, when a test needs looking into.
+            .stderr(match std::env::var_os("MAILCANARY_TEST_APP_LOG") {
+                Some(p) => std::fs::File::create(p).map_or(Stdio::null(), Stdio::from),
+                None => Stdio::null(),
+            })
             .spawn()
             .expect("run xvfb-run, dbus-run-session and tauri-driver (scripts/install-deps)");
         let mut d = AppDriver {
             driver,
             port,
             session: String::new(),
+            display: format!(":{number}"),
+            _xauth: xauth,
         };
         let caps = serde_json::json!({
             "capabilities": {"alwaysMatch": {"tauri:options": {
@@ -1074,8 +1101,21 @@ impl AppDriver {
 
     fn call(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
         let path = format!("/session/{}{path}", self.session);
-        let (code, answer) =
-            http_request(self.port, method, &path, &body.to_string()).expect("WebDriver answers");
+        // A request at times comes back with no answer at all (the connection closed between
+        // tauri-driver and WebKitWebDriver). Requests that can be repeated without harm (all
+        // but clicks: finding, reading, scripts that set what they set) are asked again;
+        // a click is not repeated, its caller checks its effect.
+        let looks = !path.ends_with("/click");
+        let mut tries = 0;
+        let (code, answer) = loop {
+            let got = http_request(self.port, method, &path, &body.to_string())
+                .expect("WebDriver answers");
+            tries += 1;
+            if got.0 != 0 || !looks || tries == 3 {
+                break got;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
         let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
         if code != 200 {
             return serde_json::json!({"error": v["value"]["error"], "code": code});
@@ -1117,6 +1157,11 @@ impl AppDriver {
 
     /// Clicks the first element matching `css`; panics if there is none.
     pub fn click(&self, css: &str) {
+        // A user scrolls to what they click; the driver does not always.
+        self.execute(&format!(
+            "document.querySelector({})?.scrollIntoView({{block: 'center'}});",
+            serde_json::Value::from(css)
+        ));
         let found = self.call(
             "POST",
             "/element",
@@ -1145,13 +1190,22 @@ impl AppDriver {
         let script = format!(
             "const e = document.querySelector({css}); if (!e) return 'missing'; \
              e.focus(); e.value = {value}; \
-             e.dispatchEvent(new Event('input', {{bubbles: true}})); \
-             e.dispatchEvent(new Event('change', {{bubbles: true}})); return e.value;",
+             setTimeout(() => {{ e.dispatchEvent(new Event('input', {{bubbles: true}})); \
+             e.dispatchEvent(new Event('change', {{bubbles: true}})); }}, 0); return e.value;",
             css = serde_json::Value::from(css),
             value = serde_json::Value::from(value),
         );
         let got = self.execute(&script);
         assert_eq!(got.as_str(), Some(value), "{css}: value not set ({got})");
+    }
+
+    /// Waits (30 s at most) until `pred` holds for the page.
+    pub fn wait_until(&self, what: &str, pred: impl Fn(&AppDriver) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !pred(self) {
+            assert!(Instant::now() < deadline, "never: {what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Whether an element matching `css` is there and shown.
@@ -1167,14 +1221,28 @@ impl AppDriver {
     /// Saves a screenshot of the window as `name`.png under `target/test-artifacts/app`;
     /// returns its path.
     pub fn screenshot(&self, name: &str) -> PathBuf {
-        let shot = self.call("GET", "/screenshot", serde_json::json!({}));
-        let b64 = shot
-            .as_str()
-            .unwrap_or_else(|| panic!("no screenshot: {shot}"));
+        // What the page shows reaches the screen a little later than the DOM changes: two
+        // frames, then a moment for the compositor (only the picture depends on this).
+        self.execute_async(
+            "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => \
+             setTimeout(() => done(true), 300)));",
+        );
         let dir = artifacts_dir().join("app");
         std::fs::create_dir_all(&dir).expect("artifacts dir");
         let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, decode_base64(b64)).expect("write the screenshot");
+        // (WebKitWebDriver's own screenshot command drops the connection under Xvfb.)
+        let out = Command::new("import")
+            .args(["-window", "root"])
+            .arg(&path)
+            .env("DISPLAY", &self.display)
+            .env("XAUTHORITY", self._xauth.path().join("Xauthority"))
+            .output()
+            .expect("import (package imagemagick)");
+        assert!(
+            out.status.success(),
+            "screenshot: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         path
     }
 
@@ -1208,32 +1276,6 @@ pub fn artifacts_dir() -> PathBuf {
                 .join("target")
         })
         .join("test-artifacts")
-}
-
-/// Standard base64 (with padding) to bytes; panics on anything else.
-fn decode_base64(s: &str) -> Vec<u8> {
-    let value = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => (c - b'A') as u32,
-            b'a'..=b'z' => (c - b'a' + 26) as u32,
-            b'0'..=b'9' => (c - b'0' + 52) as u32,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("not base64: {c}"),
-        }
-    };
-    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    let mut out = Vec::with_capacity(clean.len() / 4 * 3);
-    for chunk in clean.chunks(4) {
-        let data: Vec<u8> = chunk.iter().copied().filter(|&c| c != b'=').collect();
-        let mut n: u32 = 0;
-        for (i, c) in data.iter().enumerate() {
-            n |= value(*c) << (18 - 6 * i);
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..data.len().saturating_sub(1)]);
-    }
-    out
 }
 
 impl Drop for AppDriver {

@@ -120,6 +120,52 @@ fn not_sections(path: &Path) -> ConfigFileError {
 const HEADER: &str = "# Mail Canary configuration. Passwords are never kept here: they live in the OS\n\
 # keyring, or come from password_command / password_env.\n";
 
+/// The file's text as a document to edit (an empty one for a new file).
+fn document(text: &str) -> toml_edit::DocumentMut {
+    if text.trim().is_empty() {
+        toml_edit::DocumentMut::new()
+    } else {
+        text.parse().expect("validated before")
+    }
+}
+
+/// A new top-level key is written above every section, so above the comment that opens the
+/// file (kept with the first section): that comment moves up onto the key.
+fn lift_leading_comment(doc: &mut toml_edit::DocumentMut, key: &str) {
+    let first = doc
+        .as_table()
+        .iter()
+        .filter_map(|(k, item)| item.as_table().map(|t| (t.position(), k.to_string())))
+        .min()
+        .map(|(_, k)| k);
+    let Some(first) = first else { return };
+    let Some(table) = doc.get_mut(&first).and_then(|i| i.as_table_mut()) else {
+        return;
+    };
+    let prefix = table
+        .decor()
+        .prefix()
+        .and_then(|p| p.as_str())
+        .unwrap_or("")
+        .to_string();
+    if !prefix.trim_start().starts_with('#') {
+        return;
+    }
+    table.decor_mut().set_prefix("\n");
+    if let Some(mut k) = doc.as_table_mut().key_mut(key) {
+        k.leaf_decor_mut().set_prefix(prefix.trim_start());
+    }
+}
+
+/// The edited document's text; a new file starts with the header.
+fn with_header(old_text: &str, doc: &toml_edit::DocumentMut) -> String {
+    if old_text.trim().is_empty() {
+        format!("{HEADER}\n{doc}")
+    } else {
+        doc.to_string()
+    }
+}
+
 /// Adds a mailbox (validated) to the config file.
 pub fn add_mailbox(path: &Path, mb: &MailboxConfig) -> Result<(), ConfigFileError> {
     let text = read_text(path)?;
@@ -134,11 +180,7 @@ pub fn add_mailbox(path: &Path, mb: &MailboxConfig) -> Result<(), ConfigFileErro
             name: mb.name.to_string(),
         });
     }
-    let mut doc: toml_edit::DocumentMut = if text.trim().is_empty() {
-        HEADER.parse().expect("header parses")
-    } else {
-        text.parse().expect("validated above")
-    };
+    let mut doc = document(&text);
     let raw = toml::to_string(&mb.to_raw()).expect("a mailbox serialises");
     let table_doc: toml_edit::DocumentMut = raw.parse().expect("serialised TOML parses");
     let mailboxes = doc
@@ -154,7 +196,7 @@ pub fn add_mailbox(path: &Path, mb: &MailboxConfig) -> Result<(), ConfigFileErro
         mb.name.as_str(),
         toml_edit::Item::Table(table_doc.as_table().clone()),
     );
-    let new_text = doc.to_string();
+    let new_text = with_header(&text, &doc);
     // The result must load back to the same mailbox.
     let check = Config::parse(&new_text).map_err(|source| ConfigFileError::Invalid {
         path: path.to_path_buf(),
@@ -190,11 +232,7 @@ pub fn set(
         source,
     };
     Config::parse(&text).map_err(invalid)?;
-    let mut doc: toml_edit::DocumentMut = if text.trim().is_empty() {
-        HEADER.parse().expect("header parses")
-    } else {
-        text.parse().expect("validated above")
-    };
+    let mut doc = document(&text);
     for (section, key, value) in edits {
         let table = match section {
             None => doc.as_table_mut(),
@@ -224,9 +262,13 @@ pub fn set(
                 continue;
             }
         };
+        let new_key = !table.contains_key(key);
         table.insert(key, v);
+        if section.is_none() && new_key {
+            lift_leading_comment(&mut doc, key);
+        }
     }
-    let new_text = doc.to_string();
+    let new_text = with_header(&text, &doc);
     let config = Config::parse(&new_text).map_err(invalid)?;
     write_atomically(path, &new_text)?;
     Ok(config)
@@ -316,6 +358,26 @@ mod tests {
         // Removing from an inline table works, and the file really changes.
         remove_mailbox(&path, &office.name).unwrap();
         assert!(load(&path).unwrap().mailboxes.is_empty());
+    }
+
+    #[test]
+    fn a_new_file_starts_with_the_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        set(
+            &path,
+            &[(Some("monitor"), "interval", Setting::Text("10m".into()))],
+        )
+        .unwrap();
+        set(&path, &[(None, "lang", Setting::Text("en".into()))]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("# Mail Canary configuration"), "{text}");
+        assert_eq!(
+            text.matches("# Mail Canary configuration").count(),
+            1,
+            "{text}"
+        );
+        assert_eq!(load(&path).unwrap().monitor.interval_ms(), 600_000);
     }
 
     #[test]

@@ -1,0 +1,289 @@
+import { describe, expect, it } from "vitest";
+import type { MailboxForm, TestResult } from "../src/ipc";
+import { $, $$, card, choose, fixtures, flush, mount, type, type Handlers } from "./fake";
+
+async function openWizard(over: Handlers = {}) {
+  const m = await mount(fixtures(over));
+  $('nav button[data-view="add"]').click();
+  await flush();
+  return m;
+}
+
+const input = (name: string) => $<HTMLInputElement>(`#wizard [name="${name}"]`);
+const select = (name: string) => $<HTMLSelectElement>(`#wizard [name="${name}"]`);
+const errorOf = (name: string) => $(`#wizard .field-error[data-field="${name}"]`);
+
+/** A complete, valid form with a strong password. */
+function fillValid(): void {
+  type(input("name"), "office2");
+  type(input("address"), "info@tanaka-kogyo.co.jp");
+  type(input("imap_host"), "imap.example.co.jp");
+  type(input("smtp_host"), "smtp.example.co.jp");
+  type(input("password"), "correct horse battery staple");
+}
+
+const OK_RESULT: TestResult = {
+  state: "ok", category: "ok", summary: "Mail is flowing.", action: "", latency_ms: 2100, folder: "INBOX",
+  stages: [{ stage: "receive", protocol: "imap", ok: true, ms: 2100, detail: "" }],
+};
+
+describe("add mailbox wizard", () => {
+  it("labels every field and offers the presets plus manual", async () => {
+    const { ipc } = await openWizard();
+    expect(ipc.argsOf("presets")).toHaveLength(1);
+    const values = $$<HTMLOptionElement>("#preset option").map((o) => o.value);
+    expect(values).toEqual(["", "gmail", "outlook", "rental", "demo", "manual"]);
+    for (const name of ["name", "address", "login", "imap_host", "imap_port", "imap_security", "smtp_host", "smtp_port", "smtp_security", "ca_file", "password"]) {
+      const control = $(`#wizard [name="${name}"]`);
+      expect($(`label[for="${control.id}"]`).textContent, name).not.toBe("");
+    }
+    expect(input("password").type).toBe("password");
+    expect($$<HTMLOptionElement>("option", select("smtp_security")).map((o) => o.value)).toEqual(["tls", "starttls"]);
+    expect(input("ca_file").closest("details")).not.toBeNull();
+  });
+
+  it("fills the servers from a preset and shows its note and warning", async () => {
+    await openWizard();
+    choose($("#preset"), "gmail");
+    expect(input("imap_host").value).toBe("imap.gmail.com");
+    expect(input("smtp_port").value).toBe("465");
+    expect(select("smtp_security").value).toBe("tls");
+    expect($("#preset-note").textContent).toContain("app password");
+    expect($("#preset-warning").hidden).toBe(false);
+    expect($("#preset-warning").textContent).toContain("needs an app password, not your normal password");
+
+    choose($("#preset"), "outlook");
+    expect(select("smtp_security").value).toBe("starttls");
+    expect($("#preset-warning").textContent).toContain("no longer accepts passwords");
+    expect($("#preset-note").hidden).toBe(true);
+
+    choose($("#preset"), "demo");
+    expect(input("address").value).toBe("office@example.test");
+    expect(input("ca_file").value).toBe("/tmp/demo/ca.pem");
+    expect(input("ca_file").closest("details")!.open).toBe(true);
+    expect($("#preset-warning").hidden).toBe(true);
+
+    choose($("#preset"), "manual");
+    expect($("#preset-note").hidden).toBe(true);
+    expect(input("imap_host").value).toBe("127.0.0.1"); // kept, to edit
+  });
+
+  it("fills {domain} hosts from the address until the user types their own", async () => {
+    await openWizard();
+    choose($("#preset"), "rental");
+    expect(input("imap_host").value).toBe("");
+    type(input("address"), "info@tanaka-kogyo.co.jp");
+    expect(input("imap_host").value).toBe("mail.tanaka-kogyo.co.jp");
+    expect(input("smtp_host").value).toBe("mail.tanaka-kogyo.co.jp");
+    type(input("smtp_host"), "smtp.other.jp");
+    type(input("address"), "info@suzuki.jp");
+    expect(input("imap_host").value).toBe("mail.suzuki.jp");
+    expect(input("smtp_host").value).toBe("smtp.other.jp");
+  });
+
+  it("checks the form before any call, with a message at each field", async () => {
+    const { ipc } = await openWizard();
+    type(input("name"), "bad name!");
+    type(input("address"), "info@localhost");
+    type(input("imap_host"), "imaps://mail.example.jp");
+    type(input("imap_port"), "70000");
+    type(input("smtp_host"), "");
+    type(input("smtp_port"), "0");
+    $("#test-now").click();
+    await flush();
+    $("#save").click();
+    await flush();
+    expect(ipc.argsOf("test_mailbox")).toEqual([]);
+    expect(ipc.argsOf("add_mailbox")).toEqual([]);
+    expect(errorOf("name").textContent).toContain("letters, digits");
+    expect(errorOf("address").textContent).toContain("email address");
+    expect(errorOf("imap_host").textContent).toContain("://");
+    expect(errorOf("imap_port").textContent).toContain("1 to 65535");
+    expect(errorOf("smtp_host").textContent).toContain("server's name");
+    expect(errorOf("smtp_port").hidden).toBe(false);
+    expect(errorOf("password").textContent).toContain("password");
+    expect(errorOf("login").hidden).toBe(true);
+    expect(input("name").getAttribute("aria-invalid")).toBe("true");
+    expect(input("name").getAttribute("aria-describedby")).toContain(errorOf("name").id);
+    expect(document.activeElement).toBe(input("name"));
+  });
+
+  it("refuses a name already in use", async () => {
+    const { ipc } = await openWizard();
+    fillValid();
+    type(input("name"), "office");
+    $("#test-now").click();
+    await flush();
+    expect(errorOf("name").textContent).toBe("There is already a mailbox with this name.");
+    expect(ipc.argsOf("test_mailbox")).toEqual([]);
+  });
+
+  it.each([
+    ["password", ["short", "oneClass", "common"]],
+    ["Sakura2024!", ["short", "common"]],
+    ["12345678901234", ["oneClass"]],
+    ["info-secret-2024-x", ["local"]],
+    ["TanakaKogyo!2024", ["domain"]],
+  ])("warns about the weak password %s", async (pw, reasons) => {
+    await openWizard();
+    type(input("address"), "info@tanaka-kogyo.co.jp");
+    type(input("password"), pw);
+    const box = $("#password-warning");
+    expect(box.hidden).toBe(false);
+    expect(box.getAttribute("role")).toBe("alert");
+    expect($$("li", box).map((li) => li.dataset.reason)).toEqual(reasons);
+    expect(box.textContent).toContain("used for spam and then blocked by the provider");
+  });
+
+  it("says nothing about a strong password", async () => {
+    await openWizard();
+    type(input("address"), "info@tanaka-kogyo.co.jp");
+    type(input("password"), "violet-harbour-73-lantern");
+    expect($("#password-warning").hidden).toBe(true);
+  });
+
+  it("saves a weak password only once the user ticks I understand", async () => {
+    const saved: MailboxForm[] = [];
+    const { ipc } = await openWizard({
+      add_mailbox: ({ form }: { form: MailboxForm }) => {
+        saved.push(form);
+        return [card("office"), card("sales"), card(form.name, { state: "waiting", checked_at_ms: null })];
+      },
+    });
+    fillValid();
+    type(input("password"), "sakura123");
+    $("#save").click();
+    await flush();
+    expect(ipc.argsOf("add_mailbox")).toEqual([]);
+    expect(errorOf("password").textContent).toContain("I understand");
+    expect(document.activeElement).toBe($("#accept-weak"));
+    $<HTMLInputElement>("#accept-weak").click();
+    $("#save").click();
+    await flush();
+    expect(saved).toHaveLength(1);
+    expect(saved[0].password).toBe("sakura123");
+  });
+
+  it("shows an IpcError at its field, or above the buttons without one", async () => {
+    let error: unknown = { kind: "invalid", message: "The server name has a typo.", field: "smtp_host" };
+    await openWizard({ add_mailbox: () => { throw error; } });
+    fillValid();
+    $("#save").click();
+    await flush();
+    expect(errorOf("smtp_host").hidden).toBe(false);
+    expect(errorOf("smtp_host").textContent).toBe("The server name has a typo.");
+    expect($("#wizard-error").hidden).toBe(true);
+    error = { kind: "keyring", message: "The keyring is locked." };
+    $("#save").click();
+    await flush();
+    expect(errorOf("smtp_host").hidden).toBe(true);
+    expect($("#wizard-error").hidden).toBe(false);
+    expect($("#wizard-error").textContent).toBe("The keyring is locked.");
+    expect($("#wizard-error").getAttribute("role")).toBe("alert");
+  });
+
+  it("tests the settings with live steps and shows the result", async () => {
+    let finish: (r: TestResult) => void = () => {};
+    const { ipc } = await openWizard({ test_mailbox: () => new Promise<TestResult>((r) => (finish = r)) });
+    fillValid();
+    $("#test-now").click();
+    await flush();
+    const [args] = ipc.argsOf("test_mailbox");
+    expect(args.form).toMatchObject({ name: "office2", imap_port: 993, smtp_port: 587, imap_security: "tls", smtp_security: "starttls", login: "", ca_file: "" });
+    expect($("#test-now").textContent).toBe("Testing…");
+    ipc.emit("stage", { mailbox: "office2", stage: "connect", protocol: "smtp", state: "started", ms: 0 });
+    ipc.emit("stage", { mailbox: "office", stage: "connect", protocol: "imap", state: "started", ms: 0 });
+    ipc.emit("stage", { mailbox: "office2", stage: "send", protocol: "smtp", state: "ok", ms: 300 });
+    const steps = $$("#test-stages li");
+    expect(steps.map((li) => li.dataset.stage)).toEqual(["connect", "send", "receive"]);
+    expect(steps[2].textContent).toContain("Waiting for the canary…");
+    finish(OK_RESULT);
+    await flush();
+    expect($("#test-result").hidden).toBe(false);
+    expect($("#test-result").dataset.state).toBe("ok");
+    expect($("#test-result").textContent).toContain("Mail is flowing: the canary was found in INBOX after 2.1 s");
+    expect($("#test-now").textContent).toBe("Test now");
+  });
+
+  it("shows a failed test's summary, action and the server's reply as text", async () => {
+    await openWizard({
+      test_mailbox: () => ({
+        state: "critical", category: "auth_failed", summary: "The password was refused.", action: "Check the password.",
+        latency_ms: null, folder: null,
+        stages: [{ stage: "auth", protocol: "smtp", ok: false, ms: 80, detail: "535 5.7.8 <b>bad</b> credentials" }],
+      }),
+    });
+    fillValid();
+    $("#test-now").click();
+    await flush();
+    const box = $("#test-result");
+    expect(box.dataset.state).toBe("critical");
+    expect($(".summary", box).textContent).toBe("The password was refused.");
+    expect($(".action", box).textContent).toBe("Check the password.");
+    expect($("pre.detail", box).textContent).toBe("535 5.7.8 <b>bad</b> credentials");
+    expect(box.querySelector("b")).toBeNull();
+  });
+
+  it("saves, shows the new card and forgets the password", async () => {
+    const { ipc } = await openWizard({
+      add_mailbox: ({ form }: { form: MailboxForm }) => [card("office"), card("sales"), card(form.name, { state: "waiting", checked_at_ms: null })],
+    });
+    fillValid();
+    $("#save").click();
+    await flush();
+    expect(ipc.argsOf("add_mailbox")[0].form.password).toBe("correct horse battery staple");
+    expect($("#view-status").hidden).toBe(false);
+    expect($('.card[data-mailbox="office2"]').dataset.state).toBe("waiting");
+    expect(input("password").value).toBe("");
+    expect(input("name").value).toBe("");
+    expect(document.body.innerHTML).not.toContain("correct horse");
+    expect(ipc.argsOf("cancel_add")).toEqual([]);
+  });
+
+  it("after saving, forgets the passwords of other names tested on the way", async () => {
+    const { ipc } = await openWizard({
+      test_mailbox: () => OK_RESULT,
+      cancel_add: () => null,
+      add_mailbox: ({ form }) => [card("office"), card("sales"), card(form.name, { state: "waiting", checked_at_ms: null })],
+    });
+    fillValid();
+    type(input("name"), "ofice2");
+    $("#test-now").click();
+    await flush();
+    type(input("name"), "office2");
+    $("#test-now").click();
+    await flush();
+    $("#save").click();
+    await flush();
+    expect(ipc.argsOf("cancel_add")).toEqual([{ name: "ofice2" }]);
+  });
+
+  it("cancel forgets a password a test stored, and clears the form", async () => {
+    const { ipc } = await openWizard({ test_mailbox: () => OK_RESULT, cancel_add: () => null });
+    fillValid();
+    $("#test-now").click();
+    await flush();
+    $("#cancel").click();
+    await flush();
+    expect(ipc.argsOf("cancel_add")).toEqual([{ name: "office2" }]);
+    expect(input("password").value).toBe("");
+    expect($("#test-result").hidden).toBe(true);
+    expect($("#view-status").hidden).toBe(false);
+    // Every name tested is forgotten, not only the last; a saved one is kept.
+    $('nav button[data-view="add"]').click();
+    fillValid();
+    $("#test-now").click();
+    await flush();
+    type(input("name"), "office3");
+    $("#test-now").click();
+    await flush();
+    $("#cancel").click();
+    await flush();
+    expect(ipc.argsOf("cancel_add").slice(1)).toEqual([{ name: "office2" }, { name: "office3" }]);
+    // Without a test there is nothing to forget.
+    $('nav button[data-view="add"]').click();
+    $("#cancel").click();
+    await flush();
+    expect(ipc.argsOf("cancel_add")).toHaveLength(3);
+  });
+});
