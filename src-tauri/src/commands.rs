@@ -24,12 +24,35 @@ use crate::host::{self, Card, IpcError, Shared, now_ms};
 
 type Answer<T> = Result<T, IpcError>;
 
+/// Restarts the monitor with what was just saved; says what could not be applied.
+async fn apply(app: &AppHandle) -> Answer<()> {
+    match host::restart(app).await {
+        Ok(left_out) if left_out.is_empty() => Ok(()),
+        Ok(left_out) => Err(IpcError::new(
+            "partly",
+            format!("saved; but {}", left_out.join("; ")),
+        )),
+        Err(why) => Err(IpcError::new(
+            "monitor",
+            format!("saved, but the monitoring cannot run: {why}"),
+        )),
+    }
+}
+
 fn store_err(e: impl std::fmt::Display) -> IpcError {
     IpcError::new("store", e.to_string())
 }
 
 fn lang_of(shared: &Shared) -> Lang {
     shared.lang()
+}
+
+/// Held while the config file is read, changed and replaced, so that two saves at once
+/// (the runbook and the settings) do not undo each other.
+static CONFIG_EDITS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn edit_lock() -> std::sync::MutexGuard<'static, ()> {
+    CONFIG_EDITS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Runs blocking work (the keyring, the database) off the async workers.
@@ -312,12 +335,20 @@ async fn keep_password(name: MailboxName, password: SecretString) -> Answer<()> 
     .await
 }
 
+/// Refuses a name already in use, in the window or in the config file (another program may
+/// have added it): its password in the keyring must never be overwritten.
 fn refuse_existing(shared: &Shared, name: &str) -> Answer<()> {
-    if shared
-        .cards
-        .lock()
-        .expect("not poisoned")
-        .contains_key(name)
+    let in_config = shared
+        .load_config()?
+        .mailboxes
+        .keys()
+        .any(|n| n.as_str() == name);
+    if in_config
+        || shared
+            .cards
+            .lock()
+            .expect("not poisoned")
+            .contains_key(name)
     {
         return Err(IpcError::field(
             "name",
@@ -396,6 +427,7 @@ pub async fn add_mailbox(app: AppHandle, form: MailboxForm) -> Answer<Vec<Card>>
     }
     let path = shared.paths()?.config.clone();
     blocking(move || {
+        let _edit = edit_lock();
         config_file::add_mailbox(&path, &mb).map_err(|e| match e {
             config_file::ConfigFileError::Exists { .. } => IpcError::field(
                 "name",
@@ -410,7 +442,8 @@ pub async fn add_mailbox(app: AppHandle, form: MailboxForm) -> Answer<Vec<Card>>
         .lock()
         .expect("not poisoned")
         .remove(form.name.trim());
-    host::restart(&app).await;
+    // A monitor that cannot run is shown as such (the tray, the status screen).
+    let _ = host::restart(&app).await;
     Ok(shared.card_list())
 }
 
@@ -421,6 +454,7 @@ pub async fn remove_mailbox(app: AppHandle, mailbox: String) -> Answer<Vec<Card>
     let name = MailboxName::new(&mailbox).map_err(|m| IpcError::field("mailbox", m))?;
     let path = shared.paths()?.config.clone();
     blocking(move || {
+        let _edit = edit_lock();
         let mb = config_file::remove_mailbox(&path, &name).map_err(|e| match e {
             config_file::ConfigFileError::NoSuchMailbox { .. } => {
                 IpcError::new("not_found", format!("there is no mailbox named \"{name}\""))
@@ -433,7 +467,8 @@ pub async fn remove_mailbox(app: AppHandle, mailbox: String) -> Answer<Vec<Card>
         Ok(())
     })
     .await?;
-    host::restart(&app).await;
+    // A monitor that cannot run is shown as such (the tray, the status screen).
+    let _ = host::restart(&app).await;
     Ok(shared.card_list())
 }
 
@@ -461,6 +496,24 @@ pub async fn cancel_add(app: AppHandle, name: String) -> Answer<()> {
             .map_err(|e| IpcError::new("keyring", e.to_string()))
     })
     .await
+}
+
+/// Forgets the passwords that wizard tests stored for mailboxes that were never saved (the
+/// window was closed, or the app quits, without Save or Cancel).
+pub fn forget_tested(app: &AppHandle) {
+    let shared = app.state::<Shared>();
+    let names = std::mem::take(&mut *shared.tested.lock().expect("not poisoned"));
+    let Ok(config) = shared.load_config() else {
+        return;
+    };
+    for name in names {
+        if config.mailboxes.keys().any(|n| n.as_str() == name) {
+            continue;
+        }
+        if let Ok(n) = MailboxName::new(&name) {
+            let _ = secrets::delete_password(&n);
+        }
+    }
 }
 
 fn days_field(days: u32) -> Answer<u64> {
@@ -704,7 +757,7 @@ pub async fn save_runbook(app: AppHandle, runbook: RunbookForm) -> Answer<()> {
     ];
     let mut edits = Vec::new();
     for (key, value) in fields {
-        if value.len() > 4000 || value.contains('\0') {
+        if value.chars().count() > 4000 || value.contains('\0') {
             return Err(IpcError::field(key, "at most 4000 characters"));
         }
         let v = value.trim();
@@ -717,13 +770,13 @@ pub async fn save_runbook(app: AppHandle, runbook: RunbookForm) -> Answer<()> {
     }
     let path = shared.paths()?.config.clone();
     blocking(move || {
+        let _edit = edit_lock();
         config_file::set(&path, &edits)
             .map(|_| ())
             .map_err(|e| IpcError::new("config", e.to_string()))
     })
     .await?;
-    host::restart(&app).await;
-    Ok(())
+    apply(&app).await
 }
 
 /// The channels alerts go to, as the monitor has them.
@@ -881,10 +934,10 @@ pub async fn save_settings(app: AppHandle, settings: SettingsForm) -> Answer<Set
             "from 0 (never) to 168 hours",
         ));
     }
-    if s.renotify_hours > 168 {
+    if s.renotify_hours > 720 {
         return Err(IpcError::field(
             "renotify_hours",
-            "from 0 (never) to 168 hours",
+            "from 0 (never) to 720 hours",
         ));
     }
     let lang = match s.lang.as_str() {
@@ -961,13 +1014,34 @@ pub async fn save_settings(app: AppHandle, settings: SettingsForm) -> Answer<Set
             },
         ),
     ];
+    // Only what was changed is written: the form shows spans in whole minutes and hours,
+    // and writing back a value read rounded ("30m" shown as 0 h) would change it.
+    let before = settings_of(&app)?;
+    let changed = [
+        s.lang != before.lang,
+        s.interval_minutes != before.interval_minutes,
+        s.attachments_every_hours != before.attachments_every_hours,
+        metrics != before.metrics_addr,
+        s.notify != before.notify,
+        var != before.webhook_env,
+        s.webhook_format != before.webhook_format,
+        s.renotify_hours != before.renotify_hours,
+    ];
+    let edits: Vec<_> = edits
+        .into_iter()
+        .zip(changed)
+        .filter_map(|(e, c)| c.then_some(e))
+        .collect();
     let path = app.state::<Shared>().paths()?.config.clone();
-    blocking(move || {
-        config_file::set(&path, &edits)
-            .map(|_| ())
-            .map_err(|e| IpcError::new("config", e.to_string()))
-    })
-    .await?;
+    if !edits.is_empty() {
+        blocking(move || {
+            let _edit = edit_lock();
+            config_file::set(&path, &edits)
+                .map(|_| ())
+                .map_err(|e| IpcError::new("config", e.to_string()))
+        })
+        .await?;
+    }
     let launcher = app.autolaunch();
     let switched = if s.start_at_login {
         launcher.enable()
@@ -983,6 +1057,6 @@ pub async fn save_settings(app: AppHandle, settings: SettingsForm) -> Answer<Set
             format!("cannot change starting at login: {e}"),
         ));
     }
-    host::restart(&app).await;
+    apply(&app).await?;
     settings_of(&app)
 }

@@ -240,7 +240,10 @@ fn cards_for(config: &Config, store: Option<&Store>) -> BTreeMap<String, Card> {
 /// (Re)starts the monitor with the config file as it is now: the running one is stopped and
 /// waited for first (it holds the data directory's lock). Any failure is shown as the
 /// monitor's trouble.
-pub async fn restart(app: &AppHandle) {
+///
+/// Answers what was left out (a webhook whose variable is not set, a metrics address in
+/// use: monitoring goes on without them), or why the monitor cannot run at all.
+pub async fn restart(app: &AppHandle) -> Result<Vec<String>, String> {
     let shared = app.state::<Shared>();
     let mut running = shared.running.lock().await;
     if let Some(r) = running.take() {
@@ -248,20 +251,35 @@ pub async fn restart(app: &AppHandle) {
         let _ = r.done.await;
         if let Some(m) = r.metrics {
             m.abort();
+            // The listener is closed only once the task is gone.
+            let _ = m.await;
         }
     }
     *shared.commands.lock().expect("not poisoned") = None;
-    match start(app).await {
-        Ok(r) => {
-            *running = Some(r);
-            set_trouble(app, None);
-        }
-        Err(why) => set_trouble(app, Some(why)),
-    }
+    let started = start(app).await;
+    // The cards first: the window takes them as a fresh start, then any trouble.
     let _ = app.emit("cards", shared.card_list());
+    match started {
+        Ok((r, left_out)) => {
+            *running = Some(r);
+            // A pause outlives the restart.
+            let until = *shared.paused_until.lock().expect("not poisoned");
+            if let Some(until_ms) = until.filter(|&t| t > now_ms()) {
+                let _ = shared.tell(MonitorCommand::Pause { until_ms });
+            }
+            for w in &left_out {
+                tracing::warn!("{w}");
+            }
+            Ok(left_out)
+        }
+        Err(why) => {
+            set_trouble(app, Some(why.clone()));
+            Err(why)
+        }
+    }
 }
 
-async fn start(app: &AppHandle) -> Result<Running, String> {
+async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
     let shared = app.state::<Shared>();
     let paths = shared.paths().map_err(|e| e.message)?.clone();
     let config = config_file::load(&paths.config).map_err(|e| e.to_string())?;
@@ -282,7 +300,17 @@ async fn start(app: &AppHandle) -> Result<Running, String> {
     // The app shows notifications unless the config turns them off.
     let mut alerts = config.alerts.clone();
     alerts.notify = config.alerts.notify.or(Some(true));
-    let channels = Channels::from_settings(&alerts)?;
+    let mut left_out = Vec::new();
+    // A channel that cannot work now (its variable is not set where the app was started)
+    // must not stop the monitoring: it goes on without that channel.
+    let channels = match Channels::from_settings(&alerts) {
+        Ok(c) => c,
+        Err(e) => {
+            left_out.push(format!("alerts go out without the webhook: {e}"));
+            alerts.webhook_env = None;
+            Channels::from_settings(&alerts)?
+        }
+    };
     let metrics_addr = config.monitor.metrics_addr();
     let handle = app.clone();
     let progress = Progress::new(move |ev| {
@@ -319,12 +347,13 @@ async fn start(app: &AppHandle) -> Result<Running, String> {
         watch: Some(Default::default()),
     };
     let metrics = match (metrics_addr, opts.metrics.clone()) {
-        (Some(addr), Some(m)) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| format!("metrics at {addr}: cannot listen there: {e}"))?;
-            Some(tauri::async_runtime::spawn(metrics::serve(listener, m)))
-        }
+        (Some(addr), Some(m)) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => Some(tauri::async_runtime::spawn(metrics::serve(listener, m))),
+            Err(e) => {
+                left_out.push(format!("no metrics: cannot listen at {addr}: {e}"));
+                None
+            }
+        },
         _ => None,
     };
     let mailboxes: Vec<_> = config.mailboxes.values().cloned().collect();
@@ -338,6 +367,9 @@ async fn start(app: &AppHandle) -> Result<Running, String> {
         }
     });
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    // Cleared before the monitor runs, so that a failure of its own (another monitor holds
+    // the data directory) is what stays shown.
+    set_trouble(app, None);
     let handle = app.clone();
     let data = paths.data.clone();
     let done = tauri::async_runtime::spawn(async move {
@@ -349,11 +381,14 @@ async fn start(app: &AppHandle) -> Result<Running, String> {
             set_trouble(&handle, Some(e.to_string()));
         }
     });
-    Ok(Running {
-        stop,
-        done,
-        metrics,
-    })
+    Ok((
+        Running {
+            stop,
+            done,
+            metrics,
+        },
+        left_out,
+    ))
 }
 
 fn on_event(app: &AppHandle, ev: MonitorEvent) {

@@ -50,6 +50,7 @@ pub(crate) fn open_window(app: &AppHandle, view: Option<&str>) {
                 serde_json::json!({"view": v, "mailbox": null, "at_ms": null}),
             );
         }
+        let _ = w.unminimize();
         let _ = w.set_focus();
         return;
     }
@@ -317,7 +318,9 @@ fn main() {
                 .build(app)?;
             if trouble.is_none() {
                 let h = handle.clone();
-                tauri::async_runtime::spawn(async move { host::restart(&h).await });
+                tauri::async_runtime::spawn(async move {
+                    let _ = host::restart(&h).await;
+                });
             } else {
                 refresh_tray(&handle);
             }
@@ -328,13 +331,17 @@ fn main() {
         })
         .build(tauri::generate_context!("../tauri.conf.json"))
         .expect("the Tauri application could not be built");
-    app.run(|_, event| {
+    app.run(|app, event| match event {
         // Closing the last window leaves the app in the tray; only Quit ends it.
-        if let RunEvent::ExitRequested {
+        RunEvent::ExitRequested {
             api, code: None, ..
-        } = event
-        {
-            api.prevent_exit();
+        } => api.prevent_exit(),
+        // A wizard left open with a tested, unsaved mailbox leaves no password behind.
+        RunEvent::WindowEvent {
+            event: tauri::WindowEvent::Destroyed,
+            ..
         }
+        | RunEvent::Exit => commands::forget_tested(app),
+        _ => {}
     });
 }

@@ -235,6 +235,9 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
 
     // A drill through the real channels, acknowledged in the window, with the runbook.
     app.click("nav button[data-view='drill']");
+    app.wait_until("the runbook loaded", |a| {
+        a.visible("form#runbook[data-loaded]")
+    });
     app.set_value("#runbook textarea[name='contact']", "Sato, 090-1234-5678");
     app.click("#save-runbook");
     app.wait_text("#runbook-saved", Duration::from_secs(30), |t| !t.is_empty());
@@ -264,15 +267,10 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
 
     // Settings: saved to the config file, start at login through the desktop's autostart.
     app.click("nav button[data-view='settings']");
-    // The form is filled from the config first (the default interval).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.execute(
-        "return document.querySelector(\"#settings input[name='interval_minutes']\").value;",
-    ) != "5"
-    {
-        assert!(Instant::now() < deadline, "the settings never loaded");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // The form is filled from the config first.
+    app.wait_until("the settings loaded", |a| {
+        a.visible("form#settings[data-loaded]")
+    });
     app.set_value("#settings input[name='interval_minutes']", "10");
     app.execute(
         "const c = document.querySelector(\"#settings input[name='start_at_login']\"); \

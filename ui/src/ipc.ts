@@ -7,8 +7,9 @@ export type Lang = "en" | "ja";
 export type Security = "tls" | "starttls" | "plain";
 export type StageName = "dns" | "connect" | "tls" | "auth" | "send" | "receive" | "verify" | "cleanup";
 
-/** Every command's error: a kind (`invalid`, `not_found`, `exists`, `keyring`, `config`,
- * `monitor`, `store`, `io`) and a message in plain words, in the app's language. For
+/** Every command's error: a kind (`invalid`, `not_found`, `keyring`, `config`, `monitor`,
+ * `store`, `io`, `alert` when an alert channel failed, `partly` when settings were saved
+ * but something could not be applied) and a message in plain words (today in English). For
  * `invalid`, `field` names the form field at fault (the same names as in MailboxForm). */
 export interface IpcError {
   kind: string;
@@ -21,7 +22,7 @@ export interface Card {
   mailbox: string;
   address: string;
   state: State;
-  /** Category of the latest finding (`ok`, `auth_failed`, `junk_placement`...), "" before. */
+  /** Category of the latest finding (`ok`, `auth_failed`, `junk`, `send_blocked`...), "" before. */
   category: string;
   summary: string;
   action: string;
@@ -54,8 +55,8 @@ export interface StageEvent {
   ms: number;
 }
 
-/** A provider preset for the wizard (`presets()`). Hosts may hold `{domain}`, replaced by
- * the part of the address after `@` (rental servers); `host_hint` then explains. */
+/** A provider preset for the wizard (`presets()`). A host may be a placeholder (Xserver's
+ * `svNNNN.xserver.jp`) that the note explains. */
 export interface Preset {
   id: string;
   name: string;
@@ -212,7 +213,8 @@ export interface Settings {
   webhook_format: "json" | "slack" | "teams";
   /** Re-notify while a problem lasts, in hours (0: never). */
   renotify_hours: number;
-  /** Serve Prometheus metrics at this loopback address ("" for off), e.g. 127.0.0.1:9898. */
+  /** Serve Prometheus metrics at this address ("" for off), e.g. 127.0.0.1:9898 (another
+   * address lets other computers read them). */
   metrics_addr: string;
   start_at_login: boolean;
 }

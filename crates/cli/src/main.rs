@@ -683,6 +683,7 @@ fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
         concurrency: a.concurrency as usize,
         hook: channels.hook,
         desktop: channels.desktop,
+        on_click: None,
         webhook: channels.webhook,
         metrics: (metrics_addr.is_some() || a.push_env.is_some()).then(Metrics::new),
         runbook: config.runbook.clone(),

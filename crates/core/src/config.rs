@@ -665,6 +665,14 @@ impl MonitorSettings {
     }
 }
 
+/// Whether `s` can name an environment variable (`OFFICE_WEBHOOK`).
+pub fn is_env_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.bytes().all(|b| b == b'_' || b.is_ascii_alphanumeric())
+}
+
 /// Days of history kept when the config does not say.
 pub const DEFAULT_RETENTION_DAYS: u32 = 400;
 
@@ -790,6 +798,17 @@ impl Config {
                             message: "must be a span such as \"30m\", \"4h\" or \"1d\"".into(),
                         });
                     }
+                    if let Some(v) = &config.alerts.webhook_env
+                        && !is_env_name(v)
+                    {
+                        // Never repeated: a URL with its token is a likely mistake here.
+                        return Err(ConfigError::Global {
+                            field: "alerts.webhook_env".into(),
+                            message: "must be the NAME of an environment variable that holds \
+                                      the webhook's URL (letters, digits, _), never the URL"
+                                .into(),
+                        });
+                    }
                     if let Some(f) = &config.alerts.webhook_format
                         && !["json", "slack", "teams"].contains(&f.as_str())
                     {
@@ -832,6 +851,18 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_webhook_url_in_place_of_its_variable_is_refused_unrepeated() {
+        let url = "https://hooks.slack.com/services/T000/B000/secret-token";
+        let err = Config::parse(&format!("[alerts]\nwebhook_env = \"{url}\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("alerts.webhook_env"), "{err}");
+        assert!(!err.contains("secret-token"), "{err}");
+        assert!(Config::parse("[alerts]\nwebhook_env = \"OFFICE_HOOK\"\n").is_ok());
+        assert!(!is_env_name("9LIVES") && !is_env_name("") && is_env_name("_X1"));
+    }
 
     #[test]
     fn endpoint_defaults() {

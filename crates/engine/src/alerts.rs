@@ -313,6 +313,10 @@ pub struct DesktopNotifier {
     on_click: Option<OnClick>,
 }
 
+/// Notifications waiting for a click now, and at most.
+static WAITING_CLICKS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+const MAX_WAITING_CLICKS: usize = 16;
+
 /// What to do when someone clicks a notification: called with its alert (on a thread of its
 /// own, where the platform tells clicks: the freedesktop notification service).
 #[derive(Clone)]
@@ -423,11 +427,34 @@ impl DesktopNotifier {
                 .summary(&title)
                 .body(&body)
                 .urgency(urgency);
+            // Each clickable notification has a thread waiting for its click until it is
+            // closed; a desktop that keeps notifications forever would pile them up, so only
+            // so many wait at once (the rest are shown without the click).
+            let on_click = on_click.filter(|_| {
+                WAITING_CLICKS
+                    .fetch_update(
+                        std::sync::atomic::Ordering::SeqCst,
+                        std::sync::atomic::Ordering::SeqCst,
+                        |n| (n < MAX_WAITING_CLICKS).then_some(n + 1),
+                    )
+                    .is_ok()
+            });
             if on_click.is_some() {
                 // "default" is the click on the notification itself.
                 n.action("default", open);
             }
-            let shown = n.show().map_err(|e| e.to_string())?;
+            let release = || {
+                WAITING_CLICKS.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            };
+            let shown = match n.show() {
+                Ok(shown) => shown,
+                Err(e) => {
+                    if on_click.is_some() {
+                        release();
+                    }
+                    return Err(e.to_string());
+                }
+            };
             #[cfg(all(unix, not(target_os = "macos")))]
             if let Some(f) = on_click {
                 // Waiting for the click blocks until the notification is closed or clicked.
@@ -436,11 +463,15 @@ impl DesktopNotifier {
                         if action == "default" {
                             (f.0)(&alert);
                         }
-                    })
+                    });
+                    release();
                 });
             }
             #[cfg(not(all(unix, not(target_os = "macos"))))]
-            let _ = (shown, on_click, alert);
+            if on_click.is_some() {
+                let _ = (shown, alert);
+                release();
+            }
             Ok(true)
         })
         .await

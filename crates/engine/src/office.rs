@@ -206,7 +206,7 @@ const CSV_STAGES: &[(Protocol, Stage)] = &[
 
 fn csv_field(s: &str) -> String {
     // A leading = + - @ would be run as a formula by a spreadsheet: quote it as text.
-    let formula = s.starts_with(['=', '+', '-', '@']);
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
     if formula || s.contains([',', '"', '\n', '\r']) {
         let s = if formula {
             format!("'{s}")

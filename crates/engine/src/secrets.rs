@@ -15,6 +15,15 @@ use secrecy::{ExposeSecret, SecretString};
 
 /// The keyring service under which Mail Canary stores its entries.
 pub const KEYRING_SERVICE: &str = "mailcanary";
+
+/// The service actually used: `MAILCANARY_KEYRING_SERVICE` when set (a demo or a second
+/// install keeps its passwords apart), else [`KEYRING_SERVICE`].
+pub fn keyring_service() -> String {
+    std::env::var("MAILCANARY_KEYRING_SERVICE")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| KEYRING_SERVICE.to_string())
+}
 const KEY_ENTRY: &str = "install-key";
 const KEY_FILE: &str = "install.key";
 
@@ -75,7 +84,7 @@ fn keyring_error(e: keyring::Error) -> SecretError {
 }
 
 fn entry(user: &str) -> Result<keyring::Entry, SecretError> {
-    keyring::Entry::new(KEYRING_SERVICE, user).map_err(keyring_error)
+    keyring::Entry::new(&keyring_service(), user).map_err(keyring_error)
 }
 
 fn mailbox_entry_name(name: &str) -> String {

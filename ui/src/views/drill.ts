@@ -197,6 +197,8 @@ export class DrillView implements View {
   private fillRunbook(r: Runbook): void {
     const form = byId<HTMLFormElement>(this.section, "runbook");
     for (const n of RUNBOOK_FIELDS) (form.elements.namedItem(n) as HTMLTextAreaElement).value = r[n];
+    // Says the form holds the saved runbook (end-to-end tests wait for it before typing).
+    form.dataset.loaded = "true";
   }
 
   private upsert(drill: Drill): void {

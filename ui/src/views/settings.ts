@@ -85,6 +85,8 @@ export class SettingsView implements View {
 
   private fill(s: Settings): void {
     const f = this.form;
+    // Says the form holds the saved settings (end-to-end tests wait for it before typing).
+    f.dataset.loaded = "true";
     const el = (n: string) => f.elements.namedItem(n) as HTMLInputElement;
     for (const n of NUMBERS) el(n).value = String(s[n]);
     for (const n of TEXTS) el(n).value = s[n];
