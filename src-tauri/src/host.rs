@@ -22,15 +22,116 @@ use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager};
 
 /// An error as the window sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct IpcError {
-    /// `invalid`, `not_found`, `exists`, `keyring`, `config`, `monitor`, `store`, `io`.
+    /// `invalid`, `not_found`, `keyring`, `config`, `monitor`, `store`, `io`, `alert`, `partly`.
     pub kind: &'static str,
-    /// In plain words.
+    /// In plain words (English; the window gets it in its language where there are words).
     pub message: String,
     /// The form field at fault, for `invalid`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'static str>,
+}
+
+/// The window's language, for error messages (the app speaks one language at a time).
+static JAPANESE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The Japanese of the app's own messages; `None` for what comes from elsewhere (a server's
+/// reply, a file name, the engine's errors), which is shown as it is.
+fn japanese(message: &str) -> Option<String> {
+    const FIXED: &[(&str, &str)] = &[
+        (
+            "a pause lasts from 1 to 1440 minutes",
+            "一時停止は 1〜1440 分です。",
+        ),
+        ("type the server's name", "サーバー名を入力してください。"),
+        (
+            "type only the server's name, such as imap.example.jp (no https://, no spaces)",
+            "imap.example.jp のように、サーバー名だけを入力してください（https:// や空白は不要です）。",
+        ),
+        (
+            "a port is a number from 1 to 65535",
+            "ポート番号は 1〜65535 の数字です。",
+        ),
+        (
+            "choose TLS or STARTTLS (Mail Canary never sends a password unencrypted)",
+            "TLS か STARTTLS を選んでください（Mail Canary は暗号化せずにパスワードを送りません）。",
+        ),
+        (
+            "give the full path of a certificate file (PEM) that exists",
+            "存在する証明書ファイル (PEM) のフルパスを入力してください。",
+        ),
+        (
+            "a password is one line of at most 1024 characters",
+            "パスワードは 1 行、1024 文字までです。",
+        ),
+        (
+            "type the mailbox's password",
+            "メールボックスのパスワードを入力してください。",
+        ),
+        ("from 1 to 400 days", "1〜400 日の範囲です。"),
+        ("at most 4000 characters", "4000 文字までです。"),
+        ("from 1 to 1440 minutes", "1〜1440 分の範囲です。"),
+        (
+            "from 0 (never) to 168 hours",
+            "0（しない）〜168 時間の範囲です。",
+        ),
+        (
+            "from 0 (never) to 720 hours",
+            "0（しない）〜720 時間の範囲です。",
+        ),
+        (
+            "an address with a port, such as 127.0.0.1:9898",
+            "127.0.0.1:9898 のように、ポート番号付きのアドレスを入力してください。",
+        ),
+        (
+            "the NAME of an environment variable (capitals, digits, _) that holds the webhook's URL, not the URL itself",
+            "Webhook の URL を入れた環境変数の「名前」（大文字・数字・_）を入力してください。URL そのものではありません。",
+        ),
+        ("the monitor is not running", "監視が動いていません。"),
+    ];
+    if let Some((_, ja)) = FIXED.iter().find(|(en, _)| *en == message) {
+        return Some(ja.to_string());
+    }
+    let quoted = |rest: &str| rest.split('"').nth(1).map(str::to_string);
+    if let Some(rest) = message.strip_prefix("there is already a mailbox named ") {
+        let name = quoted(rest)?;
+        return Some(format!(
+            "「{name}」という名前のメールボックスはすでにあります。別の名前にしてください。"
+        ));
+    }
+    if let Some(rest) = message.strip_prefix("there is no mailbox named ") {
+        let name = quoted(rest)?;
+        return Some(format!(
+            "「{name}」という名前のメールボックスはありません。"
+        ));
+    }
+    if let Some(why) = message.strip_prefix("saved, but the monitoring cannot run: ") {
+        return Some(format!("保存しましたが、監視を始められません: {why}"));
+    }
+    if let Some(what) = message.strip_prefix("saved; but ") {
+        return Some(format!(
+            "保存しましたが、反映できないものがあります: {what}"
+        ));
+    }
+    None
+}
+
+impl Serialize for IpcError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let message = if JAPANESE.load(std::sync::atomic::Ordering::Relaxed) {
+            japanese(&self.message).unwrap_or_else(|| self.message.clone())
+        } else {
+            self.message.clone()
+        };
+        let mut st = s.serialize_struct("IpcError", 3)?;
+        st.serialize_field("kind", self.kind)?;
+        st.serialize_field("message", &message)?;
+        if let Some(f) = self.field {
+            st.serialize_field("field", f)?;
+        }
+        st.end()
+    }
 }
 
 impl IpcError {
@@ -131,6 +232,7 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(paths: Option<Paths>, lang: Lang, trouble: Option<String>) -> Shared {
+        JAPANESE.store(lang == Lang::Ja, std::sync::atomic::Ordering::Relaxed);
         Shared {
             paths,
             lang: Mutex::new(lang),
@@ -146,6 +248,12 @@ impl Shared {
 
     pub fn lang(&self) -> Lang {
         *self.lang.lock().expect("not poisoned")
+    }
+
+    /// Speaks `lang` from now on.
+    pub fn set_lang(&self, lang: Lang) {
+        *self.lang.lock().expect("not poisoned") = lang;
+        JAPANESE.store(lang == Lang::Ja, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn paths(&self) -> Result<&Paths, IpcError> {
@@ -284,7 +392,7 @@ async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
     let paths = shared.paths().map_err(|e| e.message)?.clone();
     let config = config_file::load(&paths.config).map_err(|e| e.to_string())?;
     let lang = language(&config);
-    *shared.lang.lock().expect("not poisoned") = lang;
+    shared.set_lang(lang);
     let data = paths.data.clone();
     // The keyring and the database answer slowly at times: not on the app's main thread.
     let (key, store) = tauri::async_runtime::spawn_blocking(move || {

@@ -304,12 +304,16 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
     app.wait_text(CARD, Duration::from_secs(30), |t| t.contains("正常"));
     app.screenshot("9-status-japanese");
 
-    // A command with a mailbox that does not exist is refused with a kind and a message.
+    // A command with a mailbox that does not exist is refused with a kind and a message, in
+    // the window's language.
     let refused = app.execute_async(
         "const done = arguments[0]; window.__TAURI__.core.invoke('check_now', {mailbox: 'nobody'})\
          .then(() => done('accepted'), (e) => done(e.kind + ': ' + e.message));",
     );
-    assert_eq!(refused, "not_found: there is no mailbox named \"nobody\"");
+    assert_eq!(
+        refused,
+        "not_found: 「nobody」という名前のメールボックスはありません。"
+    );
 
     // The password is nowhere but in the keyring: not in the config, the history, the
     // exported report, nor anything else the app wrote.

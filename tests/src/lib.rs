@@ -1087,9 +1087,15 @@ impl AppDriver {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let answer = match http_request(port, "POST", "/session", &caps.to_string()) {
-            Ok((200, body)) => body,
-            other => panic!("no WebDriver session: {other:?}"),
+        // (No answer at all: asked again, as in `call`.)
+        let mut tries = 0;
+        let answer = loop {
+            tries += 1;
+            match http_request(port, "POST", "/session", &caps.to_string()) {
+                Ok((200, body)) => break body,
+                Ok((0, _)) if tries < 3 => std::thread::sleep(Duration::from_millis(200)),
+                other => panic!("no WebDriver session: {other:?}"),
+            }
         };
         let v: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
         d.session = v["value"]["sessionId"]
@@ -1101,17 +1107,16 @@ impl AppDriver {
 
     fn call(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
         let path = format!("/session/{}{path}", self.session);
-        // A request at times comes back with no answer at all (the connection closed between
-        // tauri-driver and WebKitWebDriver). Requests that can be repeated without harm (all
-        // but clicks: finding, reading, scripts that set what they set) are asked again;
-        // a click is not repeated, its caller checks its effect.
-        let looks = !path.ends_with("/click");
+        // A request at times comes back with no answer at all: tauri-driver forwards it over
+        // a pooled connection to WebKitWebDriver with hyper's retry of canceled requests off,
+        // so when WebKitWebDriver has just closed that connection (the keep-alive race), the
+        // request never reaches it and tauri-driver drops ours. It is asked again.
         let mut tries = 0;
         let (code, answer) = loop {
             let got = http_request(self.port, method, &path, &body.to_string())
                 .expect("WebDriver answers");
             tries += 1;
-            if got.0 != 0 || !looks || tries == 3 {
+            if got.0 != 0 || tries == 3 {
                 break got;
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -1203,7 +1208,13 @@ impl AppDriver {
     pub fn wait_until(&self, what: &str, pred: impl Fn(&AppDriver) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !pred(self) {
-            assert!(Instant::now() < deadline, "never: {what}");
+            if Instant::now() >= deadline {
+                self.screenshot("failure");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never: {what} (see target/test-artifacts/app/failure.png)"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -1256,9 +1267,13 @@ impl AppDriver {
             {
                 return t.clone();
             }
+            if Instant::now() >= deadline {
+                // What the window showed, for whoever looks into the failure.
+                self.screenshot("failure");
+            }
             assert!(
                 Instant::now() < deadline,
-                "{css}: text {t:?} never as wanted"
+                "{css}: text {t:?} never as wanted (see target/test-artifacts/app/failure.png)"
             );
             std::thread::sleep(Duration::from_millis(100));
         }
