@@ -176,6 +176,21 @@ fn summary_line(cards: &BTreeMap<String, Card>, lang: Lang) -> String {
     }
 }
 
+/// The tooltip: the summary and when the latest check ran ("All 2 mailboxes healthy — last
+/// check 10:32").
+fn tooltip(summary: &str, cards: &BTreeMap<String, Card>, lang: Lang) -> String {
+    let Some(last) = cards.values().filter_map(|c| c.checked_at_ms).max() else {
+        return summary.to_string();
+    };
+    let local = last as i64 / 1000 + mailcanary_engine::local_utc_offset_secs() as i64;
+    let minutes = local.rem_euclid(86_400) / 60;
+    let at = format!("{:02}:{:02}", minutes / 60, minutes % 60);
+    match lang {
+        Lang::En => format!("{summary} — last check {at}"),
+        Lang::Ja => format!("{summary}（最終確認 {at}）"),
+    }
+}
+
 /// Brings the tray up to date: only when what it shows changed, so an open menu is not
 /// rebuilt under the user's pointer for nothing.
 pub(crate) fn refresh_tray(app: &AppHandle) {
@@ -191,6 +206,12 @@ pub(crate) fn refresh_tray(app: &AppHandle) {
     let Some(tray): Option<TrayIcon> = app.tray_by_id(TRAY_ID) else {
         return;
     };
+    // The tooltip tells the time of the latest check, so it follows every check.
+    let summary = match &trouble {
+        Some(t) => t.clone(),
+        None => summary_line(&cards, lang),
+    };
+    let _ = tray.set_tooltip(Some(tooltip(&summary, &cards, lang)));
     // A monitor that is not running must never look healthy.
     let state = match (&trouble, paused) {
         (Some(_), _) => "unknown",
@@ -214,11 +235,6 @@ pub(crate) fn refresh_tray(app: &AppHandle) {
         *last = shown;
     }
     let _ = tray.set_icon(Some(tray_icon(state)));
-    let summary = match &trouble {
-        Some(t) => t.clone(),
-        None => summary_line(&cards, lang),
-    };
-    let _ = tray.set_tooltip(Some(summary));
     if let Ok(menu) = tray_menu(app, &cards, lang, paused, trouble.as_deref()) {
         let _ = tray.set_menu(Some(menu));
     }
