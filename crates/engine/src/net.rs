@@ -52,11 +52,41 @@ impl AsyncRead for MailStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
+        let this = self.get_mut();
+        quick_ack(match this {
+            MailStream::Plain(s) => s,
+            MailStream::Tls(s) => s.get_ref().0,
+        });
+        match this {
             MailStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             MailStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
         }
     }
+}
+
+/// Asks Linux to acknowledge what arrives at once rather than after its delayed-ACK timer
+/// (the kernel drops back to delayed ACKs by itself, so it is asked before every read). A
+/// server whose small replies wait for the ACK of what it sent before (Nagle's algorithm:
+/// Postfix's EHLO reply after the TLS session ticket) then answers about 40 ms sooner.
+fn quick_ack(tcp: &TcpStream) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket descriptor borrowed for the call, and a c_int option value
+        // of the size given; a failure only leaves delayed ACKs as they were.
+        unsafe {
+            libc::setsockopt(
+                tcp.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_QUICKACK,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = tcp;
 }
 
 impl AsyncWrite for MailStream {
