@@ -802,6 +802,30 @@ fn sending_suspended_with_the_providers_notice_in_a_japanese_junk_folder() {
 }
 
 #[test]
+fn a_notice_in_inbox_is_found_in_the_open_inbox_and_left_alone() {
+    // A healthy round trip leaves INBOX open; the notice scan reads it there (no second
+    // EXAMINE) and must still see the newest messages, and touch none of them.
+    let s = setup("inboxnotice");
+    s.ms.deliver(USER, "INBOX", JP_NOTICE);
+    for _ in 0..3 {
+        s.ms.deliver(USER, "INBOX", PLAIN_MESSAGE);
+    }
+    let (r, report) = check_json(&s.cli, &[]);
+    assert_eq!(report["canary"]["folder"], "INBOX", "{report}");
+    assert_eq!(r.code, 1, "a notice is a warning: {r:?}");
+    let notices = report["notices"].as_array().unwrap();
+    assert_eq!(notices.len(), 1, "{report}");
+    assert_eq!(notices[0]["folder"], "INBOX");
+    assert_eq!(notices[0]["subject"], "【重要】メール送信停止のお知らせ");
+    let inbox = s.ms.messages(USER, "INBOX");
+    assert_eq!(inbox.len(), 4, "the canary gone, the rest kept: {inbox:?}");
+    assert!(
+        inbox.iter().all(|m| m.1.is_empty()),
+        "none marked: {inbox:?}"
+    );
+}
+
+#[test]
 fn ordinary_mail_is_not_a_notice() {
     let s = setup("nonotice");
     s.ms.deliver(USER, "INBOX", PLAIN_MESSAGE);
