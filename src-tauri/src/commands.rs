@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use mailcanary_engine::alerts::Alert;
 use mailcanary_engine::config_file::{self, Setting};
-use mailcanary_engine::core::Lang;
 use mailcanary_engine::core::config::{ConfigError, MailboxName, RawMailbox, SecretSource};
 use mailcanary_engine::core::report::StageRecord;
 use mailcanary_engine::core::stats::{CheckPoint, DayStats, Drill, Incident};
 use mailcanary_engine::monitor::MonitorCommand;
 use mailcanary_engine::office::{self, Channels, PageSpan};
-use mailcanary_engine::probe::{self, CheckOptions, History as ProbeHistory, Progress};
+use mailcanary_engine::probe::{self, CheckOptions, History as ProbeHistory};
 use mailcanary_engine::secrets;
 use mailcanary_engine::store::Store;
 use secrecy::SecretString;
@@ -43,10 +42,6 @@ fn store_err(e: impl std::fmt::Display) -> IpcError {
     IpcError::new("store", e.to_string())
 }
 
-fn lang_of(shared: &Shared) -> Lang {
-    shared.lang()
-}
-
 /// Held while the config file is read, changed and replaced, so that two saves at once
 /// (the runbook and the settings) do not undo each other.
 static CONFIG_EDITS: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -75,7 +70,7 @@ pub struct Overview {
 pub fn overview(shared: State<'_, Shared>) -> Overview {
     let paused = *shared.paused_until.lock().expect("not poisoned");
     Overview {
-        lang: lang_of(&shared).as_str(),
+        lang: shared.lang().as_str(),
         paused_until_ms: paused.filter(|&t| t > now_ms()),
         trouble: shared.trouble.lock().expect("not poisoned").clone(),
         cards: shared.card_list(),
@@ -358,6 +353,29 @@ fn refuse_existing(shared: &Shared, name: &str) -> Answer<()> {
     Ok(())
 }
 
+/// The form's mailbox, checked, under a name not in use, with its password in the keyring
+/// (the form's, or the one an earlier test of this name put there).
+async fn new_mailbox(
+    shared: &Shared,
+    form: &MailboxForm,
+) -> Answer<mailcanary_engine::core::config::MailboxConfig> {
+    let mb = mailbox_from(form)?;
+    refuse_existing(shared, mb.name.as_str())?;
+    let tested = || {
+        shared
+            .tested
+            .lock()
+            .expect("not poisoned")
+            .contains(mb.name.as_str())
+    };
+    match password_field(&form.password)? {
+        Some(p) => keep_password(mb.name.clone(), p).await?,
+        None if tested() => {}
+        None => return Err(IpcError::field("password", "type the mailbox's password")),
+    }
+    Ok(mb)
+}
+
 #[derive(Serialize)]
 pub struct TestResult {
     state: &'static str,
@@ -375,15 +393,12 @@ pub struct TestResult {
 #[tauri::command(async)]
 pub async fn test_mailbox(app: AppHandle, form: MailboxForm) -> Answer<TestResult> {
     let shared = app.state::<Shared>();
-    let mb = mailbox_from(&form)?;
-    refuse_existing(&shared, mb.name.as_str())?;
-    let name = mb.name.to_string();
-    match password_field(&form.password)? {
-        Some(p) => keep_password(mb.name.clone(), p).await?,
-        None if shared.tested.lock().expect("not poisoned").contains(&name) => {}
-        None => return Err(IpcError::field("password", "type the mailbox's password")),
-    }
-    shared.tested.lock().expect("not poisoned").insert(name);
+    let mb = new_mailbox(&shared, &form).await?;
+    shared
+        .tested
+        .lock()
+        .expect("not poisoned")
+        .insert(mb.name.to_string());
     let data = shared.paths()?.data.clone();
     let key = blocking(move || {
         secrets::install_key(&data)
@@ -391,13 +406,10 @@ pub async fn test_mailbox(app: AppHandle, form: MailboxForm) -> Answer<TestResul
             .map_err(|e| IpcError::new("keyring", e.to_string()))
     })
     .await?;
-    let handle = app.clone();
     let opts = CheckOptions {
-        lang: lang_of(&shared),
+        lang: shared.lang(),
         timeout: Duration::from_secs(60),
-        progress: Some(Progress::new(move |ev| {
-            let _ = handle.emit("stage", ev);
-        })),
+        progress: Some(host::stage_events(&app)),
         ..Default::default()
     };
     let r = probe::check(&mb, &key, &opts, &ProbeHistory::default()).await;
@@ -417,14 +429,8 @@ pub async fn test_mailbox(app: AppHandle, form: MailboxForm) -> Answer<TestResul
 #[tauri::command(async)]
 pub async fn add_mailbox(app: AppHandle, form: MailboxForm) -> Answer<Vec<Card>> {
     let shared = app.state::<Shared>();
-    let mb = mailbox_from(&form)?;
-    refuse_existing(&shared, mb.name.as_str())?;
+    let mb = new_mailbox(&shared, &form).await?;
     let name = mb.name.to_string();
-    match password_field(&form.password)? {
-        Some(p) => keep_password(mb.name.clone(), p).await?,
-        None if shared.tested.lock().expect("not poisoned").contains(&name) => {}
-        None => return Err(IpcError::field("password", "type the mailbox's password")),
-    }
     let path = shared.paths()?.config.clone();
     blocking(move || {
         let _edit = edit_lock();
@@ -671,7 +677,7 @@ pub async fn export_report(
         return Err(IpcError::field("format", "csv or html"));
     }
     let config = shared.load_config()?;
-    let lang = lang_of(&shared);
+    let lang = shared.lang();
     let data = shared.paths()?.data.clone();
     blocking(move || {
         let chosen = selected(&config, mailbox.as_deref())?;
@@ -781,9 +787,7 @@ pub async fn save_runbook(app: AppHandle, runbook: RunbookForm) -> Answer<()> {
 
 /// The channels alerts go to, as the monitor has them.
 fn channels(config: &mailcanary_engine::core::config::Config) -> Answer<Channels> {
-    let mut alerts = config.alerts.clone();
-    alerts.notify = alerts.notify.or(Some(true));
-    Channels::from_settings(&alerts).map_err(|e| IpcError::new("config", e))
+    Channels::from_settings(&host::app_alerts(config)).map_err(|e| IpcError::new("config", e))
 }
 
 /// Sends a drill alert through the channels and records it.
@@ -794,7 +798,7 @@ pub async fn start_drill(app: AppHandle, mailbox: String) -> Answer<DrillView> {
     let mb = selected(&config, Some(&mailbox))?
         .pop()
         .expect("one mailbox");
-    let lang = lang_of(&shared);
+    let lang = shared.lang();
     let sink = channels(&config)?.build(lang);
     let data = shared.paths()?.data.clone();
     let name = mb.name.to_string();
@@ -821,7 +825,7 @@ pub async fn start_drill(app: AppHandle, mailbox: String) -> Answer<DrillView> {
 pub async fn ack_drill(app: AppHandle, id: i64) -> Answer<DrillView> {
     let shared = app.state::<Shared>();
     let config = shared.load_config()?;
-    let lang = lang_of(&shared);
+    let lang = shared.lang();
     let data = shared.paths()?.data.clone();
     let drill = blocking(move || {
         let store = Store::open(&data).map_err(store_err)?;
@@ -899,7 +903,7 @@ fn settings_of(app: &AppHandle) -> Answer<SettingsForm> {
             .map(|l| l.as_str())
             .unwrap_or("auto")
             .to_string(),
-        notify: config.alerts.notify.unwrap_or(true),
+        notify: host::app_alerts(&config).notify == Some(true),
         webhook_env: config.alerts.webhook_env.clone().unwrap_or_default(),
         webhook_format: config
             .alerts

@@ -320,6 +320,22 @@ pub fn language(config: &Config) -> Lang {
         })
 }
 
+/// The config's alert channels as the app uses them: notifications unless the config turns
+/// them off.
+pub fn app_alerts(config: &Config) -> mailcanary_engine::core::config::AlertSettings {
+    let mut alerts = config.alerts.clone();
+    alerts.notify = alerts.notify.or(Some(true));
+    alerts
+}
+
+/// A check's steps, pushed to the window as `stage` events.
+pub fn stage_events(app: &AppHandle) -> Progress {
+    let handle = app.clone();
+    Progress::new(move |ev| {
+        let _ = handle.emit("stage", ev);
+    })
+}
+
 /// Notes why the monitor is not running, and shows it.
 pub fn set_trouble(app: &AppHandle, why: Option<String>) {
     if let Some(w) = &why {
@@ -405,9 +421,7 @@ async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
     let store = store.map_err(|e| e.to_string())?;
     *shared.cards.lock().expect("not poisoned") = cards_for(&config, Some(&store));
     drop(store);
-    // The app shows notifications unless the config turns them off.
-    let mut alerts = config.alerts.clone();
-    alerts.notify = config.alerts.notify.or(Some(true));
+    let mut alerts = app_alerts(&config);
     let mut left_out = Vec::new();
     // A channel that cannot work now (its variable is not set where the app was started)
     // must not stop the monitoring: it goes on without that channel.
@@ -420,10 +434,7 @@ async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
         }
     };
     let metrics_addr = config.monitor.metrics_addr();
-    let handle = app.clone();
-    let progress = Progress::new(move |ev| {
-        let _ = handle.emit("stage", ev);
-    });
+    let progress = stage_events(app);
     let handle = app.clone();
     // A click on a notification opens the window at the history, where the incident is.
     let on_click = OnClick(std::sync::Arc::new(move |alert: &Alert| {

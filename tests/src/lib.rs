@@ -1000,6 +1000,23 @@ pub fn http_request_within(
     Ok((code, String::from_utf8_lossy(&out).into_owned()))
 }
 
+/// One request to tauri-driver, with its status and body.
+fn webdriver_request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    // A request at times comes back with no answer at all: tauri-driver forwards it over
+    // a pooled connection to WebKitWebDriver with hyper's retry of canceled requests off,
+    // so when WebKitWebDriver has just closed that connection (the keep-alive race), the
+    // request never reaches it and tauri-driver drops ours. It is asked again.
+    let mut tries = 0;
+    loop {
+        let got = http_request(port, method, path, body).expect("WebDriver answers");
+        tries += 1;
+        if got.0 != 0 || tries == 3 {
+            return got;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The tray app driven through WebDriver: `tauri-driver` (over WebKitWebDriver) under Xvfb
 /// and a private D-Bus session, all stopped on drop.
 pub struct AppDriver {
@@ -1087,15 +1104,9 @@ impl AppDriver {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        // (No answer at all: asked again, as in `call`.)
-        let mut tries = 0;
-        let answer = loop {
-            tries += 1;
-            match http_request(port, "POST", "/session", &caps.to_string()) {
-                Ok((200, body)) => break body,
-                Ok((0, _)) if tries < 3 => std::thread::sleep(Duration::from_millis(200)),
-                other => panic!("no WebDriver session: {other:?}"),
-            }
+        let answer = match webdriver_request(port, "POST", "/session", &caps.to_string()) {
+            (200, body) => body,
+            other => panic!("no WebDriver session: {other:?}"),
         };
         let v: serde_json::Value = serde_json::from_str(&answer).expect("JSON");
         d.session = v["value"]["sessionId"]
@@ -1107,20 +1118,7 @@ impl AppDriver {
 
     fn call(&self, method: &str, path: &str, body: serde_json::Value) -> serde_json::Value {
         let path = format!("/session/{}{path}", self.session);
-        // A request at times comes back with no answer at all: tauri-driver forwards it over
-        // a pooled connection to WebKitWebDriver with hyper's retry of canceled requests off,
-        // so when WebKitWebDriver has just closed that connection (the keep-alive race), the
-        // request never reaches it and tauri-driver drops ours. It is asked again.
-        let mut tries = 0;
-        let (code, answer) = loop {
-            let got = http_request(self.port, method, &path, &body.to_string())
-                .expect("WebDriver answers");
-            tries += 1;
-            if got.0 != 0 || tries == 3 {
-                break got;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
+        let (code, answer) = webdriver_request(self.port, method, &path, &body.to_string());
         let v: serde_json::Value = serde_json::from_str(&answer).unwrap_or_default();
         if code != 200 {
             return serde_json::json!({"error": v["value"]["error"], "code": code});

@@ -211,8 +211,6 @@ pub fn add_mailbox(path: &Path, mb: &MailboxConfig) -> Result<(), ConfigFileErro
 pub enum Setting {
     /// A string.
     Text(String),
-    /// A whole number.
-    Int(i64),
     /// A switch.
     Bool(bool),
     /// The line is removed (the default applies).
@@ -255,7 +253,6 @@ pub fn set(
         };
         let v = match value {
             Setting::Text(t) => toml_edit::value(t.as_str()),
-            Setting::Int(n) => toml_edit::value(*n),
             Setting::Bool(b) => toml_edit::value(*b),
             Setting::Remove => {
                 table.remove(key);
