@@ -9,7 +9,8 @@ Contenders, each a whole process timed from spawn to exit (wall clock):
   ced-w1      check_email_delivery --wait 1
   ced-default check_email_delivery at its default wait (5 s)
 and, for the mailbox-size part, `mailcanary check small` against `mailcanary check big`, with
-the floor on the same two mailboxes as a control.
+the floor on the same two mailboxes as a control; all of that twice, with the mailboxes stored
+as Maildir (small, big) and as mdbox (smalldb, bigdb).
 
 Every run must succeed (exit 0 and an OK answer); a failed run is counted and left out.
 """
@@ -174,25 +175,25 @@ class Bench:
 
     def sizes(self, rounds, pairs, rnd):
         domain = self.a.address.split("@", 1)[1]
-        specs = {
-            "small": lambda: self.mailcanary("small"),
-            "big": lambda: self.mailcanary("big"),
-            "floor-small": lambda: self.floor(f"small@{domain}"),
-            "floor-big": lambda: self.floor(f"big@{domain}"),
-        }
+        specs = {}
+        for box in ("small", "big", "smalldb", "bigdb"):
+            specs[box] = (lambda b: lambda: self.mailcanary(b))(box)
+            specs[f"floor-{box}"] = (lambda b: lambda: self.floor(f"{b}@{domain}"))(box)
         self.size_cold = {}
-        for name in ("small", "big"):         # first check after the fill: not in the medians
+        for name in ("small", "big", "smalldb", "bigdb"):  # first check after the fill: not in the medians
             self.size_cold[name] = self.run(f"cold-{name}", specs[name](), record=False)
         for name in specs:
             self.run(name, specs[name](), record=False)
-        self.paired["big/small"] = []
-        self.paired["floor big/small"] = []
+        blocks = [("small", "big", "big/small"),
+                  ("floor-small", "floor-big", "floor big/small"),
+                  ("smalldb", "bigdb", "bigdb/smalldb"),
+                  ("floor-smalldb", "floor-bigdb", "floor bigdb/smalldb")]
+        for _, _, key in blocks:
+            self.paired[key] = []
         for r in range(rounds):
             for _ in range(pairs):
-                # a (small, big) pair for mailcanary and one for the floor, each pair in
-                # random order, the two pairs in random order
-                blocks = [("small", "big", "big/small"),
-                          ("floor-small", "floor-big", "floor big/small")]
+                # a (small, big) pair for mailcanary and one for the floor, for each storage,
+                # each pair in random order, the pairs in random order
                 rnd.shuffle(blocks)
                 for small, big, key in blocks:
                     order = [small, big]
@@ -201,7 +202,8 @@ class Bench:
                     if got[small] and got[big]:
                         self.paired[key].append(got[big] / got[small])
             print(f"  size round {r + 1}/{rounds}: mailcanary small {self.med('small'):.0f} ms,"
-                  f" big {self.med('big'):.0f} ms (medians so far)", file=sys.stderr)
+                  f" big {self.med('big'):.0f} ms; mdbox {self.med('smalldb'):.0f} ms,"
+                  f" {self.med('bigdb'):.0f} ms (medians so far)", file=sys.stderr)
 
 
 def fmt_ms(x):
@@ -238,6 +240,7 @@ def main():
     mc, fl = b.med("mailcanary"), b.med("floor", "inproc_ms")
     w1, w5 = b.med("ced-w1"), b.med("ced-default")
     sm, bg = b.med("small"), b.med("big")
+    smd, bgd = b.med("smalldb"), b.med("bigdb")
     pm = lambda k: statistics.median(b.paired[k]) if b.paired.get(k) else float("nan")
 
     rows = [
@@ -248,13 +251,16 @@ def main():
         ("floor.py, whole process (with Python start)", b.med("floor"), b.n("floor")),
         ("check_email_delivery --wait 1", w1, b.n("ced-w1")),
         ("check_email_delivery (default wait 5 s)", w5, b.n("ced-default")),
-        ("mailcanary check, 10 messages in INBOX", sm, b.n("small")),
-        ("mailcanary check, 100,000 in INBOX + 10,000 in Junk", bg, b.n("big")),
-        ("floor.py whole process, 10 messages in INBOX", b.med("floor-small"), b.n("floor-small")),
-        ("floor.py whole process, 100,000 in INBOX", b.med("floor-big"), b.n("floor-big")),
-        ("floor.py in-process, 10 messages in INBOX", b.med("floor-small", "inproc_ms"), b.n("floor-small")),
-        ("floor.py in-process, 100,000 in INBOX", b.med("floor-big", "inproc_ms"), b.n("floor-big")),
     ]
+    for fmt, sfx in (("Maildir", ""), ("mdbox", "db")):
+        rows += [
+            (f"{fmt}: mailcanary check, 10 messages in INBOX", b.med("small" + sfx), b.n("small" + sfx)),
+            (f"{fmt}: mailcanary check, 100,000 in INBOX + 10,000 in Junk", b.med("big" + sfx), b.n("big" + sfx)),
+            (f"{fmt}: floor.py whole process, 10 messages in INBOX", b.med("floor-small" + sfx), b.n("floor-small" + sfx)),
+            (f"{fmt}: floor.py whole process, 100,000 in INBOX", b.med("floor-big" + sfx), b.n("floor-big" + sfx)),
+            (f"{fmt}: floor.py in-process, 10 messages in INBOX", b.med("floor-small" + sfx, "inproc_ms"), b.n("floor-small" + sfx)),
+            (f"{fmt}: floor.py in-process, 100,000 in INBOX", b.med("floor-big" + sfx, "inproc_ms"), b.n("floor-big" + sfx)),
+        ]
     print()
     print(f"| figure | median | n |")
     print(f"|---|---:|---:|")
@@ -266,11 +272,16 @@ def main():
         ("check_email_delivery default / mailcanary", w5 / mc, pm("w5/mc"), "—", None),
         ("mailcanary (whole process) / floor (in-process)", mc / fl, pm("mc/floor-inproc"), "≤ 1.5×", mc / fl <= 1.5),
         ("mailcanary / floor, both whole processes", mc / b.med("floor"), pm("mc/floor"), "—", None),
-        ("big mailbox / small mailbox (mailcanary)", bg / sm, pm("big/small"), "≤ 1.2×", bg / sm <= 1.2),
-        ("big mailbox / small mailbox (floor, whole process)", b.med("floor-big") / b.med("floor-small"),
+        ("Maildir: big mailbox / small mailbox (mailcanary)", bg / sm, pm("big/small"), "≤ 1.2×", bg / sm <= 1.2),
+        ("Maildir: big mailbox / small mailbox (floor, whole process)", b.med("floor-big") / b.med("floor-small"),
          pm("floor big/small"), "—", None),
-        ("big mailbox / small mailbox (floor, in-process)",
+        ("Maildir: big mailbox / small mailbox (floor, in-process)",
          b.med("floor-big", "inproc_ms") / b.med("floor-small", "inproc_ms"), float("nan"), "—", None),
+        ("mdbox: big mailbox / small mailbox (mailcanary)", bgd / smd, pm("bigdb/smalldb"), "≤ 1.2×", bgd / smd <= 1.2),
+        ("mdbox: big mailbox / small mailbox (floor, whole process)", b.med("floor-bigdb") / b.med("floor-smalldb"),
+         pm("floor bigdb/smalldb"), "—", None),
+        ("mdbox: big mailbox / small mailbox (floor, in-process)",
+         b.med("floor-bigdb", "inproc_ms") / b.med("floor-smalldb", "inproc_ms"), float("nan"), "—", None),
     ]
     print("| ratio | of medians | median of paired | target | met |")
     print("|---|---:|---:|---|---|")
@@ -280,13 +291,14 @@ def main():
         print(f"| {label} | {r:.2f}× | {ps} | {target} | {m} |")
     print()
     stage_keys = sorted({k for s in b.samples.get("mailcanary", []) for k in s if k.startswith("stage:")})
-    print("mailcanary stage timings, medians in ms (office | small | big):")
-    for k in stage_keys:
-        print(f"  {k[6:]:<16} {b.med('mailcanary', k):7.1f} | {b.med('small', k):7.1f} | {b.med('big', k):7.1f}")
-    print(f"  {'after cleanup':<16} {b.med('mailcanary', 'after cleanup'):7.1f} | {b.med('small', 'after cleanup'):7.1f} | {b.med('big', 'after cleanup'):7.1f}   (quota, notice scan, logout: duration_ms minus the stages)")
-    print(f"  {'duration_ms':<16} {b.med('mailcanary', 'duration_ms'):7.1f} | {b.med('small', 'duration_ms'):7.1f} | {b.med('big', 'duration_ms'):7.1f}")
-    print(f"  {'latency_ms':<16} {b.med('mailcanary', 'latency_ms'):7.1f} | {b.med('small', 'latency_ms'):7.1f} | {b.med('big', 'latency_ms'):7.1f}")
-    print(f"first check after the fill (not in the medians): small {b.size_cold['small']:.0f} ms, big {b.size_cold['big']:.0f} ms")
+    boxes = ("mailcanary", "small", "big", "smalldb", "bigdb")
+    print("mailcanary stage timings, medians in ms (office | small | big | mdbox: small | big):")
+    for k in stage_keys + ["after cleanup", "duration_ms", "latency_ms"]:
+        name = k[6:] if k.startswith("stage:") else k
+        print(f"  {name:<16} " + " | ".join(f"{b.med(x, k):7.1f}" for x in boxes))
+    print("  (after cleanup: quota, notice scan, logout: duration_ms minus the stages)")
+    print("first check after the fill (not in the medians): "
+          + ", ".join(f"{k} {v:.0f} ms" for k, v in b.size_cold.items()))
     if a.fill:
         print(f"fill: {a.fill}")
     fails = {k: len(v) for k, v in b.failures.items()}

@@ -241,6 +241,14 @@ pub(crate) fn refresh_tray(app: &AppHandle) {
 }
 
 fn main() {
+    // On X11, GTK 3 opens OpenGL as soon as it connects, only to choose its visuals. That maps
+    // the graphics driver (Mesa's, with LLVM: about 45 MB resident) into a process that spends
+    // its life in the tray. The web view draws its window without GDK's OpenGL.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("GDK_GL").is_none() {
+        // SAFETY: the first statement of main; no other thread exists yet.
+        unsafe { std::env::set_var("GDK_GL", "disable") };
+    }
     let filter = format!(
         "{},async_imap=off,imap_proto=off,lettre=off,rustls=off,tokio_rustls=off,zbus=off,keyring=off",
         std::env::var("MAILCANARY_LOG").unwrap_or_else(|_| "warn".into())

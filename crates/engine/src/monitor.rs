@@ -4,8 +4,8 @@
 //!
 //! It pushes what happens to its host through a channel (checks done, alerts raised); the host
 //! decides how to show them. Shutdown waits a little for checks in flight, then abandons them:
-//! the history is written in transactions, so nothing is left half-recorded. At start it sweeps
-//! canaries that earlier checks left behind.
+//! the history is written in transactions, so nothing is left half-recorded. Before the first
+//! check of each mailbox it sweeps the canaries that earlier checks left behind.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -175,6 +175,8 @@ struct Watched {
     forced_ms: u64,
     /// The host asked for a check now.
     forced: bool,
+    /// Leftover canaries were looked for (before the first check).
+    swept: bool,
 }
 
 /// Runs until `shutdown` completes. Every check is recorded in the history of `data_dir`;
@@ -253,31 +255,29 @@ pub async fn run_controlled(
                 watching: false,
                 forced_ms: 0,
                 forced: false,
+                swept: false,
             };
             (w.mb.name.to_string(), w)
         })
         .collect();
-    // Canaries left by checks that gave up or crashed: removed once, at start. Only those older
-    // than twice the check bound (and at least an hour), so a check running elsewhere (a cron
-    // job's `mailcanary check`) keeps its own.
+    // Canaries left by checks that gave up or crashed: removed once, before each mailbox's
+    // first check (so with many mailboxes the sweeps follow the spread-out schedule rather than
+    // holding up the start). Only those older than twice the check bound (and at least an
+    // hour), so a check running elsewhere (a cron job's `mailcanary check`) keeps its own.
     let older_than = (opts.check.timeout.as_secs() * 2).max(3600);
-    for w in watched.values() {
-        match crate::probe::sweep(&w.mb, &key, &opts.check, older_than).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("{}: removed {n} leftover canaries", w.mb.name),
-            Err(e) => tracing::warn!("{}: leftover canaries not swept: {e}", w.mb.name),
-        }
-    }
     // The IDLE watches run beside the checks; they end with this function.
     let (watch_tx, mut watch_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut watches = JoinSet::new();
     if let Some(wo) = &opts.watch {
         for w in watched.values() {
-            watches.spawn(crate::watch::watch(
-                w.mb.clone(),
-                wo.clone(),
-                watch_tx.clone(),
-            ));
+            // Each watch connects a moment after its mailbox's first check is due, so that
+            // with many mailboxes the logins are spread out as the checks are, not all at once.
+            let wait = Duration::from_millis(w.due_ms.saturating_sub(start) + 1000);
+            let run = crate::watch::watch(w.mb.clone(), wo.clone(), watch_tx.clone());
+            watches.spawn(async move {
+                tokio::time::sleep(wait).await;
+                run.await
+            });
         }
     }
     let concurrency = opts.concurrency.max(1);
@@ -351,7 +351,15 @@ pub async fn run_controlled(
             }
             let (mb, key, history) = (w.mb.clone(), key.clone(), w.history.clone());
             let references = w.references.clone();
+            let sweep_first = !std::mem::replace(&mut w.swept, true);
             tasks.spawn(async move {
+                if sweep_first {
+                    match crate::probe::sweep(&mb, &key, &check_opts, older_than).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!("{}: removed {n} leftover canaries", mb.name),
+                        Err(e) => tracing::warn!("{}: leftover canaries not swept: {e}", mb.name),
+                    }
+                }
                 let started = now_ms();
                 let mut report = check(&mb, &key, &check_opts, &history).await;
                 if let Some(how) = scope::unreachable(&report) {

@@ -5,7 +5,8 @@
 //! verification off.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mailcanary_core::Category;
 use rustls::pki_types::CertificateDer;
@@ -48,18 +49,56 @@ pub fn load_ca_file(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetu
     Ok(certs)
 }
 
+/// How long a built configuration is handed out again: a trust store changed on the system
+/// (a CA added or removed) is seen by connections made after that.
+const SHARED_FOR: Duration = Duration::from_secs(3600);
+
+/// How many configurations (distinct sets of extra roots) are kept.
+const SHARED_AT_MOST: usize = 16;
+
+/// Configurations built, by their extra roots: (roots, built at, configuration).
+type Built = Vec<(Vec<CertificateDer<'static>>, Instant, Arc<ClientConfig>)>;
+
+static BUILT: Mutex<Built> = Mutex::new(Vec::new());
+
 /// A verified TLS client configuration with the platform's roots plus `extra_roots`.
+///
+/// One configuration serves every connection with the same extra roots. Its verifier holds
+/// the platform's trust store once loaded (about 150 certificates on Debian, read from disk and
+/// parsed: a few milliseconds), and a connection keeps its configuration for as long as it is
+/// open, so a configuration per connection would cost that time on every check and that memory
+/// for every held-open connection (an IMAP watch per mailbox).
 pub fn client_config(
+    extra_roots: Vec<CertificateDer<'static>>,
+) -> Result<Arc<ClientConfig>, TlsSetupError> {
+    let mut built = BUILT.lock().unwrap_or_else(|p| p.into_inner());
+    built.retain(|(_, at, _)| at.elapsed() < SHARED_FOR);
+    if let Some((_, _, config)) = built.iter().find(|(roots, _, _)| *roots == extra_roots) {
+        return Ok(config.clone());
+    }
+    let config = build_client_config(extra_roots.clone())?;
+    if built.len() >= SHARED_AT_MOST {
+        built.remove(0); // the oldest
+    }
+    built.push((extra_roots, Instant::now(), config.clone()));
+    Ok(config)
+}
+
+fn build_client_config(
     extra_roots: Vec<CertificateDer<'static>>,
 ) -> Result<Arc<ClientConfig>, TlsSetupError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier =
         rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())?;
-    let config = ClientConfig::builder_with_provider(provider)
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()?
         .dangerous() // only to install the platform verifier, which verifies
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
+    // Every handshake verifies the server's certificate: a resumed session would skip it, and
+    // each check must see the certificate the server presents now (a new, expired or
+    // intercepting one).
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
 }
 
@@ -112,4 +151,28 @@ pub fn describe_certificate(
         not_after: mailcanary_core::report::iso8601_utc((not_after.max(0) as u64) * 1000),
         days_left: (not_after - now_unix).div_euclid(86_400),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_configuration_serves_the_same_roots() {
+        let a = client_config(Vec::new()).unwrap();
+        let b = client_config(Vec::new()).unwrap();
+        assert!(
+            Arc::ptr_eq(&a, &b),
+            "the same roots share one configuration"
+        );
+        // Any real CA certificate will do as an extra root: one of the system's.
+        let system = load_ca_file(Path::new("/etc/ssl/certs/ca-certificates.crt")).unwrap();
+        let c = client_config(system[..1].to_vec()).unwrap();
+        let d = client_config(system[..1].to_vec()).unwrap();
+        assert!(
+            !Arc::ptr_eq(&a, &c),
+            "other roots get their own configuration"
+        );
+        assert!(Arc::ptr_eq(&c, &d));
+    }
 }
