@@ -189,6 +189,20 @@ impl MailServer {
         self.ctl(&["queue"]).trim().parse().expect("a count")
     }
 
+    /// Removes one message from a folder, as someone reading the mailbox would.
+    pub fn expunge(&self, address: &str, folder: &str, uid: u32) {
+        self.ctl(&[
+            "doveadm",
+            "expunge",
+            "-u",
+            address,
+            "mailbox",
+            folder,
+            "uid",
+            &uid.to_string(),
+        ]);
+    }
+
     /// Lists `uid`, `flags` and the `Message-ID` of every message in a folder, sorted by UID.
     pub fn messages(&self, address: &str, folder: &str) -> Vec<(u32, String, String)> {
         let out = self.ctl(&[

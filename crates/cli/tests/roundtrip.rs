@@ -826,6 +826,41 @@ fn a_notice_in_inbox_is_found_in_the_open_inbox_and_left_alone() {
 }
 
 #[test]
+fn later_scans_read_what_arrived_since_and_look_again_at_the_notices_found() {
+    // The first check reads the newest UIDs; later ones read from where it left off, plus the
+    // notices it found. So a notice stays reported under more new mail than a first scan
+    // reads, and is no longer reported once someone deletes it.
+    use mailcanary_engine::imap::NOTICE_SCAN_LIMIT;
+    let s = setup("noticescan");
+    s.ms.deliver(USER, "INBOX", JP_NOTICE);
+    let (_, first) = check_json(&s.cli, &[]);
+    assert_eq!(first["notices"].as_array().unwrap().len(), 1, "{first}");
+    let inbox = &first["notice_scan"]["folders"][0];
+    assert_eq!(inbox["name"], "INBOX", "{first}");
+    let uid = inbox["notice_uids"][0].as_u64().unwrap() as u32;
+    let mark = inbox["next_uid"].as_u64().unwrap();
+    for _ in 0..NOTICE_SCAN_LIMIT + 20 {
+        s.ms.deliver(USER, "INBOX", PLAIN_MESSAGE);
+    }
+    let (r, second) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 1, "still a warning: {r:?}");
+    let notices = second["notices"].as_array().unwrap();
+    assert_eq!(notices.len(), 1, "{second}");
+    assert_eq!(notices[0]["subject"], "【重要】メール送信停止のお知らせ");
+    let next = second["notice_scan"]["folders"][0]["next_uid"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        next > mark + u64::from(NOTICE_SCAN_LIMIT),
+        "read up to the newest: {mark} -> {next}"
+    );
+    s.ms.expunge(USER, "INBOX", uid);
+    let (r, third) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(third["notices"].as_array().unwrap().len(), 0, "{third}");
+}
+
+#[test]
 fn ordinary_mail_is_not_a_notice() {
     let s = setup("nonotice");
     s.ms.deliver(USER, "INBOX", PLAIN_MESSAGE);

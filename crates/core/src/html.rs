@@ -1089,6 +1089,7 @@ mod tests {
             scope: Default::default(),
             started_at_ms: T0 + 5 * MIN,
             duration_ms: 900,
+            notice_scan: None,
         }
     }
 

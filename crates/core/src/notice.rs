@@ -33,6 +33,28 @@ pub struct Notice {
     pub provider: String,
 }
 
+/// Where a mailbox's scan for notices left off: the next check reads only what arrived since,
+/// and looks again at the notices already found (a deleted one is no longer reported).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoticeScan {
+    /// Per folder scanned.
+    pub folders: Vec<ScannedFolder>,
+}
+
+/// What was read of one folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScannedFolder {
+    /// Raw (modified UTF-7) name.
+    pub name: String,
+    /// The folder's UIDVALIDITY: the UIDs below mean these messages only under it.
+    pub uid_validity: u32,
+    /// Messages with lower UIDs were read.
+    pub next_uid: u32,
+    /// UIDs of the notices found there, recent enough to be reported.
+    #[serde(default)]
+    pub notice_uids: Vec<u32>,
+}
+
 #[derive(Debug)]
 struct NoticeRule {
     kind: String,

@@ -233,6 +233,10 @@ pub struct CheckReport {
     pub started_at_ms: u64,
     /// Duration in milliseconds.
     pub duration_ms: u64,
+    /// Where this check's scan for notices left off (absent when it did not finish), for the
+    /// next check of the mailbox.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice_scan: Option<crate::notice::NoticeScan>,
 }
 
 /// Puts observations into words.
@@ -464,6 +468,7 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
         scope: crate::scope::Scope::Mailbox,
         started_at_ms: obs.started_at_ms,
         duration_ms: obs.duration_ms,
+        notice_scan: None,
     }
 }
 

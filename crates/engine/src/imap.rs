@@ -13,7 +13,7 @@ use futures::TryStreamExt;
 use mailcanary_core::canary::{self, BodyCheck, CanaryHeader, CanaryId, CanaryKey};
 use mailcanary_core::classify::{Reply, ReplyStage, classify_imap};
 use mailcanary_core::config::{Protocol, Security};
-use mailcanary_core::notice::{self, Notice};
+use mailcanary_core::notice::{self, Notice, NoticeScan, ScannedFolder};
 use mailcanary_core::report::{QuotaUsage, Stage};
 use mailcanary_core::{Category, utf7};
 use secrecy::ExposeSecret;
@@ -124,6 +124,8 @@ pub struct ImapConn {
     has_move: bool,
     inbox_next: u32,
     junk_next: u32,
+    /// UIDVALIDITY of the junk folder when the check began.
+    junk_validity: u32,
     selected: String,
     /// UIDVALIDITY of the selected folder: a UID means the same message only under it.
     selected_validity: u32,
@@ -273,6 +275,7 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
         has_quota: caps.has_str("QUOTA"),
         inbox_next: 0,
         junk_next: 0,
+        junk_validity: 0,
         selected: String::new(),
         selected_validity: 0,
         session: Some(session),
@@ -374,10 +377,11 @@ impl ImapConn {
             if let Some((raw, _)) = self.junk.clone() {
                 let st = self
                     .sess()?
-                    .status(&raw, "(UIDNEXT)")
+                    .status(&raw, "(UIDNEXT UIDVALIDITY)")
                     .await
                     .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
                 self.junk_next = st.uid_next.unwrap_or(1);
+                self.junk_validity = st.uid_validity.unwrap_or(0);
             }
             self.drain_unsolicited();
             let detail = format!(
@@ -868,34 +872,48 @@ impl ImapConn {
         .unwrap_or(false)
     }
 
-    /// Looks at the newest messages (at most [`NOTICE_SCAN_LIMIT`] per folder, from the last 14
-    /// days) of INBOX and the junk folder for provider notices and bounces. Read-only
-    /// (EXAMINE, BODY.PEEK): nothing is marked read. Bounded by `limit`; on any failure it
-    /// returns what it found so far, since the round trip's result matters more.
-    pub async fn scan_notices(&mut self, limit: Duration) -> Vec<Notice> {
+    /// Looks for provider notices and bounces from the last 14 days in INBOX and the junk
+    /// folder. Read-only (EXAMINE, BODY.PEEK): nothing is marked read. Bounded by `limit`; on
+    /// any failure it returns what it found so far (and no [`NoticeScan`]), since the round
+    /// trip's result matters more.
+    ///
+    /// With `before`, where the previous check's scan left off, only the messages that arrived
+    /// since are read, plus the notices found then (to see whether they are still there): the
+    /// work does not grow with the size of the mailbox. The junk folder is not even opened when
+    /// nothing arrived there. Without it (or when a folder's UIDVALIDITY changed), the newest
+    /// [`NOTICE_SCAN_LIMIT`] UIDs of each folder are read.
+    pub async fn scan_notices(
+        &mut self,
+        limit: Duration,
+        before: Option<&NoticeScan>,
+    ) -> (Vec<Notice>, Option<NoticeScan>) {
         let mut out = Vec::new();
+        let mut scan = NoticeScan::default();
         let folders: Vec<(String, String, bool)> =
             std::iter::once(("INBOX".to_string(), "INBOX".to_string(), false))
                 .chain(self.junk.clone().map(|(raw, shown)| (raw, shown, true)))
                 .collect();
         let since = chrono::Utc::now() - chrono::Duration::days(14);
-        let _ = tokio::time::timeout(limit, async {
+        let finished = tokio::time::timeout(limit, async {
             const HEADERS: &str = "(UID INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM SUBJECT \
                                    DATE AUTHENTICATION-RESULTS X-MAIL-CANARY)])";
             for (raw, shown, in_junk) in folders {
-                let fetches: Vec<_> = if raw == "INBOX" && self.selected == "INBOX" {
-                    // INBOX is open already: opening it again costs the server a re-read of
-                    // the whole folder (300 ms with 100,000 messages). Its newest messages are
-                    // those from the UIDs just below what was next when the check began.
-                    // (BODY.PEEK leaves flags alone in a read-write INBOX too.)
-                    let lo = self.inbox_next.saturating_sub(NOTICE_SCAN_LIMIT).max(1);
-                    self.sess()?
-                        .uid_fetch(format!("{lo}:*"), HEADERS)
-                        .await
-                        .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                        .try_collect()
-                        .await
-                        .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                let last = before.and_then(|b| b.folders.iter().find(|f| f.name == raw));
+                if in_junk
+                    && let Some(last) = last
+                    && last.uid_validity == self.junk_validity
+                    && self.junk_next <= last.next_uid
+                    && last.notice_uids.is_empty()
+                {
+                    // Nothing arrived in the junk folder (STATUS when the check began) and
+                    // nothing there to look at again.
+                    scan.folders.push(last.clone());
+                    continue;
+                }
+                // INBOX is open already: opening it again costs the server a re-read of the
+                // whole folder (300 ms with 100,000 Maildir messages).
+                let (validity, next) = if self.selected == raw {
+                    (self.selected_validity, self.inbox_next)
                 } else {
                     let mb = self
                         .sess()?
@@ -905,19 +923,53 @@ impl ImapConn {
                     self.selected = raw.clone();
                     self.selected_validity = mb.uid_validity.unwrap_or(0);
                     if mb.exists == 0 {
+                        scan.folders.push(ScannedFolder {
+                            name: raw.clone(),
+                            uid_validity: self.selected_validity,
+                            next_uid: mb.uid_next.unwrap_or(1),
+                            notice_uids: Vec::new(),
+                        });
                         continue;
                     }
-                    let first = mb.exists.saturating_sub(NOTICE_SCAN_LIMIT - 1).max(1);
-                    self.sess()?
-                        .fetch(format!("{first}:{}", mb.exists), HEADERS)
-                        .await
-                        .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                        .try_collect()
-                        .await
-                        .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                    (self.selected_validity, mb.uid_next.unwrap_or(1))
                 };
+                let last = last.filter(|l| l.uid_validity == validity);
+                let from = match last {
+                    Some(l) => l.next_uid.max(1),
+                    None => next.saturating_sub(NOTICE_SCAN_LIMIT).max(1),
+                };
+                let again: Vec<u32> = last.map(|l| l.notice_uids.clone()).unwrap_or_default();
+                let set = again
+                    .iter()
+                    .map(u32::to_string)
+                    .chain(std::iter::once(format!("{from}:*")))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                // (BODY.PEEK leaves flags alone in a read-write INBOX too.)
+                let fetches: Vec<_> = self
+                    .sess()?
+                    .uid_fetch(set, HEADERS)
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                    .try_collect()
+                    .await
+                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
                 self.drain_unsolicited();
+                let mut folder = ScannedFolder {
+                    name: raw.clone(),
+                    uid_validity: validity,
+                    next_uid: from,
+                    notice_uids: Vec::new(),
+                };
                 for f in &fetches {
+                    let Some(uid) = f.uid else { continue };
+                    // `N:*` past the newest UID still answers with the newest message.
+                    if uid < from && !again.contains(&uid) {
+                        continue;
+                    }
+                    if uid >= from {
+                        folder.next_uid = folder.next_uid.max(uid.saturating_add(1));
+                    }
                     if f.internal_date().is_some_and(|d| d < since) {
                         continue;
                     }
@@ -927,13 +979,18 @@ impl ImapConn {
                     }
                     if let Some(n) = notice::detect(h, &shown, in_junk) {
                         out.push(n);
+                        folder.notice_uids.push(uid);
                     }
                 }
+                scan.folders.push(folder);
             }
             Ok::<(), Failure>(())
         })
         .await;
-        out
+        match finished {
+            Ok(Ok(())) => (out, Some(scan)),
+            _ => (out, None),
+        }
     }
 
     /// The storage quota of INBOX's quota root, where the server has QUOTA; bounded by

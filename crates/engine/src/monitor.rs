@@ -440,6 +440,9 @@ pub async fn run_controlled(
                 if !report.tls.is_empty() && report.category != mailcanary_core::Category::TlsIntercepted {
                     w.history.tls_baseline = Some(report.clone());
                 }
+                if report.notice_scan.is_some() {
+                    w.history.notice_scan = report.notice_scan.clone();
+                }
                 if !report.probes.is_empty() {
                     w.probe_due_ms = started + opts.probe_every_ms;
                     let fresh = History::load(&store, &name, now_ms());

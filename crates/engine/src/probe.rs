@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mailcanary_core::canary::{self, CanaryId, CanaryKey, CanaryParams};
 use mailcanary_core::config::{Endpoint, MailboxConfig, Protocol, Security};
-use mailcanary_core::notice::Notice;
+use mailcanary_core::notice::{Notice, NoticeScan};
 use mailcanary_core::probes::{ProbeKind, ProbeOutcome, ProbeResult, ProbeTally};
 use mailcanary_core::report::{
     CanaryOutcome, CheckReport, Observations, Problem, QuotaUsage, Stage, StageRecord, TlsInfo,
@@ -498,6 +498,8 @@ pub struct History {
     pub probe_tally: Vec<ProbeTally>,
     /// When attachment probes last ran (within the last week), Unix ms.
     pub last_probed_ms: Option<u64>,
+    /// Where the latest finished scan for notices left off.
+    pub notice_scan: Option<NoticeScan>,
 }
 
 impl History {
@@ -515,6 +517,7 @@ impl History {
                     .map(|r| (r.started_at_ms, r.probes.as_slice())),
             ),
             last_probed_ms: probed.last().map(|r| r.started_at_ms),
+            notice_scan: store.notice_scan(mailbox).unwrap_or(None),
         }
     }
 }
@@ -550,7 +553,10 @@ pub async fn check(
     let mut rec = Recorder::new(started + opts.timeout)
         .with_progress(mb.name.as_str(), opts.progress.clone());
     let mut outcome = CanaryOutcome::default();
-    let mut extras = Extras::default();
+    let mut extras = Extras {
+        notice_scan: history.notice_scan.clone(),
+        ..Default::default()
+    };
     round_trip(mb, key, opts, &mut rec, &mut outcome, &mut extras).await;
     let obs = Observations {
         mailbox: mb.name.to_string(),
@@ -572,12 +578,17 @@ pub async fn check(
         probes: extras.probes,
         probe_history: history.probe_tally.clone(),
     };
-    diagnose(&obs, opts.lang)
+    let mut report = diagnose(&obs, opts.lang);
+    report.notice_scan = extras.scanned;
+    report
 }
 
 /// What a check reads from the mailbox besides the canary.
 #[derive(Default)]
 struct Extras {
+    /// Where the previous check's notice scan left off (in), and this one's (out).
+    notice_scan: Option<NoticeScan>,
+    scanned: Option<NoticeScan>,
     notices: Vec<Notice>,
     quota: Option<QuotaUsage>,
     probes: Vec<ProbeResult>,
@@ -637,7 +648,9 @@ async fn round_trip(
             if let Some(mut i) = i {
                 // Sending is refused but receiving works: the provider's notice may be there.
                 extras.quota = i.quota(t.command.min(rec.remaining())).await;
-                extras.notices = i.scan_notices(t.command.min(rec.remaining())).await;
+                (extras.notices, extras.scanned) = i
+                    .scan_notices(t.command.min(rec.remaining()), extras.notice_scan.as_ref())
+                    .await;
                 i.logout(t.quit).await;
             }
             return;
@@ -702,7 +715,9 @@ async fn round_trip(
         smtp_conn.quit(t.quit.min(rec.remaining())).await;
     }
     extras.quota = imap_conn.quota(t.command.min(rec.remaining())).await;
-    extras.notices = imap_conn.scan_notices(t.command.min(rec.remaining())).await;
+    (extras.notices, extras.scanned) = imap_conn
+        .scan_notices(t.command.min(rec.remaining()), extras.notice_scan.as_ref())
+        .await;
     imap_conn.logout(t.quit.min(rec.remaining())).await;
 }
 

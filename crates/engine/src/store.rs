@@ -272,6 +272,27 @@ impl Store {
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
+    /// Where the latest check of a mailbox that finished its scan for notices left off.
+    pub fn notice_scan(
+        &self,
+        mailbox: &str,
+    ) -> Result<Option<mailcanary_core::notice::NoticeScan>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT report FROM checks WHERE mailbox = ?1
+                   AND report LIKE '%\"notice_scan\":{%'
+                 ORDER BY started_at_ms DESC, id DESC LIMIT 1",
+                params![mailbox],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(json
+            .and_then(|j| serde_json::from_str::<CheckReport>(&j).ok())
+            .and_then(|r| r.notice_scan))
+    }
+
     /// The health the monitor last saved for a mailbox.
     pub fn load_health(&self, mailbox: &str) -> Result<Option<Health>, StoreError> {
         let json: Option<String> = self
