@@ -881,6 +881,24 @@ fn setup_quota(tag: &str) -> Setup {
 }
 
 #[test]
+fn a_quota_well_under_the_limit_serves_the_next_checks_of_the_hour() {
+    // Reading the quota can cost the server a recount of the mailbox; a reading under 80 %
+    // is reported again, with its time, for an hour. (From 80 % on it is read every check:
+    // the test below fills a mailbox between two checks.)
+    let s = setup_quota("quotakept");
+    let (r, first) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let at = first["quota_read_at_ms"].as_u64().expect("read");
+    let pct = first["quota"]["percent"].as_f64().unwrap();
+    assert!(pct < 80.0, "{pct}");
+    assert!(at >= first["started_at_ms"].as_u64().unwrap(), "{first}");
+    s.ms.deliver(USER, "INBOX", &MailServer::filler_message(50));
+    let (_, second) = check_json(&s.cli, &[]);
+    assert_eq!(second["quota_read_at_ms"].as_u64(), Some(at), "{second}");
+    assert_eq!(second["quota"], first["quota"], "{second}");
+}
+
+#[test]
 fn quota_nearly_full_is_a_warning_and_full_is_critical() {
     let s = setup_quota("quota");
     s.ms.deliver(USER, "INBOX", &MailServer::filler_message(185));

@@ -1090,6 +1090,7 @@ mod tests {
             started_at_ms: T0 + 5 * MIN,
             duration_ms: 900,
             notice_scan: None,
+            quota_read_at_ms: None,
         }
     }
 

@@ -237,6 +237,10 @@ pub struct CheckReport {
     /// next check of the mailbox.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice_scan: Option<crate::notice::NoticeScan>,
+    /// When `quota` was read from the server (Unix ms): a reading well under the limit serves
+    /// the checks of the following hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota_read_at_ms: Option<u64>,
 }
 
 /// Puts observations into words.
@@ -469,6 +473,7 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
         started_at_ms: obs.started_at_ms,
         duration_ms: obs.duration_ms,
         notice_scan: None,
+        quota_read_at_ms: None,
     }
 }
 

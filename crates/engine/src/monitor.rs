@@ -443,6 +443,9 @@ pub async fn run_controlled(
                 if report.notice_scan.is_some() {
                     w.history.notice_scan = report.notice_scan.clone();
                 }
+                if let Some(at) = report.quota_read_at_ms {
+                    w.history.quota_reading = Some((at, report.quota.clone()));
+                }
                 if !report.probes.is_empty() {
                     w.probe_due_ms = started + opts.probe_every_ms;
                     let fresh = History::load(&store, &name, now_ms());

@@ -293,6 +293,27 @@ impl Store {
             .and_then(|r| r.notice_scan))
     }
 
+    /// The latest quota reading of a mailbox: when, and what (`None`: no quota).
+    pub fn quota_reading(
+        &self,
+        mailbox: &str,
+    ) -> Result<Option<(u64, Option<mailcanary_core::report::QuotaUsage>)>, StoreError> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT report FROM checks WHERE mailbox = ?1
+                   AND report LIKE '%\"quota_read_at_ms\":%'
+                 ORDER BY started_at_ms DESC, id DESC LIMIT 1",
+                params![mailbox],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql(e))?;
+        Ok(json
+            .and_then(|j| serde_json::from_str::<CheckReport>(&j).ok())
+            .and_then(|r| Some((r.quota_read_at_ms?, r.quota))))
+    }
+
     /// The health the monitor last saved for a mailbox.
     pub fn load_health(&self, mailbox: &str) -> Result<Option<Health>, StoreError> {
         let json: Option<String> = self
