@@ -883,8 +883,8 @@ fn setup_quota(tag: &str) -> Setup {
 #[test]
 fn a_quota_well_under_the_limit_serves_the_next_checks_of_the_hour() {
     // Reading the quota can cost the server a recount of the mailbox; a reading under 80 %
-    // is reported again, with its time, for an hour. (From 80 % on it is read every check:
-    // the test below fills a mailbox between two checks.)
+    // is reported again, with its time, for an hour, while canaries come through. (From 80 %
+    // on it is read every check: the test below fills a mailbox from 90 % between two checks.)
     let s = setup_quota("quotakept");
     let (r, first) = check_json(&s.cli, &[]);
     assert_eq!(r.code, 0, "{r:?}");
@@ -896,6 +896,13 @@ fn a_quota_well_under_the_limit_serves_the_next_checks_of_the_hour() {
     let (_, second) = check_json(&s.cli, &[]);
     assert_eq!(second["quota_read_at_ms"].as_u64(), Some(at), "{second}");
     assert_eq!(second["quota"], first["quota"], "{second}");
+    // Filled past the limit within the hour: the canary cannot arrive, and then the quota is
+    // read afresh and named as the cause.
+    s.ms.deliver(USER, "Archive", &MailServer::filler_message(200));
+    let (r, third) = check_json(&s.cli, &["--timeout", "5"]);
+    assert_eq!(r.code, 2, "{r:?}");
+    assert_eq!(third["category"], "mailbox_full", "{third}");
+    assert!(third["quota_read_at_ms"].as_u64().unwrap() > at, "{third}");
 }
 
 #[test]

@@ -95,9 +95,12 @@ pub fn parse_imap_error_text(s: &str) -> Reply {
     }
 }
 
-/// At most this many of the newest messages per folder are looked at for notices, so the work
-/// does not grow with the mailbox.
+/// A folder's first scan for notices looks at this many of its newest messages (later scans go
+/// on from where it stopped), so the work does not grow with the mailbox.
 pub const NOTICE_SCAN_LIMIT: u32 = 100;
+
+/// At most this many of the newest UIDs are read by a scan that goes on from an earlier one.
+pub const NOTICE_SCAN_CATCH_UP: u32 = 1000;
 
 /// How the arrival of a canary is noticed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -912,8 +915,8 @@ impl ImapConn {
                 }
                 // INBOX is open already: opening it again costs the server a re-read of the
                 // whole folder (300 ms with 100,000 Maildir messages).
-                let (validity, next) = if self.selected == raw {
-                    (self.selected_validity, self.inbox_next)
+                let (validity, next, exists) = if raw == "INBOX" && self.selected == raw {
+                    (self.selected_validity, self.inbox_next, None)
                 } else {
                     let mb = self
                         .sess()?
@@ -931,40 +934,69 @@ impl ImapConn {
                         });
                         continue;
                     }
-                    (self.selected_validity, mb.uid_next.unwrap_or(1))
+                    (
+                        self.selected_validity,
+                        mb.uid_next.unwrap_or(1),
+                        Some(mb.exists),
+                    )
                 };
                 let last = last.filter(|l| l.uid_validity == validity);
+                // From where the last scan stopped, but never more than the newest
+                // NOTICE_SCAN_CATCH_UP UIDs: after a long outage or on a very busy mailbox, one
+                // scan must still fit in its time and move the mark on.
                 let from = match last {
-                    Some(l) => l.next_uid.max(1),
+                    Some(l) => l
+                        .next_uid
+                        .max(next.saturating_sub(NOTICE_SCAN_CATCH_UP))
+                        .max(1),
                     None => next.saturating_sub(NOTICE_SCAN_LIMIT).max(1),
                 };
                 let again: Vec<u32> = last.map(|l| l.notice_uids.clone()).unwrap_or_default();
-                let set = again
-                    .iter()
-                    .map(u32::to_string)
-                    .chain(std::iter::once(format!("{from}:*")))
-                    .collect::<Vec<_>>()
-                    .join(",");
                 // (BODY.PEEK leaves flags alone in a read-write INBOX too.)
-                let fetches: Vec<_> = self
-                    .sess()?
-                    .uid_fetch(set, HEADERS)
-                    .await
-                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                    .try_collect()
-                    .await
-                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+                let fetches: Vec<_> = match (last, exists) {
+                    // A folder opened for the first time: its newest messages by number (its
+                    // newest UIDs may be mostly canaries, long removed).
+                    (None, Some(exists)) => {
+                        let first = exists.saturating_sub(NOTICE_SCAN_LIMIT - 1).max(1);
+                        self.sess()?
+                            .fetch(format!("{first}:{exists}"), HEADERS)
+                            .await
+                            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                            .try_collect()
+                            .await
+                            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                    }
+                    _ => {
+                        let set = again
+                            .iter()
+                            .map(u32::to_string)
+                            .chain(std::iter::once(format!("{from}:*")))
+                            .collect::<Vec<_>>()
+                            .join(",");
+                        self.sess()?
+                            .uid_fetch(set, HEADERS)
+                            .await
+                            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                            .try_collect()
+                            .await
+                            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                    }
+                };
                 self.drain_unsolicited();
+                let first_look = last.is_none() && exists.is_some();
                 let mut folder = ScannedFolder {
                     name: raw.clone(),
                     uid_validity: validity,
-                    next_uid: from,
+                    // Every message below the folder's UIDNEXT (when the check began for
+                    // INBOX, when it was opened for the others) and from `from` on was in
+                    // the range just read.
+                    next_uid: from.max(next),
                     notice_uids: Vec::new(),
                 };
                 for f in &fetches {
                     let Some(uid) = f.uid else { continue };
                     // `N:*` past the newest UID still answers with the newest message.
-                    if uid < from && !again.contains(&uid) {
+                    if uid < from && !again.contains(&uid) && !first_look {
                         continue;
                     }
                     if uid >= from {
@@ -994,10 +1026,10 @@ impl ImapConn {
     }
 
     /// The storage quota of INBOX's quota root, where the server has QUOTA; bounded by
-    /// `limit`. `None` when unsupported, unlimited or unreadable.
-    pub async fn quota(&mut self, limit: Duration) -> Option<QuotaUsage> {
+    /// `limit`. `Some(None)` when unsupported or unlimited, `None` when it could not be read.
+    pub async fn quota(&mut self, limit: Duration) -> Option<Option<QuotaUsage>> {
         if !self.has_quota {
-            return None;
+            return Some(None);
         }
         let (_, quotas) = tokio::time::timeout(limit, async {
             self.sess().ok()?.get_quota_root("INBOX").await.ok()
@@ -1005,11 +1037,13 @@ impl ImapConn {
         .await
         .ok()??;
         self.drain_unsolicited();
-        quotas
-            .iter()
-            .flat_map(|q| q.resources.iter())
-            .filter(|r| r.name == async_imap::types::QuotaResourceName::Storage)
-            .find_map(|r| QuotaUsage::new(r.usage, r.limit))
+        Some(
+            quotas
+                .iter()
+                .flat_map(|q| q.resources.iter())
+                .filter(|r| r.name == async_imap::types::QuotaResourceName::Storage)
+                .find_map(|r| QuotaUsage::new(r.usage, r.limit)),
+        )
     }
 
     /// Removes this install's verified canaries for this mailbox that were composed more than

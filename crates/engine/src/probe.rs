@@ -619,15 +619,18 @@ struct Extras {
 }
 
 impl Extras {
-    /// Reads the quota, or reports the earlier reading that still serves.
-    async fn read_quota(&mut self, conn: &mut imap::ImapConn, limit: Duration) {
-        if let Some((at, quota)) = self.kept_quota.take() {
+    /// Reads the quota, or reports the earlier reading that still serves: only when the canary
+    /// came through (a full mailbox refuses it, and the quota is then the cause to name).
+    async fn read_quota(&mut self, conn: &mut imap::ImapConn, limit: Duration, arrived: bool) {
+        if arrived && let Some((at, quota)) = self.kept_quota.take() {
             self.quota = quota;
             self.quota_read_at_ms = Some(at);
             return;
         }
-        self.quota = conn.quota(limit).await;
-        self.quota_read_at_ms = Some(unix_ms(SystemTime::now()));
+        // Not read (a timeout, an error): no reading, and the next check asks again.
+        let read = conn.quota(limit).await;
+        self.quota_read_at_ms = read.is_some().then(|| unix_ms(SystemTime::now()));
+        self.quota = read.flatten();
     }
 }
 
@@ -685,7 +688,7 @@ async fn round_trip(
             if let Some(mut i) = i {
                 // Sending is refused but receiving works: the provider's notice may be there.
                 extras
-                    .read_quota(&mut i, t.command.min(rec.remaining()))
+                    .read_quota(&mut i, t.command.min(rec.remaining()), false)
                     .await;
                 (extras.notices, extras.scanned) = i
                     .scan_notices(t.command.min(rec.remaining()), extras.notice_scan.as_ref())
@@ -753,8 +756,9 @@ async fn round_trip(
         }
         smtp_conn.quit(t.quit.min(rec.remaining())).await;
     }
+    let arrived = outcome.folder.is_some();
     extras
-        .read_quota(&mut imap_conn, t.command.min(rec.remaining()))
+        .read_quota(&mut imap_conn, t.command.min(rec.remaining()), arrived)
         .await;
     (extras.notices, extras.scanned) = imap_conn
         .scan_notices(t.command.min(rec.remaining()), extras.notice_scan.as_ref())
