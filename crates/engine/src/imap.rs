@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use async_imap::types::NameAttribute;
+use async_imap::types::{Fetch, NameAttribute};
 use async_imap::{Client, Session};
 use futures::TryStreamExt;
 use mailcanary_core::canary::{self, BodyCheck, CanaryHeader, CanaryId, CanaryKey};
@@ -332,6 +332,33 @@ impl ImapConn {
         })
     }
 
+    /// `FETCH set query` (`UID FETCH` when `by_uid`), every answer collected; unsolicited
+    /// responses that came with them are dropped.
+    async fn fetch_all(
+        &mut self,
+        set: &str,
+        query: &str,
+        by_uid: bool,
+    ) -> Result<Vec<Fetch>, Failure> {
+        let sess = self.sess()?;
+        let fetches = if by_uid {
+            sess.uid_fetch(set, query)
+                .await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                .try_collect()
+                .await
+        } else {
+            sess.fetch(set, query)
+                .await
+                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
+                .try_collect()
+                .await
+        }
+        .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
+        self.drain_unsolicited();
+        Ok(fetches)
+    }
+
     fn drain_unsolicited(&mut self) {
         if let Some(s) = self.session.as_mut() {
             while s.unsolicited_responses.try_recv().is_ok() {}
@@ -442,18 +469,13 @@ impl ImapConn {
         address: &str,
         ids: Option<&[CanaryId]>,
     ) -> Result<(Vec<(u32, CanaryHeader)>, u32), Failure> {
-        let fetches: Vec<_> = self
-            .sess()?
-            .uid_fetch(
-                format!("{from_uid}:*"),
+        let fetches = self
+            .fetch_all(
+                &format!("{from_uid}:*"),
                 "(UID BODY.PEEK[HEADER.FIELDS (X-MAIL-CANARY)])",
+                true,
             )
-            .await
-            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-            .try_collect()
-            .await
-            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
-        self.drain_unsolicited();
+            .await?;
         let mut next = from_uid;
         let mut found = Vec::new();
         for f in &fetches {
@@ -742,15 +764,9 @@ impl ImapConn {
             if !self.select_found(found).await? {
                 return Ok(None);
             }
-            let fetches: Vec<_> = self
-                .sess()?
-                .uid_fetch(uid.to_string(), "(UID BODY.PEEK[])")
-                .await
-                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                .try_collect()
-                .await
-                .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
-            self.drain_unsolicited();
+            let fetches = self
+                .fetch_all(&uid.to_string(), "(UID BODY.PEEK[])", true)
+                .await?;
             Ok::<_, Failure>(
                 fetches
                     .iter()
@@ -952,38 +968,24 @@ impl ImapConn {
                     None => next.saturating_sub(NOTICE_SCAN_LIMIT).max(1),
                 };
                 let again: Vec<u32> = last.map(|l| l.notice_uids.clone()).unwrap_or_default();
-                // (BODY.PEEK leaves flags alone in a read-write INBOX too.)
-                let fetches: Vec<_> = match (last, exists) {
-                    // A folder opened for the first time: its newest messages by number (its
-                    // newest UIDs may be mostly canaries, long removed).
-                    (None, Some(exists)) => {
-                        let first = exists.saturating_sub(NOTICE_SCAN_LIMIT - 1).max(1);
-                        self.sess()?
-                            .fetch(format!("{first}:{exists}"), HEADERS)
-                            .await
-                            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                            .try_collect()
-                            .await
-                            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                    }
-                    _ => {
-                        let set = again
-                            .iter()
-                            .map(u32::to_string)
-                            .chain(std::iter::once(format!("{from}:*")))
-                            .collect::<Vec<_>>()
-                            .join(",");
-                        self.sess()?
-                            .uid_fetch(set, HEADERS)
-                            .await
-                            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                            .try_collect()
-                            .await
-                            .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                    }
-                };
-                self.drain_unsolicited();
+                // A folder opened for the first time: its newest messages by number (its
+                // newest UIDs may be mostly canaries, long removed). Otherwise by UID, from
+                // the mark on, with the notices found before.
                 let first_look = last.is_none() && exists.is_some();
+                let set = match exists.filter(|_| first_look) {
+                    Some(exists) => {
+                        let first = exists.saturating_sub(NOTICE_SCAN_LIMIT - 1).max(1);
+                        format!("{first}:{exists}")
+                    }
+                    None => again
+                        .iter()
+                        .map(u32::to_string)
+                        .chain(std::iter::once(format!("{from}:*")))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                };
+                // (BODY.PEEK leaves flags alone in a read-write INBOX too.)
+                let fetches = self.fetch_all(&set, HEADERS, !first_look).await?;
                 let mut folder = ScannedFolder {
                     name: raw.clone(),
                     uid_validity: validity,
@@ -1084,15 +1086,9 @@ impl ImapConn {
                     .map(u32::to_string)
                     .collect::<Vec<_>>()
                     .join(",");
-                let fetches: Vec<_> = self
-                    .sess()?
-                    .uid_fetch(&set, "(UID BODY.PEEK[HEADER.FIELDS (X-MAIL-CANARY)])")
-                    .await
-                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?
-                    .try_collect()
-                    .await
-                    .map_err(|e| imap_failure(ReplyStage::Mailbox, e))?;
-                self.drain_unsolicited();
+                let fetches = self
+                    .fetch_all(&set, "(UID BODY.PEEK[HEADER.FIELDS (X-MAIL-CANARY)])", true)
+                    .await?;
                 let stale: Vec<String> = fetches
                     .iter()
                     .filter_map(|f| {

@@ -448,8 +448,7 @@ pub async fn run_controlled(
                 }
                 if !report.probes.is_empty() {
                     w.probe_due_ms = started + opts.probe_every_ms;
-                    let fresh = History::load(&store, &name, now_ms());
-                    w.history.probe_tally = fresh.probe_tally;
+                    (w.history.probe_tally, _) = History::probes(&store, &name, now_ms());
                 }
                 // Offline: recorded, told once, and kept out of the mailbox's health (it says
                 // nothing about mail). Back online: told, with how long it lasted.

@@ -505,23 +505,46 @@ pub struct History {
 }
 
 impl History {
-    /// What the history holds for the next check of `mailbox`: the TLS baseline and how the
-    /// attachment variants fared over the last week. A history that cannot be read gives
-    /// an empty one (the check still runs).
+    /// What the history holds for the next check of `mailbox`: the TLS baseline, how the
+    /// attachment variants fared over the last week, where the notice scan stopped and the
+    /// latest quota reading. A history that cannot be read gives an empty one (the check
+    /// still runs).
     pub fn load(store: &crate::store::Store, mailbox: &str, now_ms: u64) -> History {
-        let week_ago = now_ms.saturating_sub(7 * 86_400_000);
-        let probed = store.with_probes(mailbox, week_ago).unwrap_or_default();
+        let (probe_tally, last_probed_ms) = History::probes(store, mailbox, now_ms);
         History {
             tls_baseline: store.tls_baseline(mailbox).unwrap_or(None),
-            probe_tally: mailcanary_core::probes::tally(
-                probed
-                    .iter()
-                    .map(|r| (r.started_at_ms, r.probes.as_slice())),
-            ),
-            last_probed_ms: probed.last().map(|r| r.started_at_ms),
+            probe_tally,
+            last_probed_ms,
             notice_scan: store.notice_scan(mailbox).unwrap_or(None),
             quota_reading: store.quota_reading(mailbox).unwrap_or(None),
         }
+    }
+
+    /// How the attachment variants fared over the last week, and when probes last ran.
+    pub fn probes(
+        store: &crate::store::Store,
+        mailbox: &str,
+        now_ms: u64,
+    ) -> (Vec<ProbeTally>, Option<u64>) {
+        let week_ago = now_ms.saturating_sub(7 * 86_400_000);
+        let probed = store.with_probes(mailbox, week_ago).unwrap_or_default();
+        let tally = mailcanary_core::probes::tally(
+            probed
+                .iter()
+                .map(|r| (r.started_at_ms, r.probes.as_slice())),
+        );
+        (tally, probed.last().map(|r| r.started_at_ms))
+    }
+
+    /// The quota reading a check made at `now_ms` may report instead of asking again: one
+    /// under [`QUOTA_READ_EVERY_CHECK_FROM`] percent, less than [`QUOTA_KEPT_FOR_MS`] old.
+    fn quota_to_keep(&self, now_ms: u64) -> Option<(u64, Option<QuotaUsage>)> {
+        self.quota_reading.clone().filter(|(at, q)| {
+            *at <= now_ms
+                && now_ms - at < QUOTA_KEPT_FOR_MS
+                && q.as_ref()
+                    .is_none_or(|q| q.percent < QUOTA_READ_EVERY_CHECK_FROM)
+        })
     }
 }
 
@@ -556,18 +579,12 @@ pub async fn check(
     let mut rec = Recorder::new(started + opts.timeout)
         .with_progress(mb.name.as_str(), opts.progress.clone());
     let mut outcome = CanaryOutcome::default();
-    let now_ms = unix_ms(started_wall);
-    let mut extras = Extras {
-        notice_scan: history.notice_scan.clone(),
-        kept_quota: history.quota_reading.clone().filter(|(at, q)| {
-            *at <= now_ms
-                && now_ms - at < QUOTA_KEPT_FOR_MS
-                && q.as_ref()
-                    .is_none_or(|q| q.percent < QUOTA_READ_EVERY_CHECK_FROM)
-        }),
-        ..Default::default()
+    let mut extras = Extras::default();
+    let earlier = Earlier {
+        notice_scan: history.notice_scan.as_ref(),
+        quota: history.quota_to_keep(unix_ms(started_wall)),
     };
-    round_trip(mb, key, opts, &mut rec, &mut outcome, &mut extras).await;
+    round_trip(mb, key, opts, &mut rec, &mut outcome, &mut extras, earlier).await;
     let obs = Observations {
         mailbox: mb.name.to_string(),
         started_at_ms: unix_ms(started_wall),
@@ -606,31 +623,50 @@ const QUOTA_READ_EVERY_CHECK_FROM: f64 = 80.0;
 /// What a check reads from the mailbox besides the canary.
 #[derive(Default)]
 struct Extras {
-    /// Where the previous check's notice scan left off (in), and this one's (out).
-    notice_scan: Option<NoticeScan>,
+    /// Where this check's notice scan stopped.
     scanned: Option<NoticeScan>,
     notices: Vec<Notice>,
     quota: Option<QuotaUsage>,
     /// When `quota` was read.
     quota_read_at_ms: Option<u64>,
-    /// An earlier check's reading that this one reports instead of asking again.
-    kept_quota: Option<(u64, Option<QuotaUsage>)>,
     probes: Vec<ProbeResult>,
 }
 
+/// What earlier checks leave to this one's reading of the mailbox.
+struct Earlier<'a> {
+    /// Where the previous notice scan stopped.
+    notice_scan: Option<&'a NoticeScan>,
+    /// A quota reading that may be reported instead of asking again.
+    quota: Option<(u64, Option<QuotaUsage>)>,
+}
+
 impl Extras {
-    /// Reads the quota, or reports the earlier reading that still serves: only when the canary
-    /// came through (a full mailbox refuses it, and the quota is then the cause to name).
-    async fn read_quota(&mut self, conn: &mut imap::ImapConn, limit: Duration, arrived: bool) {
-        if arrived && let Some((at, quota)) = self.kept_quota.take() {
-            self.quota = quota;
-            self.quota_read_at_ms = Some(at);
-            return;
+    /// Reads the quota and scans for notices. An earlier quota reading is reported instead
+    /// only when the canary came through (a full mailbox refuses it, and the quota is then the
+    /// cause to name).
+    async fn read_mailbox(
+        &mut self,
+        conn: &mut imap::ImapConn,
+        t: &StageTimeouts,
+        rec: &Recorder,
+        earlier: Earlier<'_>,
+        arrived: bool,
+    ) {
+        match earlier.quota.filter(|_| arrived) {
+            Some((at, quota)) => {
+                self.quota = quota;
+                self.quota_read_at_ms = Some(at);
+            }
+            None => {
+                // Not read (a timeout, an error): no reading, and the next check asks again.
+                let read = conn.quota(t.command.min(rec.remaining())).await;
+                self.quota_read_at_ms = read.is_some().then(|| unix_ms(SystemTime::now()));
+                self.quota = read.flatten();
+            }
         }
-        // Not read (a timeout, an error): no reading, and the next check asks again.
-        let read = conn.quota(limit).await;
-        self.quota_read_at_ms = read.is_some().then(|| unix_ms(SystemTime::now()));
-        self.quota = read.flatten();
+        (self.notices, self.scanned) = conn
+            .scan_notices(t.command.min(rec.remaining()), earlier.notice_scan)
+            .await;
     }
 }
 
@@ -651,6 +687,7 @@ async fn round_trip(
     rec: &mut Recorder,
     outcome: &mut CanaryOutcome,
     extras: &mut Extras,
+    earlier: Earlier<'_>,
 ) {
     let t = &opts.stage_timeouts;
     let secrets = match MailboxSecrets::load(mb, t.auth.min(rec.remaining())).await {
@@ -687,12 +724,7 @@ async fn round_trip(
             }
             if let Some(mut i) = i {
                 // Sending is refused but receiving works: the provider's notice may be there.
-                extras
-                    .read_quota(&mut i, t.command.min(rec.remaining()), false)
-                    .await;
-                (extras.notices, extras.scanned) = i
-                    .scan_notices(t.command.min(rec.remaining()), extras.notice_scan.as_ref())
-                    .await;
+                extras.read_mailbox(&mut i, t, rec, earlier, false).await;
                 i.logout(t.quit).await;
             }
             return;
@@ -758,10 +790,7 @@ async fn round_trip(
     }
     let arrived = outcome.folder.is_some();
     extras
-        .read_quota(&mut imap_conn, t.command.min(rec.remaining()), arrived)
-        .await;
-    (extras.notices, extras.scanned) = imap_conn
-        .scan_notices(t.command.min(rec.remaining()), extras.notice_scan.as_ref())
+        .read_mailbox(&mut imap_conn, t, rec, earlier, arrived)
         .await;
     imap_conn.logout(t.quit.min(rec.remaining())).await;
 }

@@ -252,18 +252,20 @@ impl Store {
         Ok(out)
     }
 
-    /// The latest check of a mailbox that read certificates and found no interception: what
-    /// today's certificates are compared with. A check that raised `tls_intercepted` never
-    /// becomes the baseline, so an interception keeps being reported until it ends.
-    pub fn tls_baseline(&self, mailbox: &str) -> Result<Option<CheckReport>, StoreError> {
+    /// The latest report of a mailbox that meets `condition` (SQL on `checks c`; written here,
+    /// never from input).
+    fn latest_report(
+        &self,
+        mailbox: &str,
+        condition: &str,
+    ) -> Result<Option<CheckReport>, StoreError> {
         let json: Option<String> = self
             .conn
             .query_row(
-                "SELECT report FROM checks c WHERE mailbox = ?1
-                   AND report LIKE '%\"tls\":[{%'
-                   AND NOT EXISTS (SELECT 1 FROM findings f
-                                   WHERE f.check_id = c.id AND f.category = 'tls_intercepted')
-                 ORDER BY started_at_ms DESC, id DESC LIMIT 1",
+                &format!(
+                    "SELECT report FROM checks c WHERE mailbox = ?1 AND {condition}
+                     ORDER BY started_at_ms DESC, id DESC LIMIT 1"
+                ),
                 params![mailbox],
                 |r| r.get(0),
             )
@@ -272,24 +274,25 @@ impl Store {
         Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
+    /// The latest check of a mailbox that read certificates and found no interception: what
+    /// today's certificates are compared with. A check that raised `tls_intercepted` never
+    /// becomes the baseline, so an interception keeps being reported until it ends.
+    pub fn tls_baseline(&self, mailbox: &str) -> Result<Option<CheckReport>, StoreError> {
+        self.latest_report(
+            mailbox,
+            "report LIKE '%\"tls\":[{%'
+             AND NOT EXISTS (SELECT 1 FROM findings f
+                             WHERE f.check_id = c.id AND f.category = 'tls_intercepted')",
+        )
+    }
+
     /// Where the latest check of a mailbox that finished its scan for notices left off.
     pub fn notice_scan(
         &self,
         mailbox: &str,
     ) -> Result<Option<mailcanary_core::notice::NoticeScan>, StoreError> {
-        let json: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT report FROM checks WHERE mailbox = ?1
-                   AND report LIKE '%\"notice_scan\":{%'
-                 ORDER BY started_at_ms DESC, id DESC LIMIT 1",
-                params![mailbox],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql(e))?;
-        Ok(json
-            .and_then(|j| serde_json::from_str::<CheckReport>(&j).ok())
+        Ok(self
+            .latest_report(mailbox, "report LIKE '%\"notice_scan\":{%'")?
             .and_then(|r| r.notice_scan))
     }
 
@@ -298,19 +301,8 @@ impl Store {
         &self,
         mailbox: &str,
     ) -> Result<Option<(u64, Option<mailcanary_core::report::QuotaUsage>)>, StoreError> {
-        let json: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT report FROM checks WHERE mailbox = ?1
-                   AND report LIKE '%\"quota_read_at_ms\":%'
-                 ORDER BY started_at_ms DESC, id DESC LIMIT 1",
-                params![mailbox],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql(e))?;
-        Ok(json
-            .and_then(|j| serde_json::from_str::<CheckReport>(&j).ok())
+        Ok(self
+            .latest_report(mailbox, "report LIKE '%\"quota_read_at_ms\":%'")?
             .and_then(|r| Some((r.quota_read_at_ms?, r.quota))))
     }
 
