@@ -16,9 +16,8 @@ use mailcanary_engine::secrets;
 use mailcanary_engine::store::Store;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Emitter, Manager, State};
-use tauri_plugin_autostart::ManagerExt;
 
+use crate::handle::AppHandle;
 use crate::host::{self, Card, IpcError, Shared, now_ms};
 
 type Answer<T> = Result<T, IpcError>;
@@ -52,7 +51,7 @@ fn edit_lock() -> std::sync::MutexGuard<'static, ()> {
 
 /// Runs blocking work (the keyring, the database) off the async workers.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Answer<T> + Send + 'static) -> Answer<T> {
-    tauri::async_runtime::spawn_blocking(f)
+    tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| IpcError::new("io", e.to_string()))?
 }
@@ -66,8 +65,7 @@ pub struct Overview {
 }
 
 /// Everything the window shows at first.
-#[tauri::command]
-pub fn overview(shared: State<'_, Shared>) -> Overview {
+pub fn overview(shared: &Shared) -> Overview {
     let paused = *shared.paused_until.lock().expect("not poisoned");
     Overview {
         lang: shared.lang().as_str(),
@@ -78,8 +76,7 @@ pub fn overview(shared: State<'_, Shared>) -> Overview {
 }
 
 /// "Check now" for one mailbox (or all when `mailbox` is absent).
-#[tauri::command]
-pub fn check_now(shared: State<'_, Shared>, mailbox: Option<String>) -> Answer<()> {
+pub fn check_now(shared: &Shared, mailbox: Option<String>) -> Answer<()> {
     if let Some(name) = &mailbox
         && !shared
             .cards
@@ -96,8 +93,7 @@ pub fn check_now(shared: State<'_, Shared>, mailbox: Option<String>) -> Answer<(
 }
 
 /// Pauses scheduled checks for `minutes` (1 to 1440), or resumes them when 0.
-#[tauri::command]
-pub fn pause(shared: State<'_, Shared>, minutes: u32) -> Answer<()> {
+pub fn pause(shared: &Shared, minutes: u32) -> Answer<()> {
     match minutes {
         0 => shared.tell(MonitorCommand::Resume),
         1..=1440 => shared.tell(MonitorCommand::Pause {
@@ -168,7 +164,6 @@ fn demo_preset() -> Option<PresetView> {
 }
 
 /// The wizard's provider presets (the demo server first, when there is one).
-#[tauri::command]
 pub fn presets() -> Vec<PresetView> {
     let security = |s| match s {
         mailcanary_engine::core::config::Security::Starttls => "starttls",
@@ -390,10 +385,9 @@ pub struct TestResult {
 /// The wizard's "test now": one complete round trip with the form's settings, its steps
 /// pushed as `stage` events, before anything is saved. The password goes to the keyring
 /// (under the new mailbox's name) and nowhere else.
-#[tauri::command(async)]
-pub async fn test_mailbox(app: AppHandle, form: MailboxForm) -> Answer<TestResult> {
-    let shared = app.state::<Shared>();
-    let mb = new_mailbox(&shared, &form).await?;
+pub async fn test_mailbox(app: &AppHandle, form: MailboxForm) -> Answer<TestResult> {
+    let shared = app.shared();
+    let mb = new_mailbox(shared, &form).await?;
     shared
         .tested
         .lock()
@@ -409,7 +403,7 @@ pub async fn test_mailbox(app: AppHandle, form: MailboxForm) -> Answer<TestResul
     let opts = CheckOptions {
         lang: shared.lang(),
         timeout: Duration::from_secs(60),
-        progress: Some(host::stage_events(&app)),
+        progress: Some(host::stage_events(app)),
         ..Default::default()
     };
     let r = probe::check(&mb, &key, &opts, &ProbeHistory::default()).await;
@@ -426,10 +420,9 @@ pub async fn test_mailbox(app: AppHandle, form: MailboxForm) -> Answer<TestResul
 
 /// Saves the mailbox (password to the keyring, settings to the config file) and restarts
 /// the monitor with it.
-#[tauri::command(async)]
-pub async fn add_mailbox(app: AppHandle, form: MailboxForm) -> Answer<Vec<Card>> {
-    let shared = app.state::<Shared>();
-    let mb = new_mailbox(&shared, &form).await?;
+pub async fn add_mailbox(app: &AppHandle, form: MailboxForm) -> Answer<Vec<Card>> {
+    let shared = app.shared();
+    let mb = new_mailbox(shared, &form).await?;
     let name = mb.name.to_string();
     let path = shared.paths()?.config.clone();
     blocking(move || {
@@ -449,14 +442,13 @@ pub async fn add_mailbox(app: AppHandle, form: MailboxForm) -> Answer<Vec<Card>>
         .expect("not poisoned")
         .remove(form.name.trim());
     // A monitor that cannot run is shown as such (the tray, the status screen).
-    let _ = host::restart(&app).await;
+    let _ = host::restart(app).await;
     Ok(shared.card_list())
 }
 
 /// Removes a mailbox from the config and its password from the keyring.
-#[tauri::command(async)]
-pub async fn remove_mailbox(app: AppHandle, mailbox: String) -> Answer<Vec<Card>> {
-    let shared = app.state::<Shared>();
+pub async fn remove_mailbox(app: &AppHandle, mailbox: String) -> Answer<Vec<Card>> {
+    let shared = app.shared();
     let name = MailboxName::new(&mailbox).map_err(|m| IpcError::field("mailbox", m))?;
     let path = shared.paths()?.config.clone();
     blocking(move || {
@@ -474,14 +466,13 @@ pub async fn remove_mailbox(app: AppHandle, mailbox: String) -> Answer<Vec<Card>
     })
     .await?;
     // A monitor that cannot run is shown as such (the tray, the status screen).
-    let _ = host::restart(&app).await;
+    let _ = host::restart(app).await;
     Ok(shared.card_list())
 }
 
 /// Forgets the password a test stored for a mailbox that was then not saved.
-#[tauri::command(async)]
-pub async fn cancel_add(app: AppHandle, name: String) -> Answer<()> {
-    let shared = app.state::<Shared>();
+pub async fn cancel_add(app: &AppHandle, name: String) -> Answer<()> {
+    let shared = app.shared();
     let was_tested = shared
         .tested
         .lock()
@@ -507,7 +498,7 @@ pub async fn cancel_add(app: AppHandle, name: String) -> Answer<()> {
 /// Forgets the passwords that wizard tests stored for mailboxes that were never saved (the
 /// window was closed, or the app quits, without Save or Cancel).
 pub fn forget_tested(app: &AppHandle) {
-    let shared = app.state::<Shared>();
+    let shared = app.shared();
     let names = std::mem::take(&mut *shared.tested.lock().expect("not poisoned"));
     let Ok(config) = shared.load_config() else {
         return;
@@ -603,9 +594,8 @@ fn selected(
 }
 
 /// The history of one mailbox or all: checks, days, incidents, drills, failed checks.
-#[tauri::command(async)]
-pub async fn history(app: AppHandle, mailbox: Option<String>, days: u32) -> Answer<HistoryView> {
-    let shared = app.state::<Shared>();
+pub async fn history(app: &AppHandle, mailbox: Option<String>, days: u32) -> Answer<HistoryView> {
+    let shared = app.shared();
     let span = days_field(days)?;
     let config = shared.load_config()?;
     let data = shared.paths()?.data.clone();
@@ -664,14 +654,13 @@ fn export_dir(data: &std::path::Path) -> PathBuf {
 }
 
 /// Writes the CSV of checks or the HTML report; answers the path written.
-#[tauri::command(async)]
 pub async fn export_report(
-    app: AppHandle,
+    app: &AppHandle,
     format: String,
     mailbox: Option<String>,
     days: u32,
 ) -> Answer<String> {
-    let shared = app.state::<Shared>();
+    let shared = app.shared();
     let span = days_field(days)?;
     if format != "csv" && format != "html" {
         return Err(IpcError::field("format", "csv or html"));
@@ -737,8 +726,7 @@ pub struct RunbookForm {
 }
 
 /// The office's runbook.
-#[tauri::command]
-pub fn runbook(shared: State<'_, Shared>) -> Answer<RunbookForm> {
+pub fn runbook(shared: &Shared) -> Answer<RunbookForm> {
     let r = shared.load_config()?.runbook;
     let s = |v: Option<String>| v.unwrap_or_default();
     Ok(RunbookForm {
@@ -751,9 +739,8 @@ pub fn runbook(shared: State<'_, Shared>) -> Answer<RunbookForm> {
 }
 
 /// Saves the runbook; the monitor shows it with the next critical alert.
-#[tauri::command(async)]
-pub async fn save_runbook(app: AppHandle, runbook: RunbookForm) -> Answer<()> {
-    let shared = app.state::<Shared>();
+pub async fn save_runbook(app: &AppHandle, runbook: RunbookForm) -> Answer<()> {
+    let shared = app.shared();
     let fields = [
         ("contact", &runbook.contact),
         ("provider_support", &runbook.provider_support),
@@ -782,7 +769,7 @@ pub async fn save_runbook(app: AppHandle, runbook: RunbookForm) -> Answer<()> {
             .map_err(|e| IpcError::new("config", e.to_string()))
     })
     .await?;
-    apply(&app).await
+    apply(app).await
 }
 
 /// The channels alerts go to, as the monitor has them.
@@ -791,9 +778,8 @@ fn channels(config: &mailcanary_engine::core::config::Config) -> Answer<Channels
 }
 
 /// Sends a drill alert through the channels and records it.
-#[tauri::command(async)]
-pub async fn start_drill(app: AppHandle, mailbox: String) -> Answer<DrillView> {
-    let shared = app.state::<Shared>();
+pub async fn start_drill(app: &AppHandle, mailbox: String) -> Answer<DrillView> {
+    let shared = app.shared();
     let config = shared.load_config()?;
     let mb = selected(&config, Some(&mailbox))?
         .pop()
@@ -821,9 +807,8 @@ pub async fn start_drill(app: AppHandle, mailbox: String) -> Answer<DrillView> {
 }
 
 /// Someone saw the drill: it is acknowledged and ended, and the channels are told.
-#[tauri::command(async)]
-pub async fn ack_drill(app: AppHandle, id: i64) -> Answer<DrillView> {
-    let shared = app.state::<Shared>();
+pub async fn ack_drill(app: &AppHandle, id: i64) -> Answer<DrillView> {
+    let shared = app.shared();
     let config = shared.load_config()?;
     let lang = shared.lang();
     let data = shared.paths()?.data.clone();
@@ -861,9 +846,8 @@ pub async fn ack_drill(app: AppHandle, id: i64) -> Answer<DrillView> {
 }
 
 /// Past drills of every mailbox.
-#[tauri::command(async)]
-pub async fn drills(app: AppHandle, days: u32) -> Answer<Vec<DrillView>> {
-    let shared = app.state::<Shared>();
+pub async fn drills(app: &AppHandle, days: u32) -> Answer<Vec<DrillView>> {
+    let shared = app.shared();
     let span = days_field(days)?;
     let data = shared.paths()?.data.clone();
     blocking(move || {
@@ -894,7 +878,7 @@ pub struct SettingsForm {
 }
 
 fn settings_of(app: &AppHandle) -> Answer<SettingsForm> {
-    let config = app.state::<Shared>().load_config()?;
+    let config = app.shared().load_config()?;
     Ok(SettingsForm {
         interval_minutes: (config.monitor.interval_ms() / 60_000) as u32,
         attachments_every_hours: (config.monitor.attachments_every_ms() / 3_600_000) as u32,
@@ -912,19 +896,19 @@ fn settings_of(app: &AppHandle) -> Answer<SettingsForm> {
             .unwrap_or_else(|| "json".into()),
         renotify_hours: (config.alerts.renotify_after_ms().unwrap_or(0) / 3_600_000) as u32,
         metrics_addr: config.monitor.metrics.clone().unwrap_or_default(),
-        start_at_login: app.autolaunch().is_enabled().unwrap_or(false),
+        start_at_login: launcher()
+            .and_then(|l| l.is_enabled().map_err(|e| e.to_string()))
+            .unwrap_or(false),
     })
 }
 
 /// The settings as the config file has them.
-#[tauri::command]
-pub fn settings(app: AppHandle) -> Answer<SettingsForm> {
-    settings_of(&app)
+pub fn settings(app: &AppHandle) -> Answer<SettingsForm> {
+    settings_of(app)
 }
 
 /// Checks, saves and applies the settings (the monitor restarts with them).
-#[tauri::command(async)]
-pub async fn save_settings(app: AppHandle, settings: SettingsForm) -> Answer<SettingsForm> {
+pub async fn save_settings(app: &AppHandle, settings: SettingsForm) -> Answer<SettingsForm> {
     let s = settings;
     if !(1..=1440).contains(&s.interval_minutes) {
         return Err(IpcError::field(
@@ -1020,7 +1004,7 @@ pub async fn save_settings(app: AppHandle, settings: SettingsForm) -> Answer<Set
     ];
     // Only what was changed is written: the form shows spans in whole minutes and hours,
     // and writing back a value read rounded ("30m" shown as 0 h) would change it.
-    let before = settings_of(&app)?;
+    let before = settings_of(app)?;
     let changed = [
         s.lang != before.lang,
         s.interval_minutes != before.interval_minutes,
@@ -1036,7 +1020,7 @@ pub async fn save_settings(app: AppHandle, settings: SettingsForm) -> Answer<Set
         .zip(changed)
         .filter_map(|(e, c)| c.then_some(e))
         .collect();
-    let path = app.state::<Shared>().paths()?.config.clone();
+    let path = app.shared().paths()?.config.clone();
     if !edits.is_empty() {
         blocking(move || {
             let _edit = edit_lock();
@@ -1046,21 +1030,105 @@ pub async fn save_settings(app: AppHandle, settings: SettingsForm) -> Answer<Set
         })
         .await?;
     }
-    let launcher = app.autolaunch();
-    let switched = if s.start_at_login {
-        launcher.enable()
-    } else {
-        launcher.disable()
-    };
-    // Turning off what is already off is not an error.
-    if let Err(e) = switched
-        && launcher.is_enabled().unwrap_or(false) != s.start_at_login
-    {
+    let switched = launcher().and_then(|l| {
+        let done = if s.start_at_login {
+            l.enable()
+        } else {
+            l.disable()
+        };
+        // Turning off what is already off is not an error.
+        match done {
+            Err(e) if l.is_enabled().unwrap_or(false) != s.start_at_login => Err(e.to_string()),
+            _ => Ok(()),
+        }
+    });
+    if let Err(e) = switched {
         return Err(IpcError::field(
             "start_at_login",
             format!("cannot change starting at login: {e}"),
         ));
     }
-    apply(&app).await?;
-    settings_of(&app)
+    apply(app).await?;
+    settings_of(app)
+}
+
+/// Starting the app at login, the desktop's way (an XDG autostart entry on Linux).
+fn launcher() -> Result<auto_launch::AutoLaunch, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    // An AppImage is started through its file, not the mounted binary inside it.
+    #[cfg(target_os = "linux")]
+    let exe = std::env::var_os("APPIMAGE").map_or(exe, std::path::PathBuf::from);
+    auto_launch::AutoLaunchBuilder::new()
+        .set_app_name("Mail Canary")
+        .set_app_path(&exe.to_string_lossy())
+        .set_args(&[] as &[&str])
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// One argument of a call, by name; absent means `null` (an `Option` takes it as `None`).
+fn arg<T: serde::de::DeserializeOwned>(args: &serde_json::Value, name: &'static str) -> Answer<T> {
+    let v = args.get(name).cloned().unwrap_or(serde_json::Value::Null);
+    // Only the argument's name is told, never its value: a form holds a password.
+    serde_json::from_value(v).map_err(|e| {
+        let what = if e.to_string().starts_with("missing field") {
+            format!(
+                "\"{name}\" lacks a field the command needs ({})",
+                missing_field(&e)
+            )
+        } else {
+            format!("\"{name}\" is missing or not what the command takes")
+        };
+        IpcError::field(name, what)
+    })
+}
+
+/// The field serde says is missing (a name from our own types, never a value).
+fn missing_field(e: &serde_json::Error) -> String {
+    e.to_string().split('`').nth(1).unwrap_or("?").to_string()
+}
+
+fn json(v: impl Serialize) -> Answer<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| IpcError::new("io", e.to_string()))
+}
+
+/// Runs the window's command `cmd` (one of `ui/src/ipc.ts`'s `Commands`) with its arguments.
+pub async fn call(
+    app: &AppHandle,
+    cmd: &str,
+    args: serde_json::Value,
+) -> Answer<serde_json::Value> {
+    if !(args.is_object() || args.is_null()) {
+        return Err(IpcError::new(
+            "invalid",
+            format!("the arguments of \"{cmd}\" are not an object"),
+        ));
+    }
+    let a = &args;
+    let shared = app.shared();
+    match cmd {
+        "overview" => json(overview(shared)),
+        "check_now" => json(check_now(shared, arg(a, "mailbox")?)?),
+        "pause" => json(pause(shared, arg(a, "minutes")?)?),
+        "presets" => json(presets()),
+        "test_mailbox" => json(test_mailbox(app, arg(a, "form")?).await?),
+        "add_mailbox" => json(add_mailbox(app, arg(a, "form")?).await?),
+        "remove_mailbox" => json(remove_mailbox(app, arg(a, "mailbox")?).await?),
+        "cancel_add" => json(cancel_add(app, arg(a, "name")?).await?),
+        "history" => json(history(app, arg(a, "mailbox")?, arg(a, "days")?).await?),
+        "export_report" => {
+            json(export_report(app, arg(a, "format")?, arg(a, "mailbox")?, arg(a, "days")?).await?)
+        }
+        "runbook" => json(runbook(shared)?),
+        "save_runbook" => json(save_runbook(app, arg(a, "runbook")?).await?),
+        "start_drill" => json(start_drill(app, arg(a, "mailbox")?).await?),
+        "ack_drill" => json(ack_drill(app, arg(a, "id")?).await?),
+        "drills" => json(drills(app, arg(a, "days")?).await?),
+        "settings" => json(settings(app)?),
+        "save_settings" => json(save_settings(app, arg(a, "settings")?).await?),
+        _ => Err(IpcError::new(
+            "invalid",
+            format!("there is no command \"{cmd}\""),
+        )),
+    }
 }

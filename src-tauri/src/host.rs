@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use crate::handle::AppHandle;
 use mailcanary_engine::alerts::{Alert, OnClick};
 use mailcanary_engine::core::Lang;
 use mailcanary_engine::core::config::Config;
@@ -19,7 +20,6 @@ use mailcanary_engine::probe::{CheckOptions, Progress};
 use mailcanary_engine::store::Store;
 use mailcanary_engine::{config_file, secrets};
 use serde::Serialize;
-use tauri::{AppHandle, Emitter, Manager};
 
 /// An error as the window sees it.
 #[derive(Debug)]
@@ -208,8 +208,8 @@ pub struct Paths {
 /// A running monitor: how to stop it and wait for it.
 struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
-    done: tauri::async_runtime::JoinHandle<()>,
-    metrics: Option<tauri::async_runtime::JoinHandle<()>>,
+    done: tokio::task::JoinHandle<()>,
+    metrics: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// What the app knows, shared by the monitor's events and the window's commands.
@@ -342,8 +342,8 @@ pub fn set_trouble(app: &AppHandle, why: Option<String>) {
         tracing::warn!("the monitor is not running: {w}");
         let _ = app.emit("trouble", w.clone());
     }
-    *app.state::<Shared>().trouble.lock().expect("not poisoned") = why;
-    crate::refresh_tray(app);
+    *app.shared().trouble.lock().expect("not poisoned") = why;
+    app.refresh_tray();
 }
 
 /// The cards of `config`'s mailboxes: the latest recorded check of each, or waiting.
@@ -368,7 +368,7 @@ fn cards_for(config: &Config, store: Option<&Store>) -> BTreeMap<String, Card> {
 /// Answers what was left out (a webhook whose variable is not set, a metrics address in
 /// use: monitoring goes on without them), or why the monitor cannot run at all.
 pub async fn restart(app: &AppHandle) -> Result<Vec<String>, String> {
-    let shared = app.state::<Shared>();
+    let shared = app.shared();
     let mut running = shared.running.lock().await;
     if let Some(r) = running.take() {
         let _ = r.stop.send(());
@@ -404,14 +404,14 @@ pub async fn restart(app: &AppHandle) -> Result<Vec<String>, String> {
 }
 
 async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
-    let shared = app.state::<Shared>();
+    let shared = app.shared();
     let paths = shared.paths().map_err(|e| e.message)?.clone();
     let config = config_file::load(&paths.config).map_err(|e| e.to_string())?;
     let lang = language(&config);
     shared.set_lang(lang);
     let data = paths.data.clone();
     // The keyring and the database answer slowly at times: not on the app's main thread.
-    let (key, store) = tauri::async_runtime::spawn_blocking(move || {
+    let (key, store) = tokio::task::spawn_blocking(move || {
         let key = secrets::install_key(&data).map(|(k, _)| k);
         (key, Store::open(&data))
     })
@@ -438,7 +438,7 @@ async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
     let handle = app.clone();
     // A click on a notification opens the window at the history, where the incident is.
     let on_click = OnClick(std::sync::Arc::new(move |alert: &Alert| {
-        crate::open_window(&handle, Some("history"));
+        handle.open_window(Some("history"));
         let _ = handle.emit(
             "open",
             serde_json::json!({"view": "history", "mailbox": alert.mailbox, "at_ms": now_ms()}),
@@ -467,7 +467,7 @@ async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
     };
     let metrics = match (metrics_addr, opts.metrics.clone()) {
         (Some(addr), Some(m)) => match tokio::net::TcpListener::bind(addr).await {
-            Ok(listener) => Some(tauri::async_runtime::spawn(metrics::serve(listener, m))),
+            Ok(listener) => Some(tokio::spawn(metrics::serve(listener, m))),
             Err(e) => {
                 left_out.push(format!("no metrics: cannot listen at {addr}: {e}"));
                 None
@@ -480,7 +480,7 @@ async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
     let (commands, heard) = tokio::sync::mpsc::unbounded_channel();
     *shared.commands.lock().expect("not poisoned") = Some(commands);
     let handle = app.clone();
-    tauri::async_runtime::spawn(async move {
+    tokio::spawn(async move {
         while let Some(ev) = rx.recv().await {
             on_event(&handle, ev);
         }
@@ -491,7 +491,7 @@ async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
     set_trouble(app, None);
     let handle = app.clone();
     let data = paths.data.clone();
-    let done = tauri::async_runtime::spawn(async move {
+    let done = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
         };
@@ -511,7 +511,7 @@ async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
 }
 
 fn on_event(app: &AppHandle, ev: MonitorEvent) {
-    let shared = app.state::<Shared>();
+    let shared = app.shared();
     match &ev {
         MonitorEvent::Paused(until) => {
             *shared.paused_until.lock().expect("not poisoned") = *until;
@@ -531,5 +531,5 @@ fn on_event(app: &AppHandle, ev: MonitorEvent) {
         }
         _ => {}
     }
-    crate::refresh_tray(app);
+    app.refresh_tray();
 }

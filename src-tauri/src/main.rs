@@ -1,15 +1,22 @@
 //! Mail Canary's tray app: the engine's monitor (the same as `mailcanary run`) with a tray icon
-//! that shows the overall state, desktop notifications from the engine, and a window that is
-//! created only when asked for and destroyed when closed, so an idle app holds no web view.
+//! that shows the overall state, desktop notifications from the engine, and a window.
+//!
+//! This process holds the monitor, the tray (GTK on Linux, through tray-icon) and everything
+//! the app knows. The window is another program, `mailcanary-window` (Tauri and its web view),
+//! started when the window is opened and ended when it is closed; it sends the window's
+//! commands here and shows the events pushed from here (`wire.rs`). An idle app so maps no
+//! web engine at all (bench/app-idle).
 //!
 //! The window's commands are one-line calls into the engine; they answer `{kind, message}` on
-//! error. What the monitor does is pushed to the window as `monitor` events; the window never
-//! reads the database.
+//! error. The window never reads the database.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod commands;
+mod handle;
 mod host;
+mod single;
+mod wire;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,15 +25,15 @@ use mailcanary_engine::config_file;
 use mailcanary_engine::core::Lang;
 use mailcanary_engine::core::config::Config;
 use mailcanary_engine::monitor::MonitorCommand;
-use tauri::image::Image;
-use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
-use tauri::tray::{TrayIcon, TrayIconBuilder};
-use tauri::{AppHandle, Emitter, Manager, RunEvent, WebviewUrl, WebviewWindowBuilder};
+use tao::event::{Event, StartCause};
+use tao::event_loop::{ControlFlow, EventLoopBuilder};
+use tray_icon::menu::{Menu, MenuEvent, MenuItem, PredefinedMenuItem};
+use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
+use handle::{AppHandle, UserEvent};
 use host::{Card, Paths, Shared, now_ms};
 
 const TRAY_ID: &str = "main";
-const WINDOW: &str = "main";
 
 /// Where the config and the history are: as for the `mailcanary` command.
 fn paths() -> Result<(PathBuf, PathBuf), String> {
@@ -39,33 +46,6 @@ fn paths() -> Result<(PathBuf, PathBuf), String> {
         .or_else(|| dirs.as_ref().map(|d| d.data_dir().to_path_buf()))
         .ok_or("cannot find a data directory; set MAILCANARY_DATA_DIR")?;
     Ok((config, data))
-}
-
-/// Shows the window (made anew if it was closed), at `view` if given.
-pub(crate) fn open_window(app: &AppHandle, view: Option<&str>) {
-    if let Some(w) = app.get_webview_window(WINDOW) {
-        if let Some(v) = view {
-            let _ = app.emit(
-                "open",
-                serde_json::json!({"view": v, "mailbox": null, "at_ms": null}),
-            );
-        }
-        let _ = w.unminimize();
-        let _ = w.set_focus();
-        return;
-    }
-    // A new window reads the view it should show from the address.
-    let page = match view {
-        Some(v) => format!("index.html#{v}"),
-        None => "index.html".to_string(),
-    };
-    let built = WebviewWindowBuilder::new(app, WINDOW, WebviewUrl::App(page.into()))
-        .title("Mail Canary")
-        .inner_size(880.0, 640.0)
-        .build();
-    if let Err(e) = built {
-        tracing::warn!("cannot open the window: {e}");
-    }
 }
 
 /// The overall state: the worst of the mailboxes'.
@@ -84,7 +64,7 @@ fn overall(cards: &BTreeMap<String, Card>) -> &'static str {
         .unwrap_or("waiting")
 }
 
-fn tray_icon(state: &str) -> Image<'static> {
+fn tray_icon(state: &str) -> Icon {
     let bytes: &'static [u8] = match state {
         "ok" => include_bytes!("../../icons/tray-ok.png"),
         "warning" => include_bytes!("../../icons/tray-warning.png"),
@@ -92,22 +72,36 @@ fn tray_icon(state: &str) -> Image<'static> {
         "paused" => include_bytes!("../../icons/tray-paused.png"),
         _ => include_bytes!("../../icons/tray-unknown.png"),
     };
-    Image::from_bytes(bytes).expect("the tray icons are PNG files")
+    let (rgba, width, height) = rgba_of(bytes).expect("the tray icons are 8-bit RGBA PNG files");
+    Icon::from_rgba(rgba, width, height).expect("the tray icons have the size their pixels say")
+}
+
+/// The pixels of an 8-bit RGBA PNG file, and its width and height.
+fn rgba_of(png_bytes: &[u8]) -> Option<(Vec<u8>, u32, u32)> {
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png_bytes))
+        .read_info()
+        .ok()?;
+    let mut buf = vec![0; reader.output_buffer_size()?];
+    let frame = reader.next_frame(&mut buf).ok()?;
+    if frame.color_type != png::ColorType::Rgba || frame.bit_depth != png::BitDepth::Eight {
+        return None;
+    }
+    buf.truncate(frame.buffer_size());
+    Some((buf, frame.width, frame.height))
 }
 
 /// The tray's menu: one status line per mailbox, then the actions.
 fn tray_menu(
-    app: &AppHandle,
     cards: &BTreeMap<String, Card>,
     lang: Lang,
     paused: bool,
     trouble: Option<&str>,
-) -> tauri::Result<Menu<tauri::Wry>> {
-    let menu = Menu::new(app)?;
-    let add = |id: String, text: String, enabled: bool| -> tauri::Result<()> {
+) -> Result<Menu, tray_icon::menu::Error> {
+    let menu = Menu::new();
+    let add = |id: String, text: String, enabled: bool| {
         // `&` would mark a keyboard accelerator in some trays.
         let text = text.replace('&', "&&");
-        menu.append(&MenuItem::with_id(app, id, text, enabled, None::<&str>)?)
+        menu.append(&MenuItem::with_id(id, text, enabled, None))
     };
     match trouble {
         Some(t) => add("summary".into(), t.to_string(), false)?,
@@ -117,7 +111,7 @@ fn tray_menu(
         let line = format!("{}: {}", c.mailbox, state_word(c.state, lang));
         add(format!("mb:{}", c.mailbox), line, false)?;
     }
-    menu.append(&PredefinedMenuItem::separator(app)?)?;
+    menu.append(&PredefinedMenuItem::separator())?;
     let ja = lang == Lang::Ja;
     let pick = |en: &str, jp: &str| if ja { jp.to_string() } else { en.to_string() };
     add("check".into(), pick("Check now", "今すぐ確認"), true)?;
@@ -192,9 +186,9 @@ fn tooltip(summary: &str, cards: &BTreeMap<String, Card>, lang: Lang) -> String 
 }
 
 /// Brings the tray up to date: only when what it shows changed, so an open menu is not
-/// rebuilt under the user's pointer for nothing.
-pub(crate) fn refresh_tray(app: &AppHandle) {
-    let shared = app.state::<Shared>();
+/// rebuilt under the user's pointer for nothing. On the main thread.
+fn refresh_tray(app: &AppHandle, tray: &TrayIcon) {
+    let shared = app.shared();
     let lang = shared.lang();
     let cards = shared.cards.lock().expect("not poisoned").clone();
     let paused = shared
@@ -203,9 +197,6 @@ pub(crate) fn refresh_tray(app: &AppHandle) {
         .expect("not poisoned")
         .is_some_and(|t| t > now_ms());
     let trouble = shared.trouble.lock().expect("not poisoned").clone();
-    let Some(tray): Option<TrayIcon> = app.tray_by_id(TRAY_ID) else {
-        return;
-    };
     // The tooltip tells the time of the latest check, so it follows every check.
     let summary = match &trouble {
         Some(t) => t.clone(),
@@ -235,16 +226,37 @@ pub(crate) fn refresh_tray(app: &AppHandle) {
         *last = shown;
     }
     let _ = tray.set_icon(Some(tray_icon(state)));
-    if let Ok(menu) = tray_menu(app, &cards, lang, paused, trouble.as_deref()) {
-        let _ = tray.set_menu(Some(menu));
+    match tray_menu(&cards, lang, paused, trouble.as_deref()) {
+        Ok(menu) => tray.set_menu(Some(Box::new(menu))),
+        Err(e) => tracing::warn!("cannot build the tray's menu: {e}"),
+    }
+}
+
+/// What a menu item does.
+fn on_menu(app: &AppHandle, id: &str) {
+    let shared = app.shared();
+    match id {
+        "open" => app.open_window(None),
+        "history" => app.open_window(Some("history")),
+        "check" => {
+            let _ = shared.tell(MonitorCommand::CheckNow(None));
+        }
+        "pause" => {
+            let until_ms = now_ms() + 3_600_000;
+            let _ = shared.tell(MonitorCommand::Pause { until_ms });
+        }
+        "resume" => {
+            let _ = shared.tell(MonitorCommand::Resume);
+        }
+        "quit" => app.exit(),
+        _ => {}
     }
 }
 
 fn main() {
     // On X11, GTK 3 opens OpenGL as soon as it connects, only to choose its visuals. That maps
     // the graphics driver (Mesa's, with LLVM: about 45 MB resident) into a process that spends
-    // its life in the tray (bench/app-idle: 126 -> 74 MB). The web view still draws its window
-    // (the end-to-end test's screenshots, under Xvfb; not tried on a GPU desktop).
+    // its life in the tray. The window process sets the same (window.rs).
     #[cfg(target_os = "linux")]
     if std::env::var_os("GDK_GL").is_none() {
         // SAFETY: the first statement of main; no other thread exists yet.
@@ -260,6 +272,28 @@ fn main() {
         .try_init();
     let open_at_start = std::env::args().any(|a| a == "--open-window");
     let found = paths();
+    // First of all: a second start (from the menu, at login) only opens the first one's
+    // window, so there is never a second monitor on the same history.
+    let claim = match &found {
+        Ok((_, data)) => match single::claim(data) {
+            Ok(single::Claim::Another { told }) => {
+                if !told {
+                    eprintln!(
+                        "Mail Canary is already running on {}; its window could not be asked \
+                         to open",
+                        data.display()
+                    );
+                }
+                return;
+            }
+            Ok(first) => Some(first),
+            Err(e) => {
+                tracing::warn!("cannot tell whether Mail Canary is already running: {e}");
+                None
+            }
+        },
+        Err(_) => None,
+    };
     let loaded = found
         .as_ref()
         .map_err(|e| e.clone())
@@ -280,93 +314,69 @@ fn main() {
             (card.mailbox.clone(), card)
         })
         .collect();
-    let app = tauri::Builder::default()
-        // First of all plugins: a second start (from the menu, at login) only opens the first
-        // one's window, so there is never a second monitor.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            open_window(app, None)
-        }))
-        .plugin(tauri_plugin_autostart::init(
-            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
-            None,
-        ))
-        .manage(shared)
-        .invoke_handler(tauri::generate_handler![
-            commands::overview,
-            commands::check_now,
-            commands::pause,
-            commands::presets,
-            commands::test_mailbox,
-            commands::add_mailbox,
-            commands::remove_mailbox,
-            commands::cancel_add,
-            commands::history,
-            commands::export_report,
-            commands::runbook,
-            commands::save_runbook,
-            commands::start_drill,
-            commands::ack_drill,
-            commands::drills,
-            commands::settings,
-            commands::save_settings,
-        ])
-        .setup(move |app| {
-            let handle = app.handle().clone();
-            let cards = app
-                .state::<Shared>()
-                .cards
-                .lock()
-                .expect("not poisoned")
-                .clone();
-            TrayIconBuilder::with_id(TRAY_ID)
-                .icon(tray_icon(overall(&cards)))
-                .tooltip(summary_line(&cards, lang))
-                .menu(&tray_menu(&handle, &cards, lang, false, None)?)
-                .on_menu_event(|app, event| match event.id.as_ref() {
-                    "open" => open_window(app, None),
-                    "history" => open_window(app, Some("history")),
-                    "check" => {
-                        let _ = app.state::<Shared>().tell(MonitorCommand::CheckNow(None));
-                    }
-                    "pause" => {
-                        let until_ms = now_ms() + 3_600_000;
-                        let _ = app
-                            .state::<Shared>()
-                            .tell(MonitorCommand::Pause { until_ms });
-                    }
-                    "resume" => {
-                        let _ = app.state::<Shared>().tell(MonitorCommand::Resume);
-                    }
-                    "quit" => app.exit(0),
-                    _ => {}
-                })
-                .build(app)?;
-            if trouble.is_none() {
-                let h = handle.clone();
-                tauri::async_runtime::spawn(async move {
-                    let _ = host::restart(&h).await;
-                });
-            } else {
-                refresh_tray(&handle);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let event_loop = EventLoopBuilder::<UserEvent>::with_user_event().build();
+    let app = AppHandle::new(shared, event_loop.create_proxy(), runtime.handle().clone());
+    let proxy = event_loop.create_proxy();
+    MenuEvent::set_event_handler(Some(move |e: MenuEvent| {
+        let _ = proxy.send_event(UserEvent::Menu(e.id.0));
+    }));
+    #[cfg(unix)]
+    let claim = match claim {
+        Some(single::Claim::First { _lock, listener }) => {
+            if let Some(l) = listener {
+                let app = app.clone();
+                single::listen(l, move || app.open_window(None));
             }
-            if open_at_start {
-                open_window(&handle, None);
-            }
-            Ok(())
-        })
-        .build(tauri::generate_context!("../tauri.conf.json"))
-        .expect("the Tauri application could not be built");
-    app.run(|app, event| match event {
-        // Closing the last window leaves the app in the tray; only Quit ends it.
-        RunEvent::ExitRequested {
-            api, code: None, ..
-        } => api.prevent_exit(),
-        // A wizard left open with a tested, unsaved mailbox leaves no password behind.
-        RunEvent::WindowEvent {
-            event: tauri::WindowEvent::Destroyed,
-            ..
+            Some(_lock)
         }
-        | RunEvent::Exit => commands::forget_tested(app),
-        _ => {}
+        _ => None,
+    };
+    if trouble.is_none() {
+        let app = app.clone();
+        runtime.spawn(async move {
+            let _ = host::restart(&app).await;
+        });
+    }
+    if open_at_start {
+        app.open_window(None);
+    }
+    let mut tray: Option<TrayIcon> = None;
+    event_loop.run(move |event, _, control_flow| {
+        *control_flow = ControlFlow::Wait;
+        // Both live as long as the app: the lock on the data directory, the monitor's runtime.
+        let _ = (&claim, &runtime);
+        match event {
+            // Made once the loop runs (macOS wants it so).
+            Event::NewEvents(StartCause::Init) => {
+                let built = TrayIconBuilder::new()
+                    .with_id(TRAY_ID)
+                    .with_icon(tray_icon("waiting"))
+                    .build();
+                match built {
+                    Ok(t) => {
+                        refresh_tray(&app, &t);
+                        tray = Some(t);
+                    }
+                    Err(e) => tracing::warn!("cannot show the tray icon: {e}"),
+                }
+            }
+            Event::UserEvent(UserEvent::Refresh) => {
+                if let Some(t) = &tray {
+                    refresh_tray(&app, t);
+                }
+            }
+            Event::UserEvent(UserEvent::Menu(id)) => on_menu(&app, &id),
+            Event::UserEvent(UserEvent::Quit) => {
+                // A wizard left open with a tested, unsaved mailbox leaves no password behind.
+                commands::forget_tested(&app);
+                tray = None;
+                *control_flow = ControlFlow::Exit;
+            }
+            _ => {}
+        }
     });
 }

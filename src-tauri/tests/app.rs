@@ -305,15 +305,27 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
     app.screenshot("9-status-japanese");
 
     // A command with a mailbox that does not exist is refused with a kind and a message, in
-    // the window's language.
-    let refused = app.execute_async(
-        "const done = arguments[0]; window.__TAURI__.core.invoke('check_now', {mailbox: 'nobody'})\
-         .then(() => done('accepted'), (e) => done(e.kind + ': ' + e.message));",
-    );
+    // the window's language; so are malformed arguments and a command that does not exist,
+    // by the tray app, past the window process.
+    let call = |cmd: &str, args: &str| {
+        app.execute_async(&format!(
+            "const done = arguments[0]; window.__TAURI__.core.invoke('call', {{cmd: '{cmd}', args: {args}}})\
+             .then(() => done('accepted'), (e) => done(e.kind + ': ' + (e.field || '') + ': ' + e.message));"
+        ))
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    };
     assert_eq!(
-        refused,
-        "not_found: 「nobody」という名前のメールボックスはありません。"
+        call("check_now", "{mailbox: 'nobody'}"),
+        "not_found: : 「nobody」という名前のメールボックスはありません。"
     );
+    let wrong_type = call("pause", "{minutes: 'ten'}");
+    assert!(wrong_type.starts_with("invalid: minutes: "), "{wrong_type}");
+    let missing = call("history", "{mailbox: null}");
+    assert!(missing.starts_with("invalid: days: "), "{missing}");
+    let unknown = call("drop_tables", "{}");
+    assert!(unknown.starts_with("invalid: : "), "{unknown}");
 
     // The password is nowhere but in the keyring: not in the config, the history, the
     // exported report, nor anything else the app wrote.

@@ -17,7 +17,56 @@ impl Drop for Group {
     fn drop(&mut self) {
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", self.0)])
+            .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// The processes of process group `pgid`: (pid, command name).
+fn group_processes(pgid: u32) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp ...: the name may hold spaces, so split after ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let pgrp = stat[close + 1..].split_whitespace().nth(2);
+        if pgrp.and_then(|g| g.parse::<u32>().ok()) == Some(pgid) {
+            found.push((pid, stat[open + 1..close].to_string()));
+        }
+    }
+    found
+}
+
+/// The pid of the process named `comm` (as /proc shows it: at most 15 bytes) in the group.
+fn named(pgid: u32, comm: &str) -> Option<u32> {
+    group_processes(pgid)
+        .into_iter()
+        .find(|(_, c)| c == comm)
+        .map(|(p, _)| p)
+}
+
+/// Waits until the process named `comm` is there (`true`) or gone (`false`).
+fn wait_process(pgid: u32, comm: &str, there: bool) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let pid = named(pgid, comm);
+        if pid.is_some() == there {
+            return pid;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{comm} never {}: {:?}",
+            if there { "started" } else { "ended" },
+            group_processes(pgid)
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -77,6 +126,16 @@ fn the_tray_shows_the_state_and_its_menu_acts() {
     }
     tray.wait_icon("(26,127,55");
 
+    // At rest, with no window, the app is one process that has not even loaded a web engine.
+    let group = app.id();
+    let pid = named(group, "mailcanary-app").expect("the app's process");
+    assert_eq!(named(group, "mailcanary-wind"), None, "a window at rest");
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    assert!(
+        !maps.contains("webkit") && !maps.contains("javascriptcore"),
+        "the tray app maps a web engine"
+    );
+
     // Pause: the icon turns to the grey pause sign and the menu offers Resume.
     tray.click("Pause for 1 hour");
     tray.wait_layout("Resume checks", &|l| l.contains("'Resume checks'"));
@@ -113,6 +172,8 @@ fn the_tray_shows_the_state_and_its_menu_acts() {
     let _ = second.wait();
     let ended = ended.expect("the second start kept running beside the first");
     assert!(ended.success(), "{ended:?}");
+    // ... having asked the first to open its window: a window process of the first app's.
+    let window = wait_process(group, "mailcanary-wind", true).unwrap();
     // (The first app registers again whenever its icon changes; only another bus name would
     // be a second app.)
     while let Some(line) = watcher.registered_within(Duration::from_millis(500)) {
@@ -122,10 +183,24 @@ fn the_tray_shows_the_state_and_its_menu_acts() {
         );
     }
 
-    // Quit ends the app.
+    // The window going (closed, or even killed) leaves the tray app running; History opens
+    // a new one.
+    let _ = Command::new("kill").arg(window.to_string()).status();
+    wait_process(group, "mailcanary-wind", false);
+    tray.click("Pause for 1 hour");
+    tray.wait_layout("the menu after the window went", &|l| {
+        l.contains("'Resume checks'")
+    });
+    tray.click("History");
+    let again = wait_process(group, "mailcanary-wind", true).unwrap();
+    assert_ne!(again, window);
+
+    // Quit ends the app, and its window with it.
     tray.click("Quit");
     let quit = wait_until_exit(&mut app, Duration::from_secs(20));
+    let window_left = wait_process(group, "mailcanary-wind", false);
     drop(app_group);
     let _ = app.wait();
     assert!(quit.is_some(), "Quit did not end the app");
+    assert_eq!(window_left, None);
 }

@@ -283,11 +283,13 @@ export interface Ipc {
   listen<K extends keyof Events>(name: K, handler: (payload: Events[K]) => void): Promise<() => void>;
 }
 
-/** The real boundary: Tauri's global API (withGlobalTauri). */
+/** The real boundary: Tauri's global API (withGlobalTauri). The window process has one
+ * command, `call`, which hands every command to the tray app, where the monitor runs
+ * (src-tauri/src/window.rs). */
 export function tauriIpc(): Ipc {
   const t = (window as unknown as { __TAURI__: TauriGlobal }).__TAURI__;
   return {
-    invoke: (cmd, args) => t.core.invoke(cmd, args as Record<string, unknown>),
+    invoke: (cmd, args) => t.core.invoke("call", { cmd, args }),
     listen: (name, handler) => t.event.listen(name, (e) => handler(e.payload as never)),
   };
 }
