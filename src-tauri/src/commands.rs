@@ -425,6 +425,7 @@ pub async fn add_mailbox(app: &AppHandle, form: MailboxForm) -> Answer<Vec<Card>
     let mb = new_mailbox(shared, &form).await?;
     let name = mb.name.to_string();
     let path = shared.paths()?.config.clone();
+    let handle = app.clone();
     blocking(move || {
         let _edit = edit_lock();
         config_file::add_mailbox(&path, &mb).map_err(|e| match e {
@@ -433,14 +434,17 @@ pub async fn add_mailbox(app: &AppHandle, form: MailboxForm) -> Answer<Vec<Card>
                 format!("there is already a mailbox named \"{name}\"; pick another name"),
             ),
             other => IpcError::new("config", other.to_string()),
-        })
+        })?;
+        // Under the same lock as forget_tested: a window closing now keeps this password.
+        handle
+            .shared()
+            .tested
+            .lock()
+            .expect("not poisoned")
+            .remove(&name);
+        Ok(())
     })
     .await?;
-    shared
-        .tested
-        .lock()
-        .expect("not poisoned")
-        .remove(form.name.trim());
     // A monitor that cannot run is shown as such (the tray, the status screen).
     let _ = host::restart(app).await;
     Ok(shared.card_list())
@@ -498,6 +502,9 @@ pub async fn cancel_add(app: &AppHandle, name: String) -> Answer<()> {
 /// Forgets the passwords that wizard tests stored for mailboxes that were never saved (the
 /// window was closed, or the app quits, without Save or Cancel).
 pub fn forget_tested(app: &AppHandle) {
+    // A save in progress either has written the config and taken its name out of `tested`,
+    // or has not started: never half-way.
+    let _edit = edit_lock();
     let shared = app.shared();
     let names = std::mem::take(&mut *shared.tested.lock().expect("not poisoned"));
     let Ok(config) = shared.load_config() else {

@@ -30,8 +30,21 @@ pub enum UserEvent {
 struct Window {
     /// Lines for the writer thread, which owns the process's standard input.
     to: mpsc::Sender<Vec<u8>>,
+    /// Lines given to the writer thread and not written yet.
+    queued: Arc<AtomicU64>,
     /// Tells this process from a later one.
     generation: u64,
+}
+
+/// Events beyond this many unwritten lines are dropped: a window that stopped reading must
+/// not make the tray hold ever more memory. (Answers always go.)
+const MAX_QUEUED: u64 = 10_000;
+
+impl Window {
+    fn send(&self, line: Vec<u8>) -> bool {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        self.to.send(line).is_ok()
+    }
 }
 
 struct Inner {
@@ -94,9 +107,13 @@ impl AppHandle {
 
     fn send(&self, msg: &ToWindow) -> bool {
         let window = self.0.window.lock().expect("not poisoned");
-        window
-            .as_ref()
-            .is_some_and(|w| w.to.send(wire::line(msg)).is_ok())
+        window.as_ref().is_some_and(|w| {
+            if w.queued.load(Ordering::Relaxed) > MAX_QUEUED {
+                tracing::warn!("the window reads nothing: an event was dropped");
+                return false;
+            }
+            w.send(wire::line(msg))
+        })
     }
 
     /// Shows the window (a new window process if none is running), at `view` if given.
@@ -109,26 +126,33 @@ impl AppHandle {
                     name: "open".into(),
                     payload: serde_json::json!({"view": v, "mailbox": null, "at_ms": null}),
                 };
-                alive = w.to.send(wire::line(&open)).is_ok();
+                alive = w.send(wire::line(&open));
             }
-            if alive && w.to.send(wire::line(&ToWindow::Show)).is_ok() {
+            if alive && w.send(wire::line(&ToWindow::Show)) {
                 return;
             }
         }
         let generation = self.0.generations.fetch_add(1, Ordering::Relaxed) + 1;
         match self.start_window(view, generation) {
-            Ok(to) => *window = Some(Window { to, generation }),
+            Ok((to, queued)) => {
+                *window = Some(Window {
+                    to,
+                    queued,
+                    generation,
+                })
+            }
             Err(e) => tracing::warn!("cannot open the window: {e}"),
         }
     }
 
     /// Starts a window process: one thread writes to it, one reads its calls and hands them
     /// to the runtime; when it ends, the window is gone.
+    #[allow(clippy::type_complexity)]
     fn start_window(
         &self,
         view: Option<&str>,
         generation: u64,
-    ) -> std::io::Result<mpsc::Sender<Vec<u8>>> {
+    ) -> std::io::Result<(mpsc::Sender<Vec<u8>>, Arc<AtomicU64>)> {
         let exe = window_exe()?;
         let mut cmd = Command::new(&exe);
         if let Some(v) = view {
@@ -141,34 +165,43 @@ impl AppHandle {
             .spawn()
             .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", exe.display())))?;
         let (Some(mut stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
             return Err(std::io::Error::other("the window process has no pipes"));
         };
         let (to, lines) = mpsc::channel::<Vec<u8>>();
-        std::thread::Builder::new()
+        let queued = Arc::new(AtomicU64::new(0));
+        let written = queued.clone();
+        let writer = std::thread::Builder::new()
             .name("window-out".into())
             .spawn(move || {
                 for line in lines {
+                    written.fetch_sub(1, Ordering::Relaxed);
                     if stdin.write_all(&line).and_then(|_| stdin.flush()).is_err() {
                         break;
                     }
                 }
-            })?;
+            });
         let app = self.clone();
-        let answers = to.clone();
-        std::thread::Builder::new()
-            .name("window-in".into())
-            .spawn(move || app.serve_window(child, stdout, answers, generation))?;
-        Ok(to)
+        let answers = Window {
+            to: to.clone(),
+            queued: queued.clone(),
+            generation,
+        };
+        let reader = writer.and_then(|_| {
+            std::thread::Builder::new()
+                .name("window-in".into())
+                .spawn(move || app.serve_window(child, stdout, answers))
+        });
+        // (Without its reader thread, the child was dropped with the closure: its pipes
+        // closed, it ends by itself.)
+        reader.map(|_| (to, queued))
     }
 
     /// Answers the window's calls until it ends; then forgets it.
-    fn serve_window(
-        self,
-        mut child: Child,
-        stdout: ChildStdout,
-        answers: mpsc::Sender<Vec<u8>>,
-        generation: u64,
-    ) {
+    fn serve_window(self, mut child: Child, stdout: ChildStdout, answers: Window) {
+        let answers = Arc::new(answers);
+        let generation = answers.generation;
         let mut input = BufReader::new(stdout);
         let mut buf = Vec::new();
         while wire::read_line(&mut input, &mut buf).is_some() {
@@ -182,20 +215,31 @@ impl AppHandle {
             };
             let app = self.clone();
             let answers = answers.clone();
+            let runtime = self.0.runtime.clone();
             self.0.runtime.spawn(async move {
-                let (ok, value) = match crate::commands::call(&app, &call.cmd, call.args).await {
-                    Ok(v) => (true, v),
-                    Err(e) => (false, serde_json::to_value(e).unwrap_or_default()),
+                let id = call.id;
+                // On its own task, so that even a panic in a command is answered.
+                let ran = runtime
+                    .spawn(async move { crate::commands::call(&app, &call.cmd, call.args).await })
+                    .await;
+                let (ok, value) = match ran {
+                    Ok(Ok(v)) => (true, v),
+                    Ok(Err(e)) => (false, serde_json::to_value(e).unwrap_or_default()),
+                    Err(_) => (false, failed("the command failed inside the app")),
                 };
-                let _ = answers.send(wire::line(&ToWindow::Answer {
-                    id: call.id,
-                    ok,
-                    value,
-                }));
+                let mut line = wire::line(&ToWindow::Answer { id, ok, value });
+                if line.len() > wire::MAX_LINE {
+                    line = wire::line(&ToWindow::Answer {
+                        id,
+                        ok: false,
+                        value: failed("the answer is too large to show"),
+                    });
+                }
+                answers.send(line);
             });
         }
         drop(answers);
-        let _ = child.wait();
+        // The window is gone (closed, or its process ended): the next "Open" starts anew.
         {
             let mut window = self.0.window.lock().expect("not poisoned");
             if window.as_ref().is_some_and(|w| w.generation == generation) {
@@ -204,7 +248,19 @@ impl AppHandle {
         }
         // A wizard left open with a tested, unsaved mailbox leaves no password behind.
         crate::commands::forget_tested(&self);
+        // A window process that closed its end but does not end is ended.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while matches!(child.try_wait(), Ok(None)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
+}
+
+/// An error answer of the app's own.
+fn failed(message: &str) -> serde_json::Value {
+    serde_json::json!({"kind": "io", "message": message})
 }
 
 /// The window program: beside this one.

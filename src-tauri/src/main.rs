@@ -288,6 +288,9 @@ fn main() {
             }
             Ok(first) => Some(first),
             Err(e) => {
+                if single::tell(data) {
+                    return;
+                }
                 tracing::warn!("cannot tell whether Mail Canary is already running: {e}");
                 None
             }
@@ -374,7 +377,9 @@ fn main() {
                 // A wizard left open with a tested, unsaved mailbox leaves no password behind.
                 commands::forget_tested(&app);
                 tray = None;
-                *control_flow = ControlFlow::Exit;
+                // Now, without waiting for the runtime's blocking work (a keyring prompt) to
+                // end; the window process ends when its pipe closes.
+                std::process::exit(0);
             }
             _ => {}
         }

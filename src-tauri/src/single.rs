@@ -58,8 +58,9 @@ pub fn claim(data: &Path) -> std::io::Result<Claim> {
     Ok(Claim::First { _lock: lock })
 }
 
+/// Asks the app running on `data` to show its window; answers whether one was reached.
 #[cfg(unix)]
-fn tell(data: &Path) -> bool {
+pub fn tell(data: &Path) -> bool {
     use std::io::Write;
     std::os::unix::net::UnixStream::connect(data.join("app.sock"))
         .and_then(|mut s| s.write_all(OPEN))
@@ -67,7 +68,7 @@ fn tell(data: &Path) -> bool {
 }
 
 #[cfg(not(unix))]
-fn tell(_data: &Path) -> bool {
+pub fn tell(_data: &Path) -> bool {
     false
 }
 

@@ -156,6 +156,14 @@ fn main() {
     tauri::Builder::default()
         .manage(bridge)
         .invoke_handler(tauri::generate_handler![call])
+        .on_window_event(|window, event| {
+            // Closed: the tray app hears it at once (its end of the pipe reads nothing more),
+            // so that an "Open" from now on starts a new window rather than this dying one.
+            if let tauri::WindowEvent::Destroyed = event {
+                let bridge = window.state::<Bridge>();
+                *bridge.out.lock().expect("not poisoned") = Box::new(std::io::sink());
+            }
+        })
         .setup(move |app| {
             // A new window reads the view it should show from the address.
             let page = match &view {

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One command of the window (`ui/src/ipc.ts`), with its arguments as the window gave them.
-#[derive(Debug, Serialize, Deserialize)]
+/// Not `Debug`: the arguments may hold a password.
+#[derive(Serialize, Deserialize)]
 pub struct Call {
     pub id: u64,
     pub cmd: String,

@@ -4,8 +4,12 @@
 //!   temporary directory and stops it on drop; its fault switches inject what tests need.
 //! - [`SecretService`] starts a private D-Bus session with gnome-keyring's Secret Service.
 //! - [`Cli`] runs the real binary with its own config and data directories.
+//! - [`FaultProxy`] stands between Mail Canary and a real server and breaks the wire on demand.
 //!
 //! Nothing here fakes a server: a test that needs one starts it.
+
+mod proxy;
+pub use proxy::{At, Fault, FaultProxy};
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -576,7 +580,9 @@ impl Cli {
         self.spawn_from(ns.pc_command(&self.bin), args, envs, out)
     }
 
-    fn spawn_from(
+    /// Like [`Cli::spawn`], but through `cmd` (a wrapper such as `unshare`, whose arguments end
+    /// with the binary), which gets the binary's arguments appended.
+    pub fn spawn_from(
         &self,
         mut cmd: Command,
         args: &[&str],
@@ -658,6 +664,44 @@ impl Cli {
         args.extend_from_slice(extra);
         let r = self.run(&args);
         assert_eq!(r.code, 0, "mailbox add: {r:?}");
+    }
+
+    /// Adds mailbox `name` for `user` on servers whose names do not resolve
+    /// (`imap.nowhere.invalid`, `smtp.nowhere.invalid`; see [`Cli::no_name_service`]).
+    pub fn add_unresolvable_mailbox(&self, name: &str, user: &str) {
+        let r = self.run(&[
+            "mailbox",
+            "add",
+            name,
+            "--address",
+            user,
+            "--imap",
+            "imap.nowhere.invalid",
+            "--smtp",
+            "smtp.nowhere.invalid",
+            "--password-env",
+            "OFFICE_PW",
+        ]);
+        assert_eq!(r.code, 0, "mailbox add: {r:?}");
+    }
+
+    /// `unshare` running the binary in a private mount namespace whose resolver is a loopback
+    /// address nobody answers on: every name lookup but /etc/hosts fails, and no query leaves
+    /// the machine. The binary's arguments are to be appended (see [`Cli::spawn_from`]).
+    pub fn no_name_service(&self) -> Command {
+        let resolv = self.dir.path().join("resolv.conf");
+        std::fs::write(
+            &resolv,
+            "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+        )
+        .expect("write resolv.conf");
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--mount", "sh", "-c"])
+            .arg(r#"mount --bind "$1" /etc/resolv.conf && shift && exec "$@""#)
+            .arg("sh")
+            .arg(resolv)
+            .arg(&self.bin);
+        cmd
     }
 
     /// The directory holding config and data (for leak checks).

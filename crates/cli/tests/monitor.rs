@@ -658,3 +658,64 @@ fn the_idle_watch_notices_a_lost_server_at_once() {
     );
     assert!(stop(&mut child).success());
 }
+
+#[test]
+fn a_server_restart_and_a_name_that_does_not_resolve_leave_the_monitor_running() {
+    let ms = MailServer::start();
+    let password = format!("restart-pw-{}", std::process::id());
+    let cli = setup(&ms, &password);
+    // A second mailbox whose servers' names do not resolve: name lookups go to a loopback
+    // resolver nobody answers on (a private mount namespace), so no query leaves the machine.
+    cli.add_unresolvable_mailbox("faraway", USER);
+    let unshare = cli.no_name_service();
+    let out = cli.root().join("restart.out");
+    let mut child = cli.spawn_from(
+        unshare,
+        &[
+            "run",
+            "--interval",
+            "2",
+            "--timeout",
+            "10",
+            "--attachments-every",
+            "off",
+        ],
+        &[("OFFICE_PW", &password)],
+        &out,
+    );
+    let faraway = |l: &String| is_check_line(l) && l.contains(" faraway CRITICAL dns_failed");
+    wait_for(
+        &out,
+        "office ok, faraway dns_failed",
+        Duration::from_secs(60),
+        |l| {
+            ok_checks(l) >= 2
+                && l.iter().any(&faraway)
+                && l.iter().any(|l| l == "WATCH office watching")
+        },
+    );
+    // The servers go and come back: every open connection (the watch's too) ends.
+    let before = lines(&out).len();
+    ms.ctl(&["restart"]);
+    wait_for(
+        &out,
+        "the monitor back to healthy",
+        Duration::from_secs(60),
+        |l| {
+            let after = &l[before.min(l.len())..];
+            ok_checks(after) >= 2
+                && after.iter().filter(|l| faraway(l)).count() >= 1
+                && after.iter().any(|l| l == "WATCH office watching")
+        },
+    );
+    let l = lines(&out);
+    assert!(
+        l[before..]
+            .iter()
+            .any(|l| l.starts_with("WATCH office lost")),
+        "the watch did not see the restart: {:?}",
+        &l[before..]
+    );
+    assert!(child.try_wait().unwrap().is_none(), "the monitor ended");
+    assert!(stop(&mut child).success());
+}

@@ -486,35 +486,10 @@ fn dns_failure_is_dns_failed() {
     // Resolve through a loopback resolver nobody answers on, in a private mount namespace,
     // so no query leaves the machine.
     let s = setup("dns");
-    let resolv = s.cli.root().join("resolv.conf");
-    std::fs::write(
-        &resolv,
-        "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
-    )
-    .unwrap();
     let cli = Cli::new(BIN).env("OFFICE_PW", &s.password);
-    let r = cli.run(&[
-        "mailbox",
-        "add",
-        "office",
-        "--address",
-        USER,
-        "--imap",
-        "imap.nowhere.invalid",
-        "--smtp",
-        "smtp.nowhere.invalid",
-        "--password-env",
-        "OFFICE_PW",
-    ]);
-    assert_eq!(r.code, 0, "{r:?}");
-    let out = std::process::Command::new("unshare")
-        .arg("--mount")
-        .arg("sh")
-        .arg("-c")
-        .arg(r#"mount --bind "$1" /etc/resolv.conf && shift && exec "$@""#)
-        .arg("sh")
-        .arg(&resolv)
-        .arg(BIN)
+    cli.add_unresolvable_mailbox("office", USER);
+    let out = cli
+        .no_name_service()
         .arg("--config")
         .arg(cli.config_path())
         .arg("--data-dir")

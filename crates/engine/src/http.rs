@@ -92,7 +92,7 @@ pub async fn request(
                 .await
                 .map_err(|e| e.to_string())?
         } else {
-            crate::net::MailStream::Plain(tcp)
+            crate::net::MailStream::plain(tcp)
         };
         let head = format!(
             "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: mailcanary\r\n\

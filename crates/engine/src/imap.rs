@@ -203,7 +203,7 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
             let tls = l.tls.clone();
             let host = ep.host.clone();
             rec.stage(Stage::Tls, P, &server, t.tls, async move {
-                let mut client = Client::new(MailStream::Plain(tcp));
+                let mut client = Client::new(MailStream::plain(tcp));
                 read_greeting(&mut client).await?;
                 if let Err(e) = client.run_command_and_check_ok("STARTTLS", None).await {
                     let f = imap_failure(ReplyStage::Greeting, e);
@@ -212,7 +212,7 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
                         format!("STARTTLS refused: {}", f.evidence),
                     ));
                 }
-                let MailStream::Plain(tcp) = client.into_inner() else {
+                let Some(tcp) = client.into_inner().into_plain() else {
                     unreachable!("the stream is plain before STARTTLS")
                 };
                 let stream = net::tls_handshake(tls, &host, tcp)
@@ -227,7 +227,7 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
             .await?
         }
         Security::Plain => {
-            let mut client = Client::new(MailStream::Plain(tcp));
+            let mut client = Client::new(MailStream::plain(tcp));
             let greeting = tokio::time::timeout(t.command, read_greeting(&mut client)).await;
             if let Some(f) = match greeting {
                 Ok(Ok(())) => None,
@@ -766,7 +766,16 @@ impl ImapConn {
             }
             let fetches = self
                 .fetch_all(&uid.to_string(), "(UID BODY.PEEK[])", true)
-                .await?;
+                .await
+                .map_err(|f| match f.category {
+                    // The server was there a moment ago and the canary found: the download
+                    // broke, as a mail program's would.
+                    Category::ConnectFailed => Failure::new(
+                        Category::DownloadInterrupted,
+                        format!("the connection broke during the download: {}", f.evidence),
+                    ),
+                    _ => f,
+                })?;
             Ok::<_, Failure>(
                 fetches
                     .iter()

@@ -14,9 +14,22 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-/// A connection, plain or TLS.
+/// The longest line a server may send: mail protocols' lines are under 1,000 bytes (RFC 5321)
+/// or a few thousand (RFC 3501's advice is 8,000 octets), and messages come in lines of their
+/// own. A server sending more without a line feed is broken or hostile: the read fails as
+/// InvalidData (a protocol error) instead of buffering without end.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// A connection, plain or TLS, that refuses lines longer than [`MAX_LINE`].
 #[derive(Debug)]
-pub enum MailStream {
+pub struct MailStream {
+    conn: Conn,
+    /// Bytes read since the last line feed.
+    line: usize,
+}
+
+#[derive(Debug)]
+enum Conn {
     /// Unencrypted TCP (before STARTTLS, or with `security = plain`).
     Plain(TcpStream),
     /// TLS over TCP.
@@ -24,11 +37,34 @@ pub enum MailStream {
 }
 
 impl MailStream {
+    /// An unencrypted connection.
+    pub fn plain(tcp: TcpStream) -> MailStream {
+        MailStream {
+            conn: Conn::Plain(tcp),
+            line: 0,
+        }
+    }
+
+    fn tls(tls: TlsStream<TcpStream>) -> MailStream {
+        MailStream {
+            conn: Conn::Tls(Box::new(tls)),
+            line: 0,
+        }
+    }
+
+    /// The TCP connection of a stream not encrypted yet (for STARTTLS).
+    pub fn into_plain(self) -> Option<TcpStream> {
+        match self.conn {
+            Conn::Plain(tcp) => Some(tcp),
+            Conn::Tls(_) => None,
+        }
+    }
+
     /// The certificate the server presented (DER), once TLS is up.
     pub fn peer_certificate(&self) -> Option<Vec<u8>> {
-        match self {
-            MailStream::Plain(_) => None,
-            MailStream::Tls(s) => s
+        match &self.conn {
+            Conn::Plain(_) => None,
+            Conn::Tls(s) => s
                 .get_ref()
                 .1
                 .peer_certificates()
@@ -39,9 +75,9 @@ impl MailStream {
 
     /// The peer's address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        match self {
-            MailStream::Plain(s) => s.peer_addr(),
-            MailStream::Tls(s) => s.get_ref().0.peer_addr(),
+        match &self.conn {
+            Conn::Plain(s) => s.peer_addr(),
+            Conn::Tls(s) => s.get_ref().0.peer_addr(),
         }
     }
 }
@@ -53,14 +89,29 @@ impl AsyncRead for MailStream {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        quick_ack(match this {
-            MailStream::Plain(s) => s,
-            MailStream::Tls(s) => s.get_ref().0,
+        quick_ack(match &this.conn {
+            Conn::Plain(s) => s,
+            Conn::Tls(s) => s.get_ref().0,
         });
-        match this {
-            MailStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        let before = buf.filled().len();
+        let read = match &mut this.conn {
+            Conn::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        };
+        if let Poll::Ready(Ok(())) = read {
+            let new = &buf.filled()[before..];
+            this.line = match new.iter().rposition(|&b| b == b'\n') {
+                Some(i) => new.len() - i - 1,
+                None => this.line + new.len(),
+            };
+            if this.line > MAX_LINE {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the server sent a line longer than {} KiB", MAX_LINE >> 10),
+                )));
+            }
         }
+        read
     }
 }
 
@@ -95,23 +146,23 @@ impl AsyncWrite for MailStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            MailStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        match &mut self.get_mut().conn {
+            Conn::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
         }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MailStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        match &mut self.get_mut().conn {
+            Conn::Plain(s) => Pin::new(s).poll_flush(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
         }
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            MailStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            MailStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        match &mut self.get_mut().conn {
+            Conn::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Conn::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
     }
 }
@@ -164,5 +215,5 @@ pub async fn tls_handshake(
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let tls = TlsConnector::from(config).connect(name, tcp).await?;
-    Ok(MailStream::Tls(Box::new(tls)))
+    Ok(MailStream::tls(tls))
 }

@@ -69,7 +69,11 @@ pub fn io_failure(e: &io::Error) -> Failure {
     // async-imap's parse errors carry the raw bytes first; the quoted reply says it better.
     let evidence = match text.split_once(" during parsing of ") {
         Some((_, reply)) => format!("unexpected reply: {reply}"),
-        None => text,
+        // rustls adds a link to its manual, which says nothing to an office.
+        None => match text.split_once(": https://docs.rs/") {
+            Some((said, _)) => said.to_string(),
+            None => text,
+        },
     };
     Failure::new(category, evidence)
 }

@@ -54,6 +54,14 @@ fn smtp_failure(stage: ReplyStage, err: &lettre::transport::smtp::Error) -> Fail
             format!("the server offers no password login this client can use: {err}"),
         );
     }
+    // lettre reads a reply until the connection ends; a reply cut off there is a broken
+    // connection, as on IMAP, not a server speaking another protocol.
+    if err.is_response() && err.to_string().contains("incomplete response") {
+        return Failure::new(
+            Category::ConnectFailed,
+            format!("the connection ended in the middle of a reply ({err})"),
+        );
+    }
     let category = if err.is_response() {
         Category::ProtocolError
     } else {
@@ -101,7 +109,7 @@ pub async fn open(
             let mut conn = rec
                 .stage(Stage::Connect, P, &server, t.command, async move {
                     let conn = AsyncSmtpConnection::connect_with_transport(
-                        Box::new(MailStream::Plain(tcp)),
+                        Box::new(MailStream::plain(tcp)),
                         &hello(),
                     )
                     .await
