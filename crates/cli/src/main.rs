@@ -21,9 +21,10 @@ use mailcanary_engine::core::report::{
 use mailcanary_engine::core::schedule::SchedulePolicy;
 use mailcanary_engine::core::scope;
 use mailcanary_engine::core::{Category, Lang, Severity};
+use mailcanary_engine::journal::Journal;
 use mailcanary_engine::metrics::{self, Metrics};
 use mailcanary_engine::monitor::{self, MonitorEvent, MonitorOptions};
-use mailcanary_engine::probe::{CheckOptions, History, ProbeSet, check};
+use mailcanary_engine::probe::{CheckOptions, History, ProbeSet, Progress, check};
 use mailcanary_engine::store::Store;
 use mailcanary_engine::{config_file, secrets};
 use secrecy::SecretString;
@@ -210,6 +211,9 @@ struct CheckArgs {
     /// Bound on the whole check in seconds; a canary not arrived by then is lost.
     #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout: u64,
+    /// Tell each step on standard error as it starts and ends, one JSON object per line.
+    #[arg(long)]
+    progress: bool,
 }
 
 #[derive(Args, Debug)]
@@ -539,10 +543,20 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
     let lang = env.lang(&config);
     let selected = select_mailboxes(&config, env, &a.names)?;
     let (key, _) = secrets::install_key(&env.data_dir)?;
+    let progress = a.progress.then(|| {
+        Progress::new(|ev| {
+            if let Ok(line) = serde_json::to_string(&ev) {
+                eprintln!("{line}");
+            }
+        })
+    });
     let opts = CheckOptions {
         lang,
         timeout: Duration::from_secs(a.timeout),
         probe: ProbeSet::parse(&a.probe).expect("clap checked the value"),
+        progress,
+        // A check killed mid-way leaves its canary noted: the monitor's next start removes it.
+        journal: Some(Journal::new(&env.data_dir)),
         ..Default::default()
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -719,3 +719,116 @@ fn a_server_restart_and_a_name_that_does_not_resolve_leave_the_monitor_running()
     assert!(child.try_wait().unwrap().is_none(), "the monitor ended");
     assert!(stop(&mut child).success());
 }
+
+/// This install's canaries in every folder of the mailbox.
+fn canaries_left(ms: &MailServer) -> usize {
+    ms.ctl(&[
+        "doveadm",
+        "search",
+        "-u",
+        USER,
+        "header",
+        "X-Mail-Canary",
+        "v=1",
+    ])
+    .lines()
+    .filter(|l| !l.trim().is_empty())
+    .count()
+}
+
+#[test]
+fn a_check_killed_at_any_step_leaves_no_canary_after_the_next_start() {
+    use std::io::BufRead;
+
+    let ms = MailServer::start();
+    let password = format!("kill-pw-{}", std::process::id());
+    let cli = setup(&ms, &password);
+    // The office's own mail, one message of it marked \Deleted by staff: nothing may touch it.
+    for n in 1..=3 {
+        ms.deliver(
+            USER,
+            "INBOX",
+            &format!(
+                "From: a{n}@example.jp\r\nTo: {USER}\r\nSubject: order {n}\r\n\
+                 Message-ID: <kill-{n}@example.jp>\r\n\r\nbody {n}\r\n"
+            ),
+        );
+    }
+    ms.ctl(&[
+        "doveadm",
+        "flags",
+        "add",
+        "-u",
+        USER,
+        "\\Deleted",
+        "mailbox",
+        "INBOX",
+        "uid",
+        "2",
+    ]);
+    let office_mail = ms.messages(USER, "INBOX");
+    assert_eq!(office_mail.len(), 3);
+    let steps = [
+        ("dns", "imap"),
+        ("connect", "smtp"),
+        ("tls", "imap"),
+        ("auth", "smtp"),
+        ("send", "smtp"),
+        ("receive", "imap"),
+        ("verify", "imap"),
+        ("cleanup", "imap"),
+    ];
+    for (stage, protocol) in steps {
+        let out = cli.root().join(format!("kill-{stage}.out"));
+        let mut check = cli.spawn(
+            &["check", "--progress", "--timeout", "20"],
+            &[("OFFICE_PW", &password)],
+            &out,
+        );
+        let stderr = check.stderr.take().unwrap();
+        let mut reached = false;
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let Ok(ev) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if ev["stage"] == stage && ev["protocol"] == protocol && ev["state"] == "started" {
+                check.kill().unwrap();
+                reached = true;
+                break;
+            }
+        }
+        let _ = check.wait();
+        assert!(reached, "the check never started {stage} ({protocol})");
+        // Once the canary was handed over, let the server deliver it: the next start must
+        // find it in the mailbox, not on its way.
+        if ["receive", "verify", "cleanup"].contains(&stage) {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while ms.queue_len() > 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let orphaned = canaries_left(&ms);
+        // The next start: the monitor's first check sweeps, then checks.
+        let run_out = cli.root().join(format!("run-after-{stage}.out"));
+        let mut run = spawn_run(&cli, &password, &["--interval", "600"], &run_out);
+        wait_for(&run_out, "the first check", Duration::from_secs(60), |l| {
+            ok_checks(l) >= 1
+        });
+        assert!(stop(&mut run).success());
+        let left = canaries_left(&ms);
+        println!(
+            "kill -9 at {stage} ({protocol}): {orphaned} canary left behind, {left} after the \
+             next start"
+        );
+        assert_eq!(
+            left, 0,
+            "a canary left after a kill at {stage} and the next start"
+        );
+        assert_eq!(
+            ms.messages(USER, "INBOX"),
+            office_mail,
+            "the office's mail changed after a kill at {stage}"
+        );
+    }
+}

@@ -758,6 +758,7 @@ impl ImapConn {
         let server = self.server.clone();
         let uid = found.uid;
         let started = Instant::now();
+        rec.begin(Stage::Verify, P);
         let limit = t.command.min(rec.remaining());
         let fetched = tokio::time::timeout(limit, async {
             // The wait may have moved on to another folder since it saw this one.
@@ -1058,20 +1059,25 @@ impl ImapConn {
     }
 
     /// Removes this install's verified canaries for this mailbox that were composed more than
-    /// `older_than_secs` ago (left behind by a check that gave up or crashed) from INBOX and
-    /// the junk folder; younger ones may belong to a check still running elsewhere. Only UIDs
-    /// whose header verifies are flagged and expunged, by UID. Returns how many were removed.
+    /// `older_than_secs` ago (left behind by a check that gave up or crashed), and those in
+    /// `orphans` (sent by a check whose process is gone) whatever their age, from INBOX and
+    /// the junk folder; other young ones may belong to a check still running elsewhere. Only
+    /// UIDs whose header verifies are flagged and expunged, by UID. Returns how many were
+    /// removed, and which of `orphans`.
     pub async fn sweep(
         &mut self,
         key: &CanaryKey,
         address: &str,
         now_unix: u64,
         older_than_secs: u64,
+        orphans: &[CanaryId],
         limit: Duration,
-    ) -> Result<usize, Failure> {
+    ) -> Result<(usize, Vec<CanaryId>), Failure> {
         if !self.has_uidplus {
-            return Ok(0); // without UID EXPUNGE a sweep could purge staff's deleted mail
+            // Without UID EXPUNGE a sweep could purge staff's deleted mail.
+            return Ok((0, Vec::new()));
         }
+        let mut orphans_removed = Vec::new();
         let folders: Vec<String> = std::iter::once("INBOX".to_string())
             .chain(self.junk.clone().map(|(raw, _)| raw))
             .collect();
@@ -1098,26 +1104,38 @@ impl ImapConn {
                 let fetches = self
                     .fetch_all(&set, "(UID BODY.PEEK[HEADER.FIELDS (X-MAIL-CANARY)])", true)
                     .await?;
-                let stale: Vec<String> = fetches
-                    .iter()
-                    .filter_map(|f| {
-                        let h = canary::find_verified(f.header()?, key, address)?;
-                        (h.sent_at + older_than_secs <= now_unix).then_some(f.uid)?
-                    })
-                    .map(|u| u.to_string())
-                    .collect();
+                let mut stale: Vec<String> = Vec::new();
+                let mut orphans_here = Vec::new();
+                for f in &fetches {
+                    let Some(h) = f
+                        .header()
+                        .and_then(|h| canary::find_verified(h, key, address))
+                    else {
+                        continue;
+                    };
+                    let orphan = orphans.contains(&h.id);
+                    if let Some(uid) = f.uid
+                        && (orphan || h.sent_at + older_than_secs <= now_unix)
+                    {
+                        stale.push(uid.to_string());
+                        if orphan {
+                            orphans_here.push(h.id);
+                        }
+                    }
+                }
                 if stale.is_empty() {
                     continue;
                 }
                 self.flag_deleted(&stale.join(","), "(\\Deleted)").await?;
                 self.uid_expunge_set(&stale.join(",")).await?;
                 removed += stale.len();
+                orphans_removed.extend(orphans_here);
             }
             Ok::<(), Failure>(())
         })
         .await;
         match result {
-            Ok(Ok(())) => Ok(removed),
+            Ok(Ok(())) => Ok((removed, orphans_removed)),
             Ok(Err(f)) => Err(f),
             Err(_) => Err(Failure::new(
                 Category::Timeout,

@@ -11,6 +11,7 @@ pub mod attachments;
 pub mod config_file;
 pub mod http;
 pub mod imap;
+pub mod journal;
 pub mod metrics;
 pub mod monitor;
 pub mod net;

@@ -198,12 +198,17 @@ pub async fn run_controlled(
     mailboxes: Vec<MailboxConfig>,
     key: CanaryKey,
     data_dir: &Path,
-    opts: MonitorOptions,
+    mut opts: MonitorOptions,
     events: UnboundedSender<MonitorEvent>,
     mut commands: tokio::sync::mpsc::UnboundedReceiver<MonitorCommand>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), MonitorError> {
     let _lock = InstanceLock::acquire(data_dir)?;
+    // Canaries in flight are noted beside the history, so that a monitor killed mid-check
+    // leaves none for good: the next start's sweep removes them.
+    if opts.check.journal.is_none() {
+        opts.check.journal = Some(crate::journal::Journal::new(data_dir));
+    }
     let mut store = Store::open(data_dir)?;
     let channels = AlertChannels {
         hook: opts.hook.clone().map(CommandHook::new),

@@ -23,6 +23,7 @@ use mailcanary_core::{Category, Lang};
 use secrecy::SecretString;
 use tokio::net::TcpStream;
 
+use crate::journal::Journal;
 use crate::tls::{
     classify_rustls, client_config, describe_certificate, find_rustls_error, load_ca_file,
 };
@@ -467,6 +468,9 @@ pub struct CheckOptions {
     pub probe: ProbeSet,
     /// Where the check's steps are told as they happen, if anywhere.
     pub progress: Option<Progress>,
+    /// Where canaries sent and not yet removed are noted, so that the next start removes
+    /// those of a check that was killed (see [`crate::journal`]).
+    pub journal: Option<Journal>,
 }
 
 /// Which canaries a check sends.
@@ -561,6 +565,7 @@ impl Default for CheckOptions {
             arrival: imap::Arrival::default(),
             probe: ProbeSet::default(),
             progress: None,
+            journal: None,
         }
     }
 }
@@ -747,7 +752,9 @@ async fn round_trip(
         },
     );
     outcome.id = Some(id.as_str().to_string());
+    note_sending(opts, mb, &id);
     let sent = smtp_conn.send(rec, t, &mb.address, &composed.message).await;
+    let submitted = sent.is_some();
     // Keep a little of the budget to download, clean up and log out.
     let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
     let until = rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline);
@@ -792,11 +799,26 @@ async fn round_trip(
         }
         smtp_conn.quit(t.quit.min(rec.remaining())).await;
     }
+    // Removed, or never accepted: nothing of this check is left in the mailbox.
+    if (outcome.cleaned || !submitted)
+        && let Some(j) = &opts.journal
+    {
+        j.gone(&id);
+    }
     let arrived = outcome.folder.is_some();
     extras
         .read_mailbox(&mut imap_conn, t, rec, earlier, arrived)
         .await;
     imap_conn.logout(t.quit.min(rec.remaining())).await;
+}
+
+/// Notes in the journal, if there is one, that canary `id` is about to be sent.
+fn note_sending(opts: &CheckOptions, mb: &MailboxConfig, id: &CanaryId) {
+    if let Some(j) = &opts.journal
+        && let Err(e) = j.sending(mb.name.as_str(), id)
+    {
+        tracing::warn!("{}: canary not noted as sent: {e}", mb.name);
+    }
 }
 
 /// What attachment probes need from the check around them.
@@ -839,10 +861,14 @@ async fn run_probes(
             },
         );
         drop(file);
-        match smtp_conn
+        note_sending(ctx.opts, ctx.mb, &id);
+        let submitted = smtp_conn
             .send(&mut scratch, t, &ctx.mb.address, &composed.message)
-            .await
-        {
+            .await;
+        if let (None, Some(j)) = (submitted, &ctx.opts.journal) {
+            j.gone(&id);
+        }
+        match submitted {
             Some(at) => sent.push((*kind, id, at)),
             None => results.push(ProbeResult {
                 variant: *kind,
@@ -921,8 +947,11 @@ async fn run_probes(
         if outcome == ProbeOutcome::Interrupted {
             broken = problem.as_ref().map(|p| p.evidence.clone());
         }
-        if ours {
-            imap_conn.cleanup(&mut scratch, t, f).await;
+        if ours
+            && imap_conn.cleanup(&mut scratch, t, f).await
+            && let Some(j) = &ctx.opts.journal
+        {
+            j.gone(id);
         }
         results.push(ProbeResult {
             variant: *kind,
@@ -956,6 +985,12 @@ pub async fn sweep(
             .map(|p| p.evidence.clone())
             .unwrap_or_default());
     };
+    // The canaries of checks that were killed, whatever their age.
+    let orphans = opts
+        .journal
+        .as_ref()
+        .map(|j| j.orphans(mb.name.as_str()))
+        .unwrap_or_default();
     let result = match conn.prepare(&mut rec, t).await {
         Some(()) => conn
             .sweep(
@@ -963,6 +998,7 @@ pub async fn sweep(
                 mb.address.as_str(),
                 unix_ms(SystemTime::now()) / 1000,
                 older_than_secs,
+                &orphans,
                 opts.timeout,
             )
             .await
@@ -970,5 +1006,9 @@ pub async fn sweep(
         None => Err("cannot open INBOX".to_string()),
     };
     conn.logout(t.quit).await;
-    result
+    let (removed, orphans_removed) = result?;
+    if let Some(j) = &opts.journal {
+        j.swept(&orphans, &orphans_removed);
+    }
+    Ok(removed)
 }
