@@ -420,9 +420,16 @@ async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
     let key = key.map_err(|e| e.to_string())?;
     let store = store.map_err(|e| e.to_string())?;
     *shared.cards.lock().expect("not poisoned") = cards_for(&config, Some(&store));
+    let mut left_out = Vec::new();
+    if let Some(aside) = store.moved_aside() {
+        left_out.push(format!(
+            "the history database was damaged: it was moved aside to {} (kept) and a new \
+             history started",
+            aside.display()
+        ));
+    }
     drop(store);
     let mut alerts = app_alerts(&config);
-    let mut left_out = Vec::new();
     // A channel that cannot work now (its variable is not set where the app was started)
     // must not stop the monitoring: it goes on without that channel.
     let channels = match Channels::from_settings(&alerts) {

@@ -8,7 +8,6 @@ use anyhow::{Context, Result};
 use mailcanary_engine::core::config::Config;
 use mailcanary_engine::core::stats::CheckPoint;
 use mailcanary_engine::office::{MailboxFigures, PageSpan, html_page};
-use mailcanary_engine::store::Store;
 
 use crate::Env;
 
@@ -22,7 +21,7 @@ pub fn write(
     to_ms: u64,
     offset: i32,
 ) -> Result<u8> {
-    let store = Store::open(&env.data_dir)?;
+    let store = crate::open_store(env)?;
     let span = PageSpan {
         from_ms,
         to_ms,

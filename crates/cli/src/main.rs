@@ -305,7 +305,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("mailcanary: {e:#}");
+            eprintln!("mailcanary: {}", error_text(&e));
             ExitCode::from(EXIT_UNKNOWN)
         }
     }
@@ -487,7 +487,7 @@ fn mailbox_show(env: &Env, name: &str) -> Result<u8> {
     println!("password:  {}", secret_label(&mb.secret));
     let db = env.data_dir.join(mailcanary_engine::store::DB_FILE);
     if db.exists() {
-        let store = Store::open(&env.data_dir)?;
+        let store = open_store(env)?;
         match store.latest(mb.name.as_str())? {
             Some(r) => println!(
                 "last check: {} {} - {}",
@@ -568,7 +568,7 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
     // that changed) and a week of attachment probes (to tell a pattern from a fluke).
     // One handle on the history for the whole command; a history that cannot be opened is a
     // warning: the checks run without it and are not saved.
-    let mut store = Store::open(&env.data_dir)
+    let mut store = open_store(env)
         .inspect_err(|e| {
             eprintln!("mailcanary: warning: history unavailable, checks run without it: {e}")
         })
@@ -820,7 +820,7 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
     let now_ms = now_ms();
     let db = env.data_dir.join(mailcanary_engine::store::DB_FILE);
     let reports = if db.exists() {
-        Store::open(&env.data_dir)?.history(a.name.as_deref(), now_ms.saturating_sub(back))?
+        open_store(env)?.history(a.name.as_deref(), now_ms.saturating_sub(back))?
     } else {
         Vec::new()
     };
@@ -866,4 +866,30 @@ fn history(env: &Env, a: HistoryArgs) -> Result<u8> {
         }
     }
     Ok(0)
+}
+
+/// Opens the history; a damaged one that had to be moved aside is told on standard error.
+pub(crate) fn open_store(env: &Env) -> Result<Store, mailcanary_engine::store::StoreError> {
+    let store = Store::open(&env.data_dir)?;
+    if let Some(aside) = store.moved_aside() {
+        eprintln!(
+            "mailcanary: warning: the history database was damaged; it was moved aside to {} \
+             (kept, not deleted) and a new history was started",
+            aside.display()
+        );
+    }
+    Ok(store)
+}
+
+/// An error and its causes, each said once: many of ours already name their cause.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !out.contains(&c) {
+            out.push_str(": ");
+            out.push_str(&c);
+        }
+    }
+    out
 }

@@ -61,7 +61,7 @@ fn parse_span(flag: &str, s: &str) -> Result<u64> {
 pub fn ack(env: &Env, name: &str) -> Result<u8> {
     let config = env.load()?;
     let mb = find_mailbox(&config, env, name)?;
-    let store = Store::open(&env.data_dir)?;
+    let store = crate::open_store(env)?;
     let now = now_ms();
     let mut drills = 0;
     for d in store.drills(Some(mb.name.as_str()), 0)? {
@@ -101,7 +101,7 @@ pub fn snooze(env: &Env, name: &str, span: &str) -> Result<u8> {
         bail!("--for {span}: at most a week, so a problem is never silenced for good");
     }
     let until = now_ms() + ms;
-    Store::open(&env.data_dir)?.add_control(
+    crate::open_store(env)?.add_control(
         mb.name.as_str(),
         Control::Snooze { until_ms: until },
         now_ms(),
@@ -132,7 +132,7 @@ pub fn drill(env: &Env, a: DrillArgs) -> Result<u8> {
     let mb = find_mailbox(&config, env, &a.name)?.clone();
     let wait = Duration::from_millis(parse_span("--wait", &a.wait)?);
     let channels = channels(&config, a.alerts)?;
-    let store = Store::open(&env.data_dir)?;
+    let store = crate::open_store(env)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -265,7 +265,7 @@ pub fn figures(
 ) -> Result<Vec<(MailboxFigures, Vec<stats::CheckPoint>)>> {
     let names: Vec<String> = name.map(|n| vec![n.to_string()]).unwrap_or_default();
     let selected = select_mailboxes(config, env, &names)?;
-    let store = Store::open(&env.data_dir)?;
+    let store = crate::open_store(env)?;
     Ok(office::figures(
         &store,
         &selected,

@@ -210,6 +210,12 @@ pub async fn run_controlled(
         opts.check.journal = Some(crate::journal::Journal::new(data_dir));
     }
     let mut store = Store::open(data_dir)?;
+    if let Some(aside) = store.moved_aside() {
+        tracing::warn!(
+            "the history database was damaged: moved aside to {} (kept), a new one started",
+            aside.display()
+        );
+    }
     let channels = AlertChannels {
         hook: opts.hook.clone().map(CommandHook::new),
         desktop: opts

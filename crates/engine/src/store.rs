@@ -31,6 +31,12 @@ pub enum StoreError {
         /// Error.
         source: rusqlite::Error,
     },
+    /// The disk holding the file is full.
+    #[error("history database {path}: the disk is full; free some space (nothing kept is lost)")]
+    DiskFull {
+        /// File.
+        path: PathBuf,
+    },
     /// The file or its directory could not be prepared.
     #[error("history database {path}: {source}")]
     Io {
@@ -63,6 +69,49 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// SQLite's error about the file at `path`; said plainly when the disk holding it is full
+    /// (SQLite reports that as a full database, or as a bare I/O error when it cannot even
+    /// make its write-ahead log).
+    fn sqlite(path: &Path, source: rusqlite::Error) -> StoreError {
+        let io_like = matches!(
+            &source,
+            rusqlite::Error::SqliteFailure(f, _) if matches!(
+                f.code,
+                rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure
+            )
+        );
+        if io_like && path.parent().is_some_and(disk_full) {
+            return StoreError::DiskFull {
+                path: path.to_path_buf(),
+            };
+        }
+        StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Whether the file system holding `dir` has no room left for us.
+#[cfg(unix)]
+fn disk_full(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: a NUL-terminated path and a zeroed statvfs for the call to fill.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(c.as_ptr(), &mut st) == 0 && st.f_bavail == 0
+    }
+}
+
+#[cfg(not(unix))]
+fn disk_full(_dir: &Path) -> bool {
+    false
+}
+
 /// Something staff told the monitor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
@@ -92,11 +141,66 @@ pub struct ControlRow {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    moved_aside: Option<PathBuf>,
+}
+
+/// Whether SQLite says the file is not a database, or a damaged one.
+fn is_corrupt(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Sqlite {
+            source: rusqlite::Error::SqliteFailure(f, _),
+            ..
+        } if matches!(
+            f.code,
+            rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+        )
+    )
 }
 
 impl Store {
-    /// Opens (creating if needed) the history in `data_dir`.
+    /// Opens (creating if needed) the history in `data_dir`. A file that is not a database, or
+    /// a damaged one, is moved aside (`history.sqlite3.corrupt-<unix seconds>`, with its `-wal`
+    /// and `-shm` files), never deleted, and a new history is started; [`Store::moved_aside`]
+    /// then says where the old one went, for the caller to tell.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        match Store::connect(data_dir) {
+            Err(e) if is_corrupt(&e) => {
+                let path = data_dir.join(DB_FILE);
+                let secs = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs();
+                let aside = data_dir.join(format!("{DB_FILE}.corrupt-{secs}"));
+                let io = |source| StoreError::Io {
+                    path: path.clone(),
+                    source,
+                };
+                if aside.exists() {
+                    return Err(e);
+                }
+                std::fs::rename(&path, &aside).map_err(io)?;
+                for suffix in ["-wal", "-shm"] {
+                    let side = data_dir.join(format!("{DB_FILE}{suffix}"));
+                    if side.exists() {
+                        let to = data_dir.join(format!("{DB_FILE}.corrupt-{secs}{suffix}"));
+                        std::fs::rename(&side, &to).map_err(io)?;
+                    }
+                }
+                let mut store = Store::connect(data_dir)?;
+                store.moved_aside = Some(aside);
+                Ok(store)
+            }
+            other => other,
+        }
+    }
+
+    /// Where a damaged history was moved when this one was opened, if it was.
+    pub fn moved_aside(&self) -> Option<&Path> {
+        self.moved_aside.as_deref()
+    }
+
+    fn connect(data_dir: &Path) -> Result<Store, StoreError> {
         let path = data_dir.join(DB_FILE);
         let io = |source| StoreError::Io {
             path: path.clone(),
@@ -119,10 +223,7 @@ impl Store {
                     .map_err(io)?;
             }
         }
-        let sql = |source| StoreError::Sqlite {
-            path: path.clone(),
-            source,
-        };
+        let sql = |source| StoreError::sqlite(&path, source);
         let mut conn = Connection::open(&path).map_err(sql)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
@@ -154,23 +255,24 @@ impl Store {
                 .map_err(sql)?;
             tx.commit().map_err(sql)?;
         }
-        Ok(Store { conn, path })
+        Ok(Store {
+            conn,
+            path,
+            moved_aside: None,
+        })
     }
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
+        StoreError::sqlite(&self.path, source)
     }
 
     /// Records one check; returns its row id.
     pub fn record(&mut self, r: &CheckReport) -> Result<i64, StoreError> {
         let json = serde_json::to_string(r).expect("a report serialises");
-        let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| StoreError::sqlite(&self.path, e))?;
         let rows = || -> rusqlite::Result<i64> {
             tx.execute(
                 "INSERT INTO checks (mailbox, started_at_ms, duration_ms, status, category, summary,
@@ -226,14 +328,8 @@ impl Store {
             Ok(id)
         };
         // On error the transaction is dropped, which rolls it back.
-        let id = rows().map_err(|e| StoreError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
-        tx.commit().map_err(|e| StoreError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        let id = rows().map_err(|e| StoreError::sqlite(&self.path, e))?;
+        tx.commit().map_err(|e| StoreError::sqlite(&self.path, e))?;
         Ok(id)
     }
 
@@ -551,10 +647,10 @@ impl Store {
     /// Each mailbox's latest check is kept whatever its age, so `mailbox show` and the TLS
     /// baseline survive a long pause.
     pub fn prune(&mut self, before_ms: u64) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction().map_err(|e| StoreError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| StoreError::sqlite(&self.path, e))?;
         let before = before_ms as i64;
         let run = || -> rusqlite::Result<usize> {
             let n = tx.execute(
@@ -569,14 +665,8 @@ impl Store {
             tx.execute("DELETE FROM controls WHERE at_ms < ?1", params![before])?;
             Ok(n)
         };
-        let n = run().map_err(|e| StoreError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
-        tx.commit().map_err(|e| StoreError::Sqlite {
-            path: self.path.clone(),
-            source: e,
-        })?;
+        let n = run().map_err(|e| StoreError::sqlite(&self.path, e))?;
+        tx.commit().map_err(|e| StoreError::sqlite(&self.path, e))?;
         Ok(n)
     }
 
@@ -624,6 +714,23 @@ mod tests {
             },
             Lang::En,
         )
+    }
+
+    #[test]
+    fn a_damaged_database_is_moved_aside_not_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = b"this is no database, but a file someone copied over it\n".repeat(200);
+        std::fs::write(dir.path().join(DB_FILE), &garbage).unwrap();
+        std::fs::write(dir.path().join(format!("{DB_FILE}-wal")), b"old wal").unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        let aside = s.moved_aside().expect("moved aside").to_path_buf();
+        assert_eq!(std::fs::read(&aside).unwrap(), garbage, "kept as it was");
+        let wal = format!("{}-wal", aside.display());
+        assert_eq!(std::fs::read(wal).unwrap(), b"old wal");
+        s.record(&report("a", 1000)).unwrap();
+        assert_eq!(s.history(Some("a"), 0).unwrap().len(), 1);
+        // Opened again: nothing more is moved.
+        assert!(Store::open(dir.path()).unwrap().moved_aside().is_none());
     }
 
     #[test]
