@@ -666,6 +666,15 @@ impl Cli {
         assert_eq!(r.code, 0, "mailbox add: {r:?}");
     }
 
+    /// A user on `ms` with `password`, and a command line with that mailbox added as
+    /// "office" (its password from the variable OFFICE_PW, which the command line is given).
+    pub fn with_harness_user(bin: &str, ms: &MailServer, user: &str, password: &str) -> Cli {
+        ms.add_user(user, password);
+        let cli = Cli::new(bin).env("OFFICE_PW", password);
+        cli.add_harness_mailbox(ms, user, &[]);
+        cli
+    }
+
     /// Adds mailbox `name` for `user` on servers whose names do not resolve
     /// (`imap.nowhere.invalid`, `smtp.nowhere.invalid`; see [`Cli::no_name_service`]).
     pub fn add_unresolvable_mailbox(&self, name: &str, user: &str) {

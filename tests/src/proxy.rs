@@ -36,6 +36,9 @@ pub enum Fault {
     Close(At),
     /// Passes the server's bytes one at a time, this far apart.
     Drip(Duration),
+    /// Passes everything, each piece of the server's answers after a random delay of up to
+    /// this long (a slow, uneven server).
+    Delay(Duration),
     /// Answers with these bytes instead of the server, then says nothing more.
     Reply(Vec<u8>),
     /// Closes the connection as soon as the client speaks (its TLS hello, say).
@@ -241,6 +244,7 @@ fn downstream(
     conn: Arc<Conn>,
     state: &State,
 ) {
+    let mut random = Random::new();
     let mut sent = 0usize;
     // Bytes the server sent since the client's trigger.
     let mut since = 0usize;
@@ -298,6 +302,10 @@ fn downstream(
                 (&client).write_all(std::slice::from_ref(b))
             }),
             Fault::StripStarttls(advert) => (&client).write_all(&cut(&chunk, advert)),
+            Fault::Delay(most) => {
+                std::thread::sleep(most.mul_f64(random.next()));
+                (&client).write_all(&chunk)
+            }
             _ => (&client).write_all(&chunk),
         };
         if written.is_err() {
@@ -332,5 +340,31 @@ fn replace(data: &mut [u8], word: &[u8], with: &[u8]) {
         } else {
             i += 1;
         }
+    }
+}
+
+/// A small random source for delays (xorshift, seeded from the clock and a counter): the
+/// delays need to be uneven, not unpredictable.
+struct Random(u64);
+
+impl Random {
+    fn new() -> Random {
+        static SEQ: AtomicUsize = AtomicUsize::new(1);
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos() as u64;
+        Random(
+            t ^ (SEQ.fetch_add(1, Ordering::Relaxed) as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+                | 1,
+        )
+    }
+
+    /// A number in [0, 1).
+    fn next(&mut self) -> f64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
     }
 }

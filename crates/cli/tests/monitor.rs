@@ -13,10 +13,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
 const USER: &str = "office@example.test";
 
 fn setup(ms: &MailServer, password: &str) -> Cli {
-    ms.add_user(USER, password);
-    let cli = Cli::new(BIN).env("OFFICE_PW", password);
-    cli.add_harness_mailbox(ms, USER, &[]);
-    cli
+    Cli::with_harness_user(BIN, ms, USER, password)
 }
 
 fn spawn_run(cli: &Cli, password: &str, args: &[&str], out: &Path) -> Child {

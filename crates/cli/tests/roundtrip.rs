@@ -346,6 +346,43 @@ fn expired_certificate_is_tls_expired() {
 }
 
 #[test]
+fn every_bad_certificate_is_refused_on_both_sides_and_nothing_is_sent() {
+    // IMAP over TLS (993) and submission with STARTTLS (587): both sides see the certificate.
+    let s = setup("badcerts");
+    for (variant, category) in [
+        ("selfsigned", "tls_untrusted"),
+        ("untrusted", "tls_untrusted"),
+        ("otherca", "tls_untrusted"),
+        ("wronghost", "tls_untrusted"),
+        ("expired", "tls_expired"),
+    ] {
+        s.ms.ctl(&["cert", variant]);
+        let (r, report) = check_json(&s.cli, &[]);
+        assert_eq!(r.code, 2, "{variant}: {r:?}");
+        assert_eq!(report["category"], category, "{variant}: {report}");
+        for protocol in ["imap", "smtp"] {
+            let tls = stage(&report, "tls", protocol).expect("a tls stage");
+            assert_eq!(
+                tls["ok"], false,
+                "{variant} accepted over {protocol}: {tls}"
+            );
+            assert!(
+                stage(&report, "auth", protocol).is_none(),
+                "{variant}: the password was sent over {protocol}"
+            );
+        }
+        assert!(stage(&report, "send", "smtp").is_none(), "{variant}: sent");
+        println!(
+            "certificate {variant}: {category}; {}",
+            report["findings"][0]["evidence"]
+        );
+    }
+    s.ms.ctl(&["cert", "good"]);
+    let (r, _) = check_json(&s.cli, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[test]
 fn implicit_tls_submission_and_starttls_imap_work() {
     let s = setup("ports");
     let cli = Cli::new(BIN).env("OFFICE_PW", &s.password);

@@ -11,9 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
 const USER: &str = "office@example.test";
 
 fn setup(ms: &MailServer, password: &str) -> Cli {
-    ms.add_user(USER, password);
-    let cli = Cli::new(BIN).env("OFFICE_PW", password);
-    cli.add_harness_mailbox(ms, USER, &[]);
+    let cli = Cli::with_harness_user(BIN, ms, USER, password);
     let r = cli.run(&["check"]);
     assert_eq!(r.code, 0, "the first check: {r:?}");
     cli

@@ -273,6 +273,8 @@ impl CommandHook {
     /// Runs it for one alert; bounded to 30 s.
     pub async fn send(&self, a: &Alert) -> std::io::Result<()> {
         let mut cmd = tokio::process::Command::new("sh");
+        // The hook gets the alert, not the passwords or the webhook's token.
+        crate::secrets::hide_secret_vars(&mut cmd);
         cmd.arg("-c")
             .arg(&self.command)
             .env("MAILCANARY_EVENT", a.event)

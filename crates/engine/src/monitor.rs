@@ -204,6 +204,8 @@ pub async fn run_controlled(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), MonitorError> {
     let _lock = InstanceLock::acquire(data_dir)?;
+    // Before any hook runs: the passwords' variables are not passed on to it.
+    crate::secrets::secret_vars_of(&mailboxes);
     // Canaries in flight are noted beside the history, so that a monitor killed mid-check
     // leaves none for good: the next start's sweep removes them.
     if opts.check.journal.is_none() {

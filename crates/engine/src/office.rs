@@ -38,6 +38,7 @@ impl Channels {
     pub fn from_settings(settings: &AlertSettings) -> Result<Channels, String> {
         let webhook = match &settings.webhook_env {
             Some(var) => {
+                crate::secrets::secret_var(var);
                 let url = std::env::var(var)
                     .map_err(|_| format!("webhook_env {var}: the variable is not set"))?;
                 let name = settings.webhook_format.as_deref().unwrap_or("json");

@@ -98,6 +98,9 @@ pub async fn read_password(
     limit: std::time::Duration,
 ) -> Result<SecretString, SecretError> {
     let name = mb.name.to_string();
+    if let SecretSource::Env(var) = &mb.secret {
+        secret_var(var);
+    }
     let overran =
         |what: &str| SecretError::Keyring(format!("{what} did not answer within {limit:?}"));
     match &mb.secret {
@@ -134,6 +137,36 @@ pub async fn read_password(
     }
 }
 
+/// Names of environment variables known to hold a secret (a mailbox's password, a webhook's
+/// URL with its token).
+static SECRET_VARS: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// Notes that environment variable `name` holds a secret: the programs Mail Canary starts
+/// (alert hooks, password commands) do not inherit it.
+pub fn secret_var(name: &str) {
+    SECRET_VARS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.to_string());
+}
+
+/// Notes the variables holding the passwords of `mailboxes` (see [`secret_var`]).
+pub fn secret_vars_of<'a>(mailboxes: impl IntoIterator<Item = &'a MailboxConfig>) {
+    for mb in mailboxes {
+        if let SecretSource::Env(var) = &mb.secret {
+            secret_var(var);
+        }
+    }
+}
+
+/// Takes the variables noted by [`secret_var`] out of `cmd`'s environment.
+pub fn hide_secret_vars(cmd: &mut tokio::process::Command) {
+    for var in SECRET_VARS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        cmd.env_remove(var);
+    }
+}
+
 async fn run_password_command(mailbox: &str, cmd: &str) -> Result<SecretString, SecretError> {
     let fail = |message: String| SecretError::Command {
         mailbox: mailbox.to_string(),
@@ -151,6 +184,8 @@ async fn run_password_command(mailbox: &str, cmd: &str) -> Result<SecretString, 
         c.arg("/C").arg(cmd);
         c
     };
+    // Another mailbox's password, or the webhook's token, is none of this command's business.
+    hide_secret_vars(&mut command);
     let out = command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -144,6 +144,9 @@ pub struct Store {
     moved_aside: Option<PathBuf>,
 }
 
+/// The first bytes of every SQLite database file.
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+
 /// Whether SQLite says the file is not a database, or a damaged one.
 fn is_corrupt(e: &StoreError) -> bool {
     matches!(
@@ -164,7 +167,29 @@ impl Store {
     /// and `-shm` files), never deleted, and a new history is started; [`Store::moved_aside`]
     /// then says where the old one went, for the caller to tell.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        match Store::connect(data_dir) {
+        // A file that does not even start as a database is moved aside before SQLite opens
+        // it: SQLite would reset a write-ahead log beside it that it cannot use.
+        let path = data_dir.join(DB_FILE);
+        let mut head = [0u8; 16];
+        let foreign = std::fs::File::open(&path)
+            .and_then(|mut f| {
+                use std::io::Read;
+                let n = f.read(&mut head)?;
+                Ok(n > 0 && head[..n] != SQLITE_HEADER[..n])
+            })
+            .unwrap_or(false);
+        let opened = if foreign {
+            Err(StoreError::Sqlite {
+                path: path.clone(),
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+                    None,
+                ),
+            })
+        } else {
+            Store::connect(data_dir)
+        };
+        match opened {
             Err(e) if is_corrupt(&e) => {
                 let path = data_dir.join(DB_FILE);
                 let secs = std::time::SystemTime::now()
