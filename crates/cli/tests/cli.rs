@@ -187,3 +187,47 @@ fn unknown_config_fields_and_wrong_types_name_the_field() {
     assert!(r.stderr.contains("mailbox \"office\""), "{}", r.stderr);
     assert!(r.stderr.contains("invalid type"), "{}", r.stderr);
 }
+
+#[test]
+fn unreadable_config_files_are_named_and_left_alone() {
+    let cli = Cli::new(BIN);
+    let config = cli.config_path();
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    // Not text (a file copied over it, say), then not a file at all (a directory).
+    let binary = [0xff_u8, 0xfe, 0x00, 0x5b, 0x6d, 0x61, 0x69, 0x6c];
+    std::fs::write(&config, binary).unwrap();
+    let r = cli.run(&["mailbox", "list"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains(&config.display().to_string()),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stderr.lines().count(), 1, "one line: {}", r.stderr);
+    let r = cli.run(&[
+        "mailbox",
+        "add",
+        "office",
+        "--address",
+        "a@example.jp",
+        "--imap",
+        "imap.example.jp",
+        "--smtp",
+        "smtp.example.jp",
+        "--password-env",
+        "PW",
+    ]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.stderr.contains("config file"), "{}", r.stderr);
+    assert_eq!(std::fs::read(&config).unwrap(), binary, "left as it was");
+    std::fs::remove_file(&config).unwrap();
+    std::fs::create_dir(&config).unwrap();
+    let r = cli.run(&["check"]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.stderr.contains(&config.display().to_string()),
+        "{}",
+        r.stderr
+    );
+    println!("unreadable config: {}", r.stderr.trim());
+}

@@ -124,7 +124,7 @@ pub struct Address(String);
 impl Address {
     /// Validates an address.
     pub fn new(s: &str) -> Result<Address, String> {
-        let bad = || format!("\"{s}\" is not an e-mail address like info@example.jp");
+        let bad = || "not an e-mail address like info@example.jp".to_string();
         let (local, domain) = s.rsplit_once('@').ok_or_else(bad)?;
         if local.is_empty()
             || domain.is_empty()
@@ -183,9 +183,7 @@ impl FromStr for Security {
             "tls" | "ssl" | "implicit" => Ok(Security::Tls),
             "starttls" => Ok(Security::Starttls),
             "plain" | "none" => Ok(Security::Plain),
-            _ => Err(format!(
-                "\"{s}\" is not a security mode; use tls, starttls or plain"
-            )),
+            _ => Err("not a security mode; use tls, starttls or plain".to_string()),
         }
     }
 }
@@ -265,21 +263,21 @@ impl Endpoint {
 
 fn split_host_port(spec: &str) -> Result<(String, Option<u16>), String> {
     let spec = spec.trim();
-    let bad_port = |p: &str| format!("port \"{p}\" is not a number between 1 and 65535");
+    let bad_port = || "the port is not a number between 1 and 65535".to_string();
     let parse_port = |p: &str| -> Result<u16, String> {
         p.parse::<u16>()
             .ok()
             .filter(|n| *n > 0)
-            .ok_or_else(|| bad_port(p))
+            .ok_or_else(bad_port)
     };
     let (host, port) = if let Some(rest) = spec.strip_prefix('[') {
         let (h, after) = rest
             .split_once(']')
-            .ok_or_else(|| format!("\"{spec}\" has an unclosed `[`"))?;
+            .ok_or_else(|| "the address has an unclosed `[`".to_string())?;
         match after.strip_prefix(':') {
             Some(p) => (h.to_string(), Some(parse_port(p)?)),
             None if after.is_empty() => (h.to_string(), None),
-            None => return Err(format!("\"{spec}\" is not HOST[:PORT]")),
+            None => return Err("not HOST[:PORT]".to_string()),
         }
     } else if spec.matches(':').count() > 1 {
         // A bare IPv6 address without a port.
@@ -290,13 +288,13 @@ fn split_host_port(spec: &str) -> Result<(String, Option<u16>), String> {
         (spec.to_string(), None)
     };
     if host.is_empty() {
-        return Err(format!("\"{spec}\" names no host"));
+        return Err("names no host".to_string());
     }
     if host
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
     {
-        return Err(format!("\"{host}\" is not a host name"));
+        return Err("not a host name".to_string());
     }
     Ok((host, port))
 }
@@ -433,7 +431,7 @@ impl RawMailbox {
                 return Err(field_err(
                     name,
                     "password_env",
-                    format!("\"{v}\" is not an environment variable name"),
+                    "not an environment variable name".to_string(),
                 ));
             }
             sources.push(SecretSource::Env(v.clone()));
@@ -739,7 +737,7 @@ impl Config {
                     })?;
                     config.lang = Some(Lang::parse(s).ok_or_else(|| ConfigError::Global {
                         field: "lang".into(),
-                        message: format!("\"{s}\" is not a language; use \"ja\" or \"en\""),
+                        message: "not a language; use \"ja\" or \"en\"".to_string(),
                     })?);
                 }
                 "mailboxes" => {
@@ -830,7 +828,7 @@ impl Config {
                             .and_then(|(_, port)| port)
                             .ok_or_else(|| ConfigError::Global {
                                 field: "network.references".into(),
-                                message: format!("\"{r}\" is not HOST:PORT"),
+                                message: "not HOST:PORT".to_string(),
                             })?;
                     }
                 }
@@ -1093,6 +1091,29 @@ password_keyring = true
         let err = Config::parse(&text).unwrap_err().to_string();
         assert!(err.contains("invalid type"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_never_repeated_in_errors() {
+        // A password typed into the wrong field must not come back in the message.
+        for (from, to) in [
+            ("lang = \"ja\"", "lang = \"hunter2-pw\""),
+            ("info@example.jp", "hunter2-pw"),
+            ("imap.example.jp\"", "hunter2 pw\""),
+            ("imap.example.jp\"", "imap.example.jp:hunter2\""),
+            ("smtp.example.jp:465\"", "[hunter2-pw:465\""),
+            (
+                "password_keyring = true",
+                "smtp_security = \"hunter2-pw\"\npassword_keyring = true",
+            ),
+            ("password_keyring = true", "password_env = \"hunter2=pw\""),
+        ] {
+            let text = GOOD.replace(from, to);
+            assert_ne!(text, GOOD, "{from}");
+            let err = Config::parse(&text).unwrap_err().to_string();
+            assert!(err.contains("field"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 
     #[test]
