@@ -21,6 +21,7 @@ use mailcanary_engine::core::report::{
 use mailcanary_engine::core::schedule::SchedulePolicy;
 use mailcanary_engine::core::scope;
 use mailcanary_engine::core::{Category, Lang, Severity};
+use mailcanary_engine::discover;
 use mailcanary_engine::journal::Journal;
 use mailcanary_engine::metrics::{self, Metrics};
 use mailcanary_engine::monitor::{self, MonitorEvent, MonitorOptions};
@@ -152,6 +153,15 @@ enum MailboxCmd {
         /// Mailbox name.
         name: String,
     },
+    /// Find an address's servers as mail programs do (provider presets, the domain's
+    /// autoconfig file, its SRV and MX records, the usual names), without logging in.
+    Discover {
+        /// The e-mail address.
+        address: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -166,12 +176,16 @@ struct AddArgs {
     /// Login name, if not the address.
     #[arg(long)]
     login: Option<String>,
-    /// IMAP server, HOST[:PORT] (default port 993).
+    /// IMAP server, HOST[:PORT] (default port 993). Without --imap and --smtp, the servers
+    /// are looked up from the address (see `mailbox discover`) and shown for confirmation.
     #[arg(long, value_name = "HOST[:PORT]")]
-    imap: String,
+    imap: Option<String>,
     /// SMTP submission server, HOST[:PORT] (default port 587).
     #[arg(long, value_name = "HOST[:PORT]")]
-    smtp: String,
+    smtp: Option<String>,
+    /// Take the servers looked up without asking.
+    #[arg(long)]
+    yes: bool,
     /// tls, starttls or plain (default: tls; starttls on port 143).
     #[arg(long)]
     imap_security: Option<String>,
@@ -318,6 +332,9 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Mailbox(MailboxCmd::List { json }) => mailbox_list(&env, json),
         Command::Mailbox(MailboxCmd::Show { name }) => mailbox_show(&env, &name),
         Command::Mailbox(MailboxCmd::Remove { name }) => mailbox_remove(&env, &name),
+        Command::Mailbox(MailboxCmd::Discover { address, json }) => {
+            mailbox_discover(&address, json)
+        }
         Command::Check(a) => run_check(&env, a),
         Command::History(a) => history(&env, a),
         Command::Run(a) => run_monitor(&env, a),
@@ -350,14 +367,99 @@ fn read_password_stdin() -> Result<SecretString> {
     Ok(SecretString::from(pw))
 }
 
+/// Looks up an address's servers.
+fn discover(address: &str) -> Result<Vec<discover::Found>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(discover::discover(address, &Default::default()))
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn found_line(f: &discover::Found) -> String {
+    let server = |s: &discover::Server| format!("{}:{} ({})", s.host, s.port, s.security.as_str());
+    let mut line = format!(
+        "{} ({}): IMAP {}, SMTP {}",
+        f.source,
+        f.detail,
+        server(&f.imap),
+        server(&f.smtp)
+    );
+    if let Some(l) = &f.login {
+        line.push_str(&format!(", login {l}"));
+    }
+    if let Some(n) = &f.note {
+        line.push_str(&format!("\n     {n}"));
+    }
+    line
+}
+
+fn mailbox_discover(address: &str, json: bool) -> Result<u8> {
+    let found = discover(address)?;
+    if json {
+        for f in &found {
+            println!("{}", serde_json::to_string(f)?);
+        }
+    } else if found.is_empty() {
+        println!("Nothing found for {address}: give --imap and --smtp to `mailbox add`.");
+    } else {
+        for (i, f) in found.iter().enumerate() {
+            println!("{}. {}", i + 1, found_line(f));
+        }
+    }
+    Ok(if found.is_empty() { 1 } else { 0 })
+}
+
 fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
+    let (imap, smtp, mut imap_security, mut smtp_security, mut login) =
+        (a.imap, a.smtp, a.imap_security, a.smtp_security, a.login);
+    let (imap, smtp) = match (imap, smtp) {
+        (Some(i), Some(s)) => (i, s),
+        (None, None) => {
+            let found = discover(&a.address)?;
+            let Some(first) = found.first() else {
+                bail!("no servers found for {}; give --imap and --smtp", a.address);
+            };
+            println!("Found for {}:", a.address);
+            for (i, f) in found.iter().enumerate() {
+                println!("{}. {}", i + 1, found_line(f));
+            }
+            let asked = !a.yes && !a.password_stdin && std::io::stdin().is_terminal();
+            if asked {
+                print!("Use 1? [y/N] ");
+                std::io::stdout().flush()?;
+                let mut answer = String::new();
+                std::io::stdin().read_line(&mut answer)?;
+                if !matches!(answer.trim(), "y" | "Y" | "yes") {
+                    println!("Nothing added.");
+                    return Ok(3);
+                }
+            } else if !a.yes {
+                bail!(
+                    "servers found (above) but not confirmed: add --yes to take the first, or \
+                     give --imap and --smtp"
+                );
+            }
+            imap_security.get_or_insert_with(|| first.imap.security.as_str().to_string());
+            smtp_security.get_or_insert_with(|| first.smtp.security.as_str().to_string());
+            if login.is_none() {
+                login = first.login.clone();
+            }
+            (
+                format!("{}:{}", first.imap.host, first.imap.port),
+                format!("{}:{}", first.smtp.host, first.smtp.port),
+            )
+        }
+        _ => bail!("give both --imap and --smtp, or neither to look them up from the address"),
+    };
     let raw = RawMailbox {
         address: a.address,
-        login: a.login,
-        imap: a.imap,
-        imap_security: a.imap_security,
-        smtp: a.smtp,
-        smtp_security: a.smtp_security,
+        login,
+        imap,
+        imap_security,
+        smtp,
+        smtp_security,
         ca_file: a.ca_file.map(|p| std::path::absolute(&p).unwrap_or(p)),
         allow_plaintext_login: a.allow_plaintext_login,
         password_keyring: a.password_stdin,

@@ -1,5 +1,5 @@
-//! A very small HTTP/1.1 client for the two requests Mail Canary makes: a webhook's POST and
-//! a metrics push's PUT. TLS through the same verified rustls set-up as mail. URLs are treated
+//! A very small HTTP client for the requests Mail Canary makes: a webhook's POST, a metrics
+//! push's PUT, and the GET of a domain's mail autoconfig file. TLS through the same verified rustls set-up as mail. URLs are treated
 //! as secrets (webhook URLs hold tokens): errors name only the host.
 
 use std::time::Duration;
@@ -121,6 +121,62 @@ pub async fn request(
             .nth(1)
             .and_then(|c| c.parse().ok())
             .ok_or_else(|| "no HTTP answer".to_string())
+    };
+    tokio::time::timeout(limit, exchange)
+        .await
+        .map_err(|_| format!("no answer within {} s", limit.as_secs()))?
+}
+
+/// Fetches `url` (HTTP/1.0, so the answer comes whole, not in chunks): its status and at most
+/// `max` bytes of its body; bounded by `limit`.
+pub async fn get(url: &HttpUrl, limit: Duration, max: usize) -> Result<(u16, Vec<u8>), String> {
+    let exchange = async {
+        let addrs = crate::net::resolve(&url.host, url.port)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tcp = crate::net::connect(&addrs, limit)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut stream = if url.tls {
+            let config = crate::tls::client_config(Vec::new()).map_err(|e| e.to_string())?;
+            crate::net::tls_handshake(config, &url.host, tcp)
+                .await
+                .map_err(|e| e.to_string())?
+        } else {
+            crate::net::MailStream::plain(tcp)
+        };
+        let head = format!(
+            "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: mailcanary\r\nAccept: text/xml\r\n\r\n",
+            url.path, url.host
+        );
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+            if answer.len() > max + 16384 {
+                return Err("the answer is too large".to_string());
+            }
+        }
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| "no HTTP answer".to_string())?;
+        let status = String::from_utf8_lossy(&answer[..split])
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| "no HTTP answer".to_string())?;
+        let mut body = answer.split_off(split + 4);
+        body.truncate(max);
+        Ok((status, body))
     };
     tokio::time::timeout(limit, exchange)
         .await

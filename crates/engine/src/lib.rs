@@ -9,6 +9,8 @@
 pub mod alerts;
 pub mod attachments;
 pub mod config_file;
+pub mod discover;
+pub mod dns;
 pub mod http;
 pub mod imap;
 pub mod journal;

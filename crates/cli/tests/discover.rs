@@ -1,0 +1,139 @@
+//! Automatic set-up against real local servers: in a private network namespace (nothing can
+//! leave it) with its own resolver configuration, dnsmasq answers the names, SRV and MX
+//! records of made-up domains, and a loopback HTTP server serves an autoconfig file. Then
+//! `mailcanary mailbox discover` and `mailbox add --yes` find what mail programs would.
+
+use std::path::Path;
+use std::process::Command;
+
+use mailcanary_tests::Cli;
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
+
+const AUTOCONFIG: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<clientConfig version="1.1">
+  <emailProvider id="auto.test">
+    <domain>auto.test</domain>
+    <incomingServer type="imap">
+      <hostname>imap.auto.test</hostname>
+      <port>993</port>
+      <socketType>SSL</socketType>
+      <username>%EMAILLOCALPART%</username>
+      <authentication>password-cleartext</authentication>
+    </incomingServer>
+    <outgoingServer type="smtp">
+      <hostname>smtp.auto.test</hostname>
+      <port>465</port>
+      <socketType>SSL</socketType>
+      <username>%EMAILLOCALPART%</username>
+    </outgoingServer>
+  </emailProvider>
+</clientConfig>
+"#;
+
+fn lines_of(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+#[test]
+fn an_address_finds_its_servers_through_autoconfig_srv_mx_and_guesses() {
+    let cli = Cli::new(BIN);
+    let root = cli.root().to_path_buf();
+    let www = root.join("www");
+    std::fs::create_dir_all(www.join("mail")).unwrap();
+    std::fs::write(www.join("mail/config-v1.1.xml"), AUTOCONFIG).unwrap();
+    std::fs::write(root.join("resolv.conf"), "nameserver 127.0.0.1\n").unwrap();
+    let out = root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let script = r#"
+set -u
+root=$1; bin=$2; config=$3; data=$4; out=$root/out
+ip link set lo up || exit 90
+mount --bind "$root/resolv.conf" /etc/resolv.conf || exit 91
+dnsmasq --keep-in-foreground --user=root --no-resolv --no-hosts --no-poll \
+  --listen-address=127.0.0.1 --bind-interfaces --port=53 --pid-file="$root/dnsmasq.pid" \
+  --address=/autoconfig.auto.test/127.0.0.1 \
+  --srv-host=_imaps._tcp.srv.test,imap.srv.test,993,0,10 \
+  --srv-host=_submission._tcp.srv.test,mail.srv.test,587,0,10 \
+  --mx-host=gw.test,aspmx.l.google.com,10 \
+  --address=/imap.guess.test/127.0.0.1 --address=/smtp.guess.test/127.0.0.1 \
+  2>"$out/dnsmasq.err" &
+python3 -m http.server 80 --bind 127.0.0.1 --directory "$root/www" >/dev/null 2>&1 &
+for _ in $(seq 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/80) 2>/dev/null && break
+  sleep 0.05
+done
+for who in auto srv gw guess nothing; do
+  "$bin" --config "$config" --data-dir "$data" mailbox discover "info@$who.test" --json \
+    >"$out/$who.json" 2>"$out/$who.err"
+  echo $? >"$out/$who.code"
+done
+"$bin" --config "$config" --data-dir "$data" mailbox add office --address info@auto.test \
+  --password-env OFFICE_PW >"$out/noyes.out" 2>"$out/noyes.err" </dev/null
+echo $? >"$out/noyes.code"
+"$bin" --config "$config" --data-dir "$data" mailbox add office --address info@auto.test \
+  --password-env OFFICE_PW --yes >"$out/add.out" 2>"$out/add.err"
+echo $? >"$out/add.code"
+kill %1 %2 2>/dev/null
+"#;
+    let status = Command::new("unshare")
+        .args(["--mount", "--net", "bash", "-c", script, "bash"])
+        .arg(&root)
+        .arg(BIN)
+        .arg(cli.config_path())
+        .arg(cli.data_dir())
+        .status()
+        .expect("unshare (util-linux)");
+    assert!(status.success(), "{status:?}");
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap_or_default();
+
+    // Autoconfig: over HTTP (HTTPS refused first), with the login the file names.
+    let auto = lines_of(&out.join("auto.json"));
+    assert_eq!(read("auto.code").trim(), "0", "{}", read("auto.err"));
+    assert_eq!(auto[0]["source"], "autoconfig", "{auto:?}");
+    assert_eq!(auto[0]["detail"], "http://autoconfig.auto.test");
+    assert_eq!(auto[0]["imap"]["host"], "imap.auto.test");
+    assert_eq!(auto[0]["smtp"]["port"], 465);
+    assert_eq!(auto[0]["smtp"]["security"], "tls");
+    assert_eq!(auto[0]["login"], "info");
+    // SRV (RFC 6186): IMAP over TLS, submission with STARTTLS.
+    let srv = lines_of(&out.join("srv.json"));
+    assert_eq!(srv[0]["source"], "srv", "{srv:?} {}", read("srv.err"));
+    assert_eq!(srv[0]["imap"]["host"], "imap.srv.test");
+    assert_eq!(srv[0]["imap"]["security"], "tls");
+    assert_eq!(srv[0]["smtp"]["host"], "mail.srv.test");
+    assert_eq!(srv[0]["smtp"]["security"], "starttls");
+    // MX at Google: the Gmail preset.
+    let mx = lines_of(&out.join("gw.json"));
+    assert_eq!(mx[0]["source"], "mx", "{mx:?} {}", read("gw.err"));
+    assert_eq!(mx[0]["detail"], "aspmx.l.google.com");
+    assert_eq!(mx[0]["imap"]["host"], "imap.gmail.com");
+    // Guesses: only names that exist.
+    let guess = lines_of(&out.join("guess.json"));
+    assert_eq!(guess.len(), 1, "{guess:?}");
+    assert_eq!(guess[0]["source"], "guess");
+    assert_eq!(guess[0]["imap"]["host"], "imap.guess.test");
+    // Nothing at all: said so, exit 1.
+    assert_eq!(read("nothing.code").trim(), "1");
+    assert!(lines_of(&out.join("nothing.json")).is_empty());
+
+    // Adding without servers: shown, not taken unless confirmed.
+    assert_eq!(read("noyes.code").trim(), "3", "{}", read("noyes.err"));
+    assert!(
+        read("noyes.out").contains("imap.auto.test"),
+        "{}",
+        read("noyes.out")
+    );
+    assert!(read("noyes.err").contains("--yes"), "{}", read("noyes.err"));
+    assert_eq!(read("add.code").trim(), "0", "{}", read("add.err"));
+    let config = std::fs::read_to_string(cli.config_path()).unwrap();
+    assert!(config.contains("imap = \"imap.auto.test:993\""), "{config}");
+    assert!(config.contains("smtp = \"smtp.auto.test:465\""), "{config}");
+    assert!(config.contains("login = \"info\""), "{config}");
+    println!("discover: autoconfig, SRV, MX and guesses found; {config}");
+}

@@ -1,0 +1,459 @@
+//! Automatic set-up: from an e-mail address, the servers a mail program would find, in the
+//! order mail programs look:
+//!
+//! 1. the provider presets, by the address's domain (gmail.com, outlook.jp, yahoo.co.jp...);
+//! 2. Mozilla-style autoconfig: `autoconfig.<domain>/mail/config-v1.1.xml` and
+//!    `<domain>/.well-known/autoconfig/mail/config-v1.1.xml`, over HTTPS, then HTTP;
+//! 3. RFC 6186 SRV records (`_imaps._tcp`, `_imap._tcp`, `_submissions._tcp`,
+//!    `_submission._tcp`);
+//! 4. the domain's MX: a provider's mail exchangers (Google's, Microsoft's...) mean its preset;
+//! 5. guesses: `imap.<domain>` / `smtp.<domain>`, or `mail.<domain>` for both, when the names
+//!    exist.
+//!
+//! Everything found is offered, with where it came from, for the user to confirm: nothing here
+//! logs in or sends a password.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mailcanary_core::config::Security;
+use mailcanary_core::presets::{self, Preset};
+use serde::Serialize;
+
+use crate::dns;
+use crate::http::{self, HttpUrl};
+
+/// One server, as found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Server {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+}
+
+/// A set of settings found, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Found {
+    /// `preset`, `autoconfig`, `srv`, `mx` or `guess`.
+    pub source: &'static str,
+    /// What exactly: the preset's id, the URL's host, the MX host, the names tried.
+    pub detail: String,
+    pub imap: Server,
+    pub smtp: Server,
+    /// The login name, when the source says it is not the address.
+    pub login: Option<String>,
+    /// The preset's advice (an app password...), when there is one.
+    pub note: Option<String>,
+}
+
+/// Where to look.
+#[derive(Debug, Clone)]
+pub struct DiscoverOptions {
+    /// Bound on each request.
+    pub limit: Duration,
+    /// The name server for SRV and MX questions (default: the system's).
+    pub name_server: Option<SocketAddr>,
+}
+
+impl Default for DiscoverOptions {
+    fn default() -> Self {
+        DiscoverOptions {
+            limit: Duration::from_secs(5),
+            name_server: None,
+        }
+    }
+}
+
+/// Address domains served by a preset.
+const PRESET_DOMAINS: &[(&str, &[&str])] = &[
+    ("gmail", &["gmail.com", "googlemail.com"]),
+    (
+        "outlook",
+        &[
+            "outlook.com",
+            "hotmail.com",
+            "live.com",
+            "msn.com",
+            "outlook.jp",
+            "hotmail.co.jp",
+            "live.jp",
+        ],
+    ),
+    ("yahoo_japan", &["yahoo.co.jp", "ymail.ne.jp"]),
+    ("icloud", &["icloud.com", "me.com", "mac.com"]),
+    ("yahoo", &["yahoo.com", "ymail.com"]),
+    ("docomo", &["docomo.ne.jp"]),
+];
+
+/// Mail exchangers that mean a provider (a suffix of the MX host).
+const PRESET_MX: &[(&str, &str)] = &[
+    ("google.com", "gmail"),
+    ("googlemail.com", "gmail"),
+    ("mail.protection.outlook.com", "microsoft365"),
+    ("icloud.com", "icloud"),
+];
+
+fn preset(id: &str) -> Option<&'static Preset> {
+    presets::all().iter().find(|p| p.id == id)
+}
+
+fn from_preset(p: &Preset, source: &'static str, detail: String) -> Found {
+    Found {
+        source,
+        detail,
+        imap: Server {
+            host: p.imap_host.clone(),
+            port: p.imap_port,
+            security: p.imap_security,
+        },
+        smtp: Server {
+            host: p.smtp_host.clone(),
+            port: p.smtp_port,
+            security: p.smtp_security,
+        },
+        login: None,
+        note: Some(p.note.clone()).filter(|n| !n.is_empty()),
+    }
+}
+
+/// The presets that serve addresses at `domain`.
+fn presets_for(domain: &str) -> Vec<Found> {
+    PRESET_DOMAINS
+        .iter()
+        .filter(|(_, domains)| domains.contains(&domain))
+        .filter_map(|(id, _)| preset(id))
+        .map(|p| from_preset(p, "preset", p.id.clone()))
+        .collect()
+}
+
+/// The domain of an address, in lower case; an error for what is not an address.
+fn domain_of(address: &str) -> Result<String, String> {
+    let (local, domain) = address
+        .trim()
+        .rsplit_once('@')
+        .ok_or("not an e-mail address like info@example.jp")?;
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+    };
+    if local.is_empty() || !domain.contains('.') || !domain.split('.').all(label_ok) {
+        return Err("not an e-mail address like info@example.jp".into());
+    }
+    Ok(domain)
+}
+
+/// Looks for the servers of `address`; every source that answers adds its settings (the same
+/// servers are offered once, from the first source that named them).
+pub async fn discover(address: &str, opts: &DiscoverOptions) -> Result<Vec<Found>, String> {
+    let domain = domain_of(address)?;
+    let address = address.trim();
+    let mut found: Vec<Found> = Vec::new();
+    let mut add = |f: Found| {
+        if !found
+            .iter()
+            .any(|g| g.imap.host == f.imap.host && g.smtp.host == f.smtp.host)
+        {
+            found.push(f);
+        }
+    };
+    for f in presets_for(&domain) {
+        add(f);
+    }
+    if let Some(f) = autoconfig(address, &domain, opts).await {
+        add(f);
+    }
+    let name_server = opts.name_server.or_else(dns::system_name_server);
+    if let Some(server) = name_server {
+        if let Some(f) = srv(server, &domain, opts.limit).await {
+            add(f);
+        }
+        for m in dns::mx(server, &domain, opts.limit).await.iter().take(3) {
+            let host = m.host.trim_end_matches('.');
+            let known = PRESET_MX
+                .iter()
+                .find(|(suffix, _)| host == *suffix || host.ends_with(&format!(".{suffix}")));
+            if let Some((_, id)) = known
+                && let Some(p) = preset(id)
+            {
+                add(from_preset(p, "mx", host.to_string()));
+            }
+        }
+    }
+    for f in guesses(&domain, opts.limit).await {
+        add(f);
+    }
+    Ok(found)
+}
+
+/// The autoconfig file of the domain, from the first place that has one.
+async fn autoconfig(address: &str, domain: &str, opts: &DiscoverOptions) -> Option<Found> {
+    let query = format!("?emailaddress={}", percent(address));
+    let places = [
+        format!("autoconfig.{domain}/mail/config-v1.1.xml{query}"),
+        format!("{domain}/.well-known/autoconfig/mail/config-v1.1.xml{query}"),
+    ];
+    for scheme in ["https", "http"] {
+        for place in &places {
+            let Ok(url) = HttpUrl::parse(&format!("{scheme}://{place}")) else {
+                continue;
+            };
+            let Ok((200, body)) = http::get(&url, opts.limit, 256 << 10).await else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&body);
+            if let Some(mut f) = parse_autoconfig(&text, address) {
+                f.detail = format!("{scheme}://{}", url.host);
+                return Some(f);
+            }
+        }
+    }
+    None
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Reads a Mozilla autoconfig file (`clientConfig` 1.1): its first IMAP incoming server and
+/// its first SMTP outgoing server. POP3-only files give nothing (yet).
+pub fn parse_autoconfig(xml: &str, address: &str) -> Option<Found> {
+    let xml = strip_comments(xml);
+    let server = |tag: &str, kind: &str| -> Option<(Server, Option<String>)> {
+        let mut rest = xml.as_str();
+        while let Some(at) = rest.find(&format!("<{tag}")) {
+            let after = &rest[at..];
+            let head_end = after.find('>')?;
+            let head = &after[..head_end];
+            let close = format!("</{tag}>");
+            let body_end = after.find(&close)?;
+            let body = &after[head_end + 1..body_end];
+            rest = &after[body_end + close.len()..];
+            if !head.contains(&format!("type=\"{kind}\""))
+                && !head.contains(&format!("type='{kind}'"))
+            {
+                continue;
+            }
+            let host = element(body, "hostname")?;
+            let security = match element(body, "socketType").as_deref() {
+                Some("SSL") => Security::Tls,
+                Some("STARTTLS") => Security::Starttls,
+                Some("plain") => Security::Plain,
+                _ => continue,
+            };
+            let port = element(body, "port")?.parse().ok()?;
+            let login = element(body, "username").map(|u| expand(&u, address));
+            let host = expand(&host, address);
+            let host_ok = !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+            if !host_ok || port == 0 {
+                continue;
+            }
+            return Some((
+                Server {
+                    host,
+                    port,
+                    security,
+                },
+                login,
+            ));
+        }
+        None
+    };
+    let (imap, login) = server("incomingServer", "imap")?;
+    let (smtp, _) = server("outgoingServer", "smtp")?;
+    Some(Found {
+        source: "autoconfig",
+        detail: String::new(),
+        imap,
+        smtp,
+        login: login.filter(|l| l != address),
+        note: None,
+    })
+}
+
+fn strip_comments(xml: &str) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut rest = xml;
+    while let Some(at) = rest.find("<!--") {
+        out.push_str(&rest[..at]);
+        match rest[at..].find("-->") {
+            Some(end) => rest = &rest[at + end + 3..],
+            None => return out,
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The text of the first `<name>` element in `body`, entities decoded, trimmed.
+fn element(body: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = body.find(&open)? + open.len();
+    let end = start + body[start..].find(&format!("</{name}>"))?;
+    let text = body[start..end]
+        .trim()
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&");
+    Some(text)
+}
+
+/// Autoconfig's placeholders for the address's parts.
+fn expand(s: &str, address: &str) -> String {
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    s.replace("%EMAILADDRESS%", address)
+        .replace("%EMAILLOCALPART%", local)
+        .replace("%EMAILDOMAIN%", domain)
+}
+
+/// The domain's SRV records for mail (RFC 6186; RFC 8314 prefers implicit TLS).
+async fn srv(server: SocketAddr, domain: &str, limit: Duration) -> Option<Found> {
+    let first = |records: Vec<dns::Srv>, security: Security| {
+        records
+            .into_iter()
+            .find(|r| r.target != "." && r.port != 0)
+            .map(|r| Server {
+                host: r.target,
+                port: r.port,
+                security,
+            })
+    };
+    let imap = match first(
+        dns::srv(server, &format!("_imaps._tcp.{domain}"), limit).await,
+        Security::Tls,
+    ) {
+        Some(s) => s,
+        None => first(
+            dns::srv(server, &format!("_imap._tcp.{domain}"), limit).await,
+            Security::Starttls,
+        )?,
+    };
+    let smtp = match first(
+        dns::srv(server, &format!("_submissions._tcp.{domain}"), limit).await,
+        Security::Tls,
+    ) {
+        Some(s) => s,
+        None => first(
+            dns::srv(server, &format!("_submission._tcp.{domain}"), limit).await,
+            Security::Starttls,
+        )?,
+    };
+    Some(Found {
+        source: "srv",
+        detail: domain.to_string(),
+        imap,
+        smtp,
+        login: None,
+        note: None,
+    })
+}
+
+/// The usual names, where they exist.
+async fn guesses(domain: &str, limit: Duration) -> Vec<Found> {
+    let exists = |host: String| async move {
+        tokio::time::timeout(limit, tokio::net::lookup_host((host.as_str(), 0)))
+            .await
+            .is_ok_and(|r| r.is_ok_and(|mut a| a.next().is_some()))
+    };
+    let mut out = Vec::new();
+    let server = |host: String, port: u16, security: Security| Server {
+        host,
+        port,
+        security,
+    };
+    let (imap, smtp, mail) = (
+        format!("imap.{domain}"),
+        format!("smtp.{domain}"),
+        format!("mail.{domain}"),
+    );
+    if exists(imap.clone()).await && exists(smtp.clone()).await {
+        out.push(Found {
+            source: "guess",
+            detail: format!("{imap}, {smtp}"),
+            imap: server(imap, 993, Security::Tls),
+            smtp: server(smtp, 587, Security::Starttls),
+            login: None,
+            note: None,
+        });
+    }
+    if exists(mail.clone()).await {
+        out.push(Found {
+            source: "guess",
+            detail: mail.clone(),
+            imap: server(mail.clone(), 993, Security::Tls),
+            smtp: server(mail, 587, Security::Starttls),
+            login: None,
+            note: None,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const XML: &str = r#"<?xml version="1.0"?>
+<clientConfig version="1.1">
+  <emailProvider id="example.jp">
+    <domain>example.jp</domain>
+    <!-- <incomingServer type="imap"><hostname>commented.example</hostname></incomingServer> -->
+    <incomingServer type="pop3">
+      <hostname>pop.example.jp</hostname><port>995</port><socketType>SSL</socketType>
+    </incomingServer>
+    <incomingServer type="imap">
+      <hostname>imap.example.jp</hostname>
+      <port>993</port>
+      <socketType>SSL</socketType>
+      <username>%EMAILLOCALPART%</username>
+    </incomingServer>
+    <outgoingServer type="smtp">
+      <hostname>smtp.example.jp</hostname>
+      <port>587</port>
+      <socketType>STARTTLS</socketType>
+      <username>%EMAILADDRESS%</username>
+    </outgoingServer>
+  </emailProvider>
+</clientConfig>"#;
+
+    #[test]
+    fn an_autoconfig_file_gives_imap_and_smtp_with_the_login() {
+        let f = parse_autoconfig(XML, "info@example.jp").unwrap();
+        assert_eq!(f.imap.host, "imap.example.jp");
+        assert_eq!((f.imap.port, f.imap.security), (993, Security::Tls));
+        assert_eq!(f.smtp.host, "smtp.example.jp");
+        assert_eq!((f.smtp.port, f.smtp.security), (587, Security::Starttls));
+        assert_eq!(f.login.as_deref(), Some("info"));
+        // Garbage, a POP3-only file, a host that is not one: nothing.
+        assert!(parse_autoconfig("<html>not found</html>", "a@b.jp").is_none());
+        let pop_only = XML.replace("type=\"imap\"", "type=\"exchange\"");
+        assert!(parse_autoconfig(&pop_only, "a@b.jp").is_none());
+        let bad_host = XML.replace("imap.example.jp", "imap.example.jp/../x");
+        assert!(parse_autoconfig(&bad_host, "a@b.jp").is_none());
+    }
+
+    #[test]
+    fn addresses_are_checked_and_known_domains_give_their_preset() {
+        assert!(domain_of("no-at-sign").is_err());
+        assert!(domain_of("a@localhost").is_err());
+        assert!(domain_of("a@exa mple.jp").is_err());
+        assert_eq!(domain_of(" Info@Example.JP ").unwrap(), "example.jp");
+        let found = presets_for("gmail.com");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].imap.host, "imap.gmail.com");
+        assert_eq!(presets_for("hotmail.co.jp")[0].detail, "outlook");
+        assert!(presets_for("example.jp").is_empty());
+    }
+}
