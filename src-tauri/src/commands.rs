@@ -1073,6 +1073,15 @@ fn launcher() -> Result<auto_launch::AutoLaunch, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The servers of `address`, as mail programs find them (presets, autoconfig, SRV and MX
+/// records, the usual names); nothing logs in.
+pub async fn discover(address: String) -> Answer<Vec<mailcanary_engine::discover::Found>> {
+    let opts = mailcanary_engine::discover::DiscoverOptions::default();
+    mailcanary_engine::discover::discover(&address, &opts)
+        .await
+        .map_err(|m| IpcError::field("address", m))
+}
+
 /// One argument of a call, by name; absent means `null` (an `Option` takes it as `None`).
 fn arg<T: serde::de::DeserializeOwned>(args: &serde_json::Value, name: &'static str) -> Answer<T> {
     let v = args.get(name).cloned().unwrap_or(serde_json::Value::Null);
@@ -1118,6 +1127,7 @@ pub async fn call(
         "check_now" => json(check_now(shared, arg(a, "mailbox")?)?),
         "pause" => json(pause(shared, arg(a, "minutes")?)?),
         "presets" => json(presets()),
+        "discover" => json(discover(arg(a, "address")?).await?),
         "test_mailbox" => json(test_mailbox(app, arg(a, "form")?).await?),
         "add_mailbox" => json(add_mailbox(app, arg(a, "form")?).await?),
         "remove_mailbox" => json(remove_mailbox(app, arg(a, "mailbox")?).await?),

@@ -45,6 +45,10 @@ fn japanese(message: &str) -> Option<String> {
         ),
         ("type the server's name", "サーバー名を入力してください。"),
         (
+            "not an e-mail address like info@example.jp",
+            "info@example.jp のようなメールアドレスを入力してください。",
+        ),
+        (
             "type only the server's name, such as imap.example.jp (no https://, no spaces)",
             "imap.example.jp のように、サーバー名だけを入力してください（https:// や空白は不要です）。",
         ),

@@ -55,6 +55,27 @@ export interface StageEvent {
   ms: number;
 }
 
+/** One server as `discover()` found it. */
+export interface FoundServer {
+  host: string;
+  port: number;
+  security: Security;
+}
+
+/** Settings `discover()` found for an address, and where: `preset` (by the address's
+ * domain), `autoconfig` (the domain's autoconfig file), `srv` (its SRV records), `mx` (its
+ * mail exchangers are a known provider's) or `guess` (imap./smtp./mail. names that exist). */
+export interface Found {
+  source: "preset" | "autoconfig" | "srv" | "mx" | "guess";
+  /** The preset's id, the autoconfig URL's scheme and host, the MX host, the names tried. */
+  detail: string;
+  imap: FoundServer;
+  smtp: FoundServer;
+  /** The login, when the source says it is not the address. */
+  login: string | null;
+  note: string | null;
+}
+
 /** A provider preset for the wizard (`presets()`). A host may be a placeholder (Xserver's
  * `svNNNN.xserver.jp`) that the note explains. */
 export interface Preset {
@@ -233,6 +254,8 @@ export interface Commands {
   /** 0 resumes; 1 to 1440 pauses scheduled checks. */
   pause: { args: { minutes: number }; ok: null };
   presets: { args: Record<string, never>; ok: Preset[] };
+  /** The servers of an address, as mail programs find them; nothing logs in. */
+  discover: { args: { address: string }; ok: Found[] };
   test_mailbox: { args: { form: MailboxForm }; ok: TestResult };
   /** Saves the mailbox (config file + keyring) and restarts the monitor with it. */
   add_mailbox: { args: { form: MailboxForm }; ok: Card[] };

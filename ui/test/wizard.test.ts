@@ -81,6 +81,51 @@ describe("add mailbox wizard", () => {
     expect(input("smtp_host").value).toBe("smtp.other.jp");
   });
 
+  it("looks up the servers of a typed address and fills them in, saying from where", async () => {
+    const { ipc } = await openWizard({
+      discover: ({ address }) =>
+        address.endsWith("@tanaka-kogyo.co.jp")
+          ? [
+              {
+                source: "autoconfig", detail: "https://autoconfig.tanaka-kogyo.co.jp",
+                imap: { host: "imap.tanaka-kogyo.co.jp", port: 993, security: "tls" },
+                smtp: { host: "smtp.tanaka-kogyo.co.jp", port: 465, security: "tls" },
+                login: "info", note: null,
+              },
+            ]
+          : [],
+    });
+    // Typed, then left (the change event): looked up at once, no provider chosen.
+    type(input("address"), "info@tanaka-kogyo.co.jp");
+    input("address").dispatchEvent(new Event("change"));
+    await flush();
+    expect(ipc.argsOf("discover")).toEqual([{ address: "info@tanaka-kogyo.co.jp" }]);
+    expect(input("imap_host").value).toBe("imap.tanaka-kogyo.co.jp");
+    expect(input("smtp_port").value).toBe("465");
+    expect(select("smtp_security").value).toBe("tls");
+    expect(input("login").value).toBe("info");
+    expect($("#discover-note").textContent).toContain("the domain's settings file");
+    expect($("#discover-note").textContent).toContain("https://autoconfig.tanaka-kogyo.co.jp");
+
+    // Servers already there: a new address is not looked up by itself, only on request.
+    type(input("address"), "info@suzuki.jp");
+    input("address").dispatchEvent(new Event("change"));
+    await flush();
+    expect(ipc.argsOf("discover")).toHaveLength(1);
+    $("#find-servers").click();
+    await flush();
+    expect(ipc.argsOf("discover")).toHaveLength(2);
+    expect($("#discover-note").textContent).toContain("No servers found");
+    expect(input("imap_host").value).toBe("imap.tanaka-kogyo.co.jp"); // left as it was
+
+    // Not an address: said at the field, nothing asked.
+    type(input("address"), "suzuki.jp");
+    $("#find-servers").click();
+    await flush();
+    expect(ipc.argsOf("discover")).toHaveLength(2);
+    expect(errorOf("address").textContent).toContain("email address");
+  });
+
   it("checks the form before any call, with a message at each field", async () => {
     const { ipc } = await openWizard();
     type(input("name"), "bad name!");

@@ -7,7 +7,7 @@ import { byId, clearFieldErrors, field, h, options, setFieldError, setText } fro
 import { categoryText, duration, lang, t } from "../i18n";
 import type { MailboxForm, Preset, Security, StageEvent, TestResult } from "../ipc";
 import { weakReasons, type WeakReason } from "../password";
-import { validateMailbox, type FieldErrors } from "../validate";
+import { validAddress, validateMailbox, type FieldErrors } from "../validate";
 import { StageList, clearErrors, showError, stageRecords } from "./common";
 
 const TEXT_FIELDS = ["name", "address", "login", "imap_host", "smtp_host", "ca_file"] as const;
@@ -62,6 +62,12 @@ export class WizardView implements View {
       ),
       field(d.label.name, text("name", { maxlength: "40" }), d.hint.name),
       field(d.label.address, text("address", { type: "email", autocomplete: "email" })),
+      h(
+        "div",
+        { class: "row" },
+        h("button", { type: "button", id: "find-servers" }, d.findServers),
+        h("p", { id: "discover-note", class: "note", role: "status", hidden: true }),
+      ),
       field(d.label.login, text("login"), d.hint.login),
       field(d.label.password, password, d.hint.password),
       h(
@@ -102,10 +108,17 @@ export class WizardView implements View {
 
     preset.setAttribute("aria-describedby", `preset-info ${preset.getAttribute("aria-describedby")}`);
     preset.addEventListener("change", () => this.choosePreset(preset.value));
-    byId<HTMLInputElement>(form, "wizard-address").addEventListener("input", () => {
+    const addressInput = byId<HTMLInputElement>(form, "wizard-address");
+    addressInput.addEventListener("input", () => {
       this.fillDomain();
       this.drawWeak();
     });
+    // An address typed with no provider chosen and no servers yet: look them up at once.
+    addressInput.addEventListener("change", () => {
+      const empty = HOSTS.every((n) => (form.elements.namedItem(n) as HTMLInputElement).value.trim() === "");
+      if (this.presetId === "" && empty) void this.findServers();
+    });
+    byId(form, "find-servers").addEventListener("click", () => void this.findServers());
     password.addEventListener("input", () => this.drawWeak());
     testNow.addEventListener("click", () => void this.test());
     form.addEventListener("submit", (e) => {
@@ -186,6 +199,51 @@ export class WizardView implements View {
     }
     this.drawPresetNote();
     this.drawWeak();
+  }
+
+  /** Looks the address's servers up and fills in the first settings found. */
+  private async findServers(): Promise<void> {
+    const d = t();
+    const f = this.form;
+    const value = (n: string) => (f.elements.namedItem(n) as HTMLInputElement).value.trim();
+    const address = value("address");
+    const note = byId(this.section, "discover-note");
+    const button = byId<HTMLButtonElement>(this.section, "find-servers");
+    clearFieldErrors(f);
+    if (!validAddress(address)) {
+      setFieldError(f, "address", d.err.address);
+      return;
+    }
+    button.disabled = true;
+    note.hidden = false;
+    setText(note, d.finding);
+    try {
+      const found = await this.ctx.ipc.invoke("discover", { address });
+      const first = found[0];
+      if (!first) {
+        setText(note, d.notFound);
+        return;
+      }
+      const set = (n: string, v: string) => ((f.elements.namedItem(n) as HTMLInputElement).value = v);
+      if (first.source === "preset" && this.presets?.some((p) => p.id === first.detail)) {
+        byId<HTMLSelectElement>(this.section, "preset").value = first.detail;
+        this.choosePreset(first.detail);
+      }
+      set("imap_host", first.imap.host);
+      set("imap_port", String(first.imap.port));
+      set("smtp_host", first.smtp.host);
+      set("smtp_port", String(first.smtp.port));
+      // "plain" is not offered here: such a finding leaves the choice as it was.
+      if (first.imap.security !== "plain") set("imap_security", first.imap.security);
+      if (first.smtp.security !== "plain") set("smtp_security", first.smtp.security);
+      if (first.login && value("login") === "") set("login", first.login);
+      setText(note, d.found(d.foundVia[first.source], first.detail));
+    } catch (err) {
+      note.hidden = true;
+      showError(f, byId(this.section, "wizard-error"), err);
+    } finally {
+      button.disabled = false;
+    }
   }
 
   /** Fills `{domain}` hosts from the address, unless the user has typed their own. */
