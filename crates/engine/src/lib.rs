@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod net;
 pub mod office;
+pub mod pop3;
 pub mod probe;
 pub mod reach;
 pub mod secrets;
