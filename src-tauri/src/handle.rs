@@ -158,6 +158,10 @@ impl AppHandle {
         if let Some(v) = view {
             cmd.args(["--view", v]);
         }
+        // The window needs no password nor the webhook's URL; WebKit's processes neither.
+        for var in mailcanary_engine::secrets::secret_var_names() {
+            cmd.env_remove(var);
+        }
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

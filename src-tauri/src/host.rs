@@ -411,6 +411,7 @@ async fn start(app: &AppHandle) -> Result<(Running, Vec<String>), String> {
     let shared = app.shared();
     let paths = shared.paths().map_err(|e| e.message)?.clone();
     let config = config_file::load(&paths.config).map_err(|e| e.to_string())?;
+    secrets::secret_vars_of_config(&config);
     let lang = language(&config);
     shared.set_lang(lang);
     let data = paths.data.clone();

@@ -305,6 +305,8 @@ fn main() {
         Ok(c) => (c, None),
         Err(e) => (Config::default(), Some(e)),
     };
+    // Before any program is started (the window, a hook): none inherits a password.
+    mailcanary_engine::secrets::secret_vars_of_config(&config);
     let lang = host::language(&config);
     let paths = found.ok().map(|(config, data)| Paths { config, data });
     let shared = Shared::new(paths, lang, trouble.clone());

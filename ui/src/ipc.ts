@@ -73,7 +73,11 @@ export interface Found {
   smtp: FoundServer;
   /** The login, when the source says it is not the address. */
   login: string | null;
+  /** The provider's advice, or a warning. */
   note: string | null;
+  /** Possibly forged on the way (an autoconfig file over plain HTTP naming servers outside
+   * the domain): shown, never filled in by itself. */
+  unverified: boolean;
 }
 
 /** A provider preset for the wizard (`presets()`). A host may be a placeholder (Xserver's

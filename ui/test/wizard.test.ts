@@ -90,7 +90,7 @@ describe("add mailbox wizard", () => {
                 source: "autoconfig", detail: "https://autoconfig.tanaka-kogyo.co.jp",
                 imap: { host: "imap.tanaka-kogyo.co.jp", port: 993, security: "tls" },
                 smtp: { host: "smtp.tanaka-kogyo.co.jp", port: 465, security: "tls" },
-                login: "info", note: null,
+                login: "info", note: null, unverified: false,
               },
             ]
           : [],

@@ -418,7 +418,16 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
         (Some(i), Some(s)) => (i, s),
         (None, None) => {
             let found = discover(&a.address)?;
-            let Some(first) = found.first() else {
+            let Some(first) = found.first().filter(|f| !f.unverified) else {
+                if !found.is_empty() {
+                    for (i, f) in found.iter().enumerate() {
+                        println!("{}. {}", i + 1, found_line(f));
+                    }
+                    bail!(
+                        "the only servers found came over unencrypted HTTP and point outside \
+                         the address's domain; check them, then give --imap and --smtp"
+                    );
+                }
                 bail!("no servers found for {}; give --imap and --smtp", a.address);
             };
             println!("Found for {}:", a.address);
@@ -642,6 +651,8 @@ fn select_mailboxes(config: &Config, env: &Env, names: &[String]) -> Result<Vec<
 
 fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
     let config = env.load()?;
+    // Before any password command runs: none inherits another mailbox's password.
+    secrets::secret_vars_of_config(&config);
     let lang = env.lang(&config);
     let selected = select_mailboxes(&config, env, &a.names)?;
     let (key, _) = secrets::install_key(&env.data_dir)?;
@@ -762,6 +773,7 @@ fn timed_out_report(mb: &MailboxConfig, opts: &CheckOptions) -> CheckReport {
 
 fn run_monitor(env: &Env, a: RunArgs) -> Result<u8> {
     let config = env.load()?;
+    secrets::secret_vars_of_config(&config);
     let lang = env.lang(&config);
     let selected = select_mailboxes(&config, env, &a.names)?;
     let channels = office::channels(&config, a.alerts)?;

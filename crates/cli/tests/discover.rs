@@ -57,7 +57,7 @@ ip link set lo up || exit 90
 mount --bind "$root/resolv.conf" /etc/resolv.conf || exit 91
 dnsmasq --keep-in-foreground --user=root --no-resolv --no-hosts --no-poll \
   --listen-address=127.0.0.1 --bind-interfaces --port=53 --pid-file="$root/dnsmasq.pid" \
-  --address=/autoconfig.auto.test/127.0.0.1 \
+  --address=/autoconfig.auto.test/127.0.0.1 --address=/autoconfig.evil.test/127.0.0.1 \
   --srv-host=_imaps._tcp.srv.test,imap.srv.test,993,0,10 \
   --srv-host=_submission._tcp.srv.test,mail.srv.test,587,0,10 \
   --mx-host=gw.test,aspmx.l.google.com,10 \
@@ -68,7 +68,7 @@ for _ in $(seq 100); do
   (exec 3<>/dev/tcp/127.0.0.1/80) 2>/dev/null && break
   sleep 0.05
 done
-for who in auto srv gw guess nothing; do
+for who in auto srv gw guess nothing evil; do
   "$bin" --config "$config" --data-dir "$data" mailbox discover "info@$who.test" --json \
     >"$out/$who.json" 2>"$out/$who.err"
   echo $? >"$out/$who.code"
@@ -79,6 +79,9 @@ echo $? >"$out/noyes.code"
 "$bin" --config "$config" --data-dir "$data" mailbox add office --address info@auto.test \
   --password-env OFFICE_PW --yes >"$out/add.out" 2>"$out/add.err"
 echo $? >"$out/add.code"
+"$bin" --config "$config" --data-dir "$data" mailbox add evil --address info@evil.test \
+  --password-env OFFICE_PW --yes >"$out/evil-add.out" 2>"$out/evil-add.err"
+echo $? >"$out/evil-add.code"
 kill %1 %2 2>/dev/null
 "#;
     let status = Command::new("unshare")
@@ -122,6 +125,29 @@ kill %1 %2 2>/dev/null
     assert_eq!(read("nothing.code").trim(), "1");
     assert!(lines_of(&out.join("nothing.json")).is_empty());
 
+    // Over plain HTTP, a file naming servers outside the domain could be forged on the way:
+    // offered with a warning, never taken by --yes.
+    let evil = lines_of(&out.join("evil.json"));
+    assert_eq!(evil.len(), 1, "{evil:?}");
+    assert_eq!(evil[0]["unverified"], true);
+    assert!(
+        evil[0]["note"]
+            .as_str()
+            .unwrap()
+            .contains("unencrypted HTTP")
+    );
+    assert_ne!(
+        read("evil-add.code").trim(),
+        "0",
+        "{}",
+        read("evil-add.out")
+    );
+    assert!(
+        read("evil-add.err").contains("unencrypted HTTP"),
+        "{}",
+        read("evil-add.err")
+    );
+
     // Adding without servers: shown, not taken unless confirmed.
     assert_eq!(read("noyes.code").trim(), "3", "{}", read("noyes.err"));
     assert!(
@@ -135,5 +161,6 @@ kill %1 %2 2>/dev/null
     assert!(config.contains("imap = \"imap.auto.test:993\""), "{config}");
     assert!(config.contains("smtp = \"smtp.auto.test:465\""), "{config}");
     assert!(config.contains("login = \"info\""), "{config}");
+    assert!(!config.contains("evil"), "{config}");
     println!("discover: autoconfig, SRV, MX and guesses found; {config}");
 }

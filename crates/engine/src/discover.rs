@@ -42,8 +42,11 @@ pub struct Found {
     pub smtp: Server,
     /// The login name, when the source says it is not the address.
     pub login: Option<String>,
-    /// The preset's advice (an app password...), when there is one.
+    /// The preset's advice (an app password...), or a warning, when there is one.
     pub note: Option<String>,
+    /// Came in a way anyone on the network path could have forged (an autoconfig file over
+    /// plain HTTP naming servers outside the domain): never taken without the user's look.
+    pub unverified: bool,
 }
 
 /// Where to look.
@@ -113,6 +116,7 @@ fn from_preset(p: &Preset, source: &'static str, detail: String) -> Found {
         },
         login: None,
         note: Some(p.note.clone()).filter(|n| !n.is_empty()),
+        unverified: false,
     }
 }
 
@@ -185,17 +189,24 @@ pub async fn discover(address: &str, opts: &DiscoverOptions) -> Result<Vec<Found
     for f in guesses(&domain, opts.limit).await {
         add(f);
     }
+    // What could have been forged comes after everything else.
+    found.sort_by_key(|f| f.unverified);
     Ok(found)
 }
 
 /// The autoconfig file of the domain, from the first place that has one.
 async fn autoconfig(address: &str, domain: &str, opts: &DiscoverOptions) -> Option<Found> {
-    let query = format!("?emailaddress={}", percent(address));
-    let places = [
-        format!("autoconfig.{domain}/mail/config-v1.1.xml{query}"),
-        format!("{domain}/.well-known/autoconfig/mail/config-v1.1.xml{query}"),
-    ];
     for scheme in ["https", "http"] {
+        // The address goes only over HTTPS: over plain HTTP anyone on the way would read it.
+        let query = if scheme == "https" {
+            format!("?emailaddress={}", percent(address))
+        } else {
+            String::new()
+        };
+        let places = [
+            format!("autoconfig.{domain}/mail/config-v1.1.xml{query}"),
+            format!("{domain}/.well-known/autoconfig/mail/config-v1.1.xml{query}"),
+        ];
         for place in &places {
             let Ok(url) = HttpUrl::parse(&format!("{scheme}://{place}")) else {
                 continue;
@@ -206,11 +217,27 @@ async fn autoconfig(address: &str, domain: &str, opts: &DiscoverOptions) -> Opti
             let text = String::from_utf8_lossy(&body);
             if let Some(mut f) = parse_autoconfig(&text, address) {
                 f.detail = format!("{scheme}://{}", url.host);
+                if scheme == "http"
+                    && !(within(&f.imap.host, domain) && within(&f.smtp.host, domain))
+                {
+                    // Unencrypted, and pointing elsewhere: someone on the way could have
+                    // written it. Offered, never taken without a look.
+                    f.note = Some(format!(
+                        "found over unencrypted HTTP and pointing outside {domain}: check these \
+                         servers with the provider before using them"
+                    ));
+                    f.unverified = true;
+                }
                 return Some(f);
             }
         }
     }
     None
+}
+
+/// Whether `host` is `domain` or one of its sub-domains.
+fn within(host: &str, domain: &str) -> bool {
+    host == domain || host.ends_with(&format!(".{domain}"))
 }
 
 fn percent(s: &str) -> String {
@@ -234,6 +261,9 @@ pub fn parse_autoconfig(xml: &str, address: &str) -> Option<Found> {
             let head = &after[..head_end];
             let close = format!("</{tag}>");
             let body_end = after.find(&close)?;
+            if body_end <= head_end {
+                return None; // `<tag</tag>`: not a file to trust
+            }
             let body = &after[head_end + 1..body_end];
             rest = &after[body_end + close.len()..];
             if !head.contains(&format!("type=\"{kind}\""))
@@ -241,14 +271,18 @@ pub fn parse_autoconfig(xml: &str, address: &str) -> Option<Found> {
             {
                 continue;
             }
-            let host = element(body, "hostname")?;
+            let Some(host) = element(body, "hostname") else {
+                continue;
+            };
             let security = match element(body, "socketType").as_deref() {
                 Some("SSL") => Security::Tls,
                 Some("STARTTLS") => Security::Starttls,
                 Some("plain") => Security::Plain,
                 _ => continue,
             };
-            let port = element(body, "port")?.parse().ok()?;
+            let Some(port) = element(body, "port").and_then(|p| p.parse::<u16>().ok()) else {
+                continue;
+            };
             let login = element(body, "username").map(|u| expand(&u, address));
             let host = expand(&host, address);
             let host_ok = !host.is_empty()
@@ -278,6 +312,7 @@ pub fn parse_autoconfig(xml: &str, address: &str) -> Option<Found> {
         smtp,
         login: login.filter(|l| l != address),
         note: None,
+        unverified: false,
     })
 }
 
@@ -299,7 +334,7 @@ fn strip_comments(xml: &str) -> String {
 fn element(body: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
     let start = body.find(&open)? + open.len();
-    let end = start + body[start..].find(&format!("</{name}>"))?;
+    let end = start + body.get(start..)?.find(&format!("</{name}>"))?;
     let text = body[start..end]
         .trim()
         .replace("&lt;", "<")
@@ -357,6 +392,7 @@ async fn srv(server: SocketAddr, domain: &str, limit: Duration) -> Option<Found>
         smtp,
         login: None,
         note: None,
+        unverified: false,
     })
 }
 
@@ -386,6 +422,7 @@ async fn guesses(domain: &str, limit: Duration) -> Vec<Found> {
             smtp: server(smtp, 587, Security::Starttls),
             login: None,
             note: None,
+            unverified: false,
         });
     }
     if exists(mail.clone()).await {
@@ -396,6 +433,7 @@ async fn guesses(domain: &str, limit: Duration) -> Vec<Found> {
             smtp: server(mail, 587, Security::Starttls),
             login: None,
             note: None,
+            unverified: false,
         });
     }
     out
@@ -442,6 +480,15 @@ mod tests {
         assert!(parse_autoconfig(&pop_only, "a@b.jp").is_none());
         let bad_host = XML.replace("imap.example.jp", "imap.example.jp/../x");
         assert!(parse_autoconfig(&bad_host, "a@b.jp").is_none());
+        // Malformed files end the search, they do not panic.
+        for broken in [
+            "<incomingServer</incomingServer>",
+            "<incomingServer type=\"imap\"><hostname>x</incomingServer>",
+            "<incomingServer type=\"imap\"><port>99999</port></incomingServer>",
+            "<outgoingServer",
+        ] {
+            assert!(parse_autoconfig(broken, "a@b.jp").is_none(), "{broken}");
+        }
     }
 
     #[test]

@@ -156,7 +156,17 @@ pub async fn get(url: &HttpUrl, limit: Duration, max: usize) -> Result<(u16, Vec
         let mut answer = Vec::new();
         let mut buf = [0u8; 8192];
         loop {
-            let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+            let n = match stream.read(&mut buf).await {
+                Ok(n) => n,
+                // Many servers close without TLS's close_notify: the answer is what came.
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof
+                        && answer.windows(4).any(|w| w == b"\r\n\r\n") =>
+                {
+                    0
+                }
+                Err(e) => return Err(e.to_string()),
+            };
             if n == 0 {
                 break;
             }

@@ -10,6 +10,21 @@ use std::time::{Duration, SystemTime};
 
 use mailcanary_core::canary::CanaryId;
 
+/// Whether this system can tell if a process still runs.
+const CAN_ASK: bool = cfg!(unix);
+
+/// Where it cannot, a noted canary is taken for an orphan once this old (the age-based
+/// sweep's bound).
+const ASSUME_GONE_AFTER: Duration = Duration::from_secs(3600);
+
+fn older_than(path: &Path, age: Duration) -> bool {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|a| a >= age)
+}
+
 /// How long an orphan's file is kept when its canary was not found: a canary still on its way
 /// when the sweep ran arrives within this, or never.
 const KEEP_UNFOUND: Duration = Duration::from_secs(600);
@@ -64,8 +79,7 @@ fn alive(who: &str) -> bool {
     }
     #[cfg(not(unix))]
     {
-        // No cheap way to ask here: a process is taken as gone once its file is an hour old
-        // (the age-based sweep's bound), never sooner.
+        // No cheap way to ask here: `orphans` goes by the file's age instead.
         let _ = (pid, started);
         true
     }
@@ -112,7 +126,8 @@ impl Journal {
             if lines.next() != Some(mailbox) {
                 continue;
             }
-            if !alive(lines.next().unwrap_or("")) {
+            let who = lines.next().unwrap_or("");
+            if !alive(who) || (!CAN_ASK && older_than(&e.path(), ASSUME_GONE_AFTER)) {
                 found.push(id);
             }
         }
@@ -124,12 +139,7 @@ impl Journal {
     /// that were sent long enough ago to have arrived if they ever will.
     pub fn swept(&self, orphans: &[CanaryId], removed: &[CanaryId]) {
         for id in orphans {
-            let old = std::fs::metadata(self.file(id))
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| SystemTime::now().duration_since(t).ok())
-                .is_some_and(|age| age >= KEEP_UNFOUND);
-            if removed.contains(id) || old {
+            if removed.contains(id) || older_than(&self.file(id), KEEP_UNFOUND) {
                 self.gone(id);
             }
         }

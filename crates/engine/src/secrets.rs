@@ -160,6 +160,25 @@ pub fn secret_vars_of<'a>(mailboxes: impl IntoIterator<Item = &'a MailboxConfig>
     }
 }
 
+/// The variables noted by [`secret_var`], for programs started otherwise than through tokio.
+pub fn secret_var_names() -> Vec<String> {
+    SECRET_VARS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .cloned()
+        .collect()
+}
+
+/// Notes every variable of `config` that holds a secret: the mailboxes' passwords and the
+/// webhook's URL. Called once the config is read, before any program is started.
+pub fn secret_vars_of_config(config: &mailcanary_core::config::Config) {
+    secret_vars_of(config.mailboxes.values());
+    if let Some(var) = &config.alerts.webhook_env {
+        secret_var(var);
+    }
+}
+
 /// Takes the variables noted by [`secret_var`] out of `cmd`'s environment.
 pub fn hide_secret_vars(cmd: &mut tokio::process::Command) {
     for var in SECRET_VARS.lock().unwrap_or_else(|e| e.into_inner()).iter() {

@@ -167,40 +167,31 @@ impl Store {
     /// and `-shm` files), never deleted, and a new history is started; [`Store::moved_aside`]
     /// then says where the old one went, for the caller to tell.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
-        // A file that does not even start as a database is moved aside before SQLite opens
-        // it: SQLite would reset a write-ahead log beside it that it cannot use.
+        let first = Store::try_open(data_dir);
+        if !matches!(&first, Err(e) if is_corrupt(e)) {
+            return first;
+        }
+        // One repair at a time across processes; and another may have just made it.
         let path = data_dir.join(DB_FILE);
-        let mut head = [0u8; 16];
-        let foreign = std::fs::File::open(&path)
-            .and_then(|mut f| {
-                use std::io::Read;
-                let n = f.read(&mut head)?;
-                Ok(n > 0 && head[..n] != SQLITE_HEADER[..n])
-            })
-            .unwrap_or(false);
-        let opened = if foreign {
-            Err(StoreError::Sqlite {
-                path: path.clone(),
-                source: rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
-                    None,
-                ),
-            })
-        } else {
-            Store::connect(data_dir)
+        let io = |source| StoreError::Io {
+            path: path.clone(),
+            source,
         };
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(data_dir.join("history.repair.lock"))
+            .map_err(io)?;
+        lock.lock().map_err(io)?;
+        let opened = Store::try_open(data_dir);
         match opened {
             Err(e) if is_corrupt(&e) => {
-                let path = data_dir.join(DB_FILE);
                 let secs = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .unwrap_or_default()
                     .as_secs();
                 let aside = data_dir.join(format!("{DB_FILE}.corrupt-{secs}"));
-                let io = |source| StoreError::Io {
-                    path: path.clone(),
-                    source,
-                };
                 if aside.exists() {
                     return Err(e);
                 }
@@ -218,6 +209,31 @@ impl Store {
             }
             other => other,
         }
+    }
+
+    /// Opens the history, calling a file that does not even start as a database damaged
+    /// before SQLite opens it (SQLite would reset a write-ahead log beside it that it cannot
+    /// use).
+    fn try_open(data_dir: &Path) -> Result<Store, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        let mut head = [0u8; 16];
+        let foreign = std::fs::File::open(&path)
+            .and_then(|mut f| {
+                use std::io::Read;
+                let n = f.read(&mut head)?;
+                Ok(n > 0 && head[..n] != SQLITE_HEADER[..n])
+            })
+            .unwrap_or(false);
+        if foreign {
+            return Err(StoreError::Sqlite {
+                path,
+                source: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_NOTADB),
+                    None,
+                ),
+            });
+        }
+        Store::connect(data_dir)
     }
 
     /// Where a damaged history was moved when this one was opened, if it was.

@@ -224,18 +224,27 @@ export class WizardView implements View {
         setText(note, d.notFound);
         return;
       }
+      // Possibly forged on the way (plain HTTP, servers elsewhere): shown, not filled in.
+      if (first.unverified) {
+        setText(note, first.note ?? d.notFound);
+        return;
+      }
       const set = (n: string, v: string) => ((f.elements.namedItem(n) as HTMLInputElement).value = v);
       if (first.source === "preset" && this.presets?.some((p) => p.id === first.detail)) {
         byId<HTMLSelectElement>(this.section, "preset").value = first.detail;
         this.choosePreset(first.detail);
       }
       set("imap_host", first.imap.host);
-      set("imap_port", String(first.imap.port));
       set("smtp_host", first.smtp.host);
-      set("smtp_port", String(first.smtp.port));
-      // "plain" is not offered here: such a finding leaves the choice as it was.
-      if (first.imap.security !== "plain") set("imap_security", first.imap.security);
-      if (first.smtp.security !== "plain") set("smtp_security", first.smtp.security);
+      // "plain" is not offered here: such a finding leaves port and security as they were.
+      if (first.imap.security !== "plain") {
+        set("imap_port", String(first.imap.port));
+        set("imap_security", first.imap.security);
+      }
+      if (first.smtp.security !== "plain") {
+        set("smtp_port", String(first.smtp.port));
+        set("smtp_security", first.smtp.security);
+      }
       if (first.login && value("login") === "") set("login", first.login);
       setText(note, d.found(d.foundVia[first.source], first.detail));
     } catch (err) {
