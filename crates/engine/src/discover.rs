@@ -163,30 +163,43 @@ pub async fn discover(address: &str, opts: &DiscoverOptions) -> Result<Vec<Found
             found.push(f);
         }
     };
+    // The sources are asked side by side; their answers are taken in the order above.
+    let name_server = opts.name_server.or_else(dns::system_name_server);
+    let records = async {
+        match name_server {
+            Some(server) => tokio::join!(
+                srv(server, &domain, opts.limit),
+                dns::mx(server, &domain, opts.limit)
+            ),
+            None => (None, Vec::new()),
+        }
+    };
+    let (auto, (by_srv, mxs), guessed) = tokio::join!(
+        autoconfig(address, &domain, opts),
+        records,
+        guesses(&domain, opts.limit)
+    );
     for f in presets_for(&domain) {
         add(f);
     }
-    if let Some(f) = autoconfig(address, &domain, opts).await {
+    if let Some(f) = auto {
         add(f);
     }
-    let name_server = opts.name_server.or_else(dns::system_name_server);
-    if let Some(server) = name_server {
-        if let Some(f) = srv(server, &domain, opts.limit).await {
-            add(f);
-        }
-        for m in dns::mx(server, &domain, opts.limit).await.iter().take(3) {
-            let host = m.host.trim_end_matches('.');
-            let known = PRESET_MX
-                .iter()
-                .find(|(suffix, _)| host == *suffix || host.ends_with(&format!(".{suffix}")));
-            if let Some((_, id)) = known
-                && let Some(p) = preset(id)
-            {
-                add(from_preset(p, "mx", host.to_string()));
-            }
+    if let Some(f) = by_srv {
+        add(f);
+    }
+    for m in mxs.iter().take(3) {
+        let host = m.host.trim_end_matches('.');
+        let known = PRESET_MX
+            .iter()
+            .find(|(suffix, _)| host == *suffix || host.ends_with(&format!(".{suffix}")));
+        if let Some((_, id)) = known
+            && let Some(p) = preset(id)
+        {
+            add(from_preset(p, "mx", host.to_string()));
         }
     }
-    for f in guesses(&domain, opts.limit).await {
+    for f in guessed {
         add(f);
     }
     // What could have been forged comes after everything else.
