@@ -64,7 +64,13 @@ fn syntax_error(text: &str, e: &toml::de::Error) -> String {
 fn redact_quoted(message: &str) -> String {
     let mut out = String::new();
     let mut inside = false;
-    for c in message.chars() {
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
+        // The quoted value is written escaped (`"ab\"cd"`): an escaped quote does not end it.
+        if inside && c == '\\' {
+            chars.next();
+            continue;
+        }
         if c == '"' {
             out.push_str(if inside { "\"" } else { "\"…" });
             inside = !inside;
@@ -1114,6 +1120,18 @@ password_keyring = true
             assert!(err.contains("field"), "{err}");
             assert!(!err.contains("hunter2"), "{err}");
         }
+    }
+
+    #[test]
+    fn a_quoted_value_with_escaped_quotes_is_hidden_whole() {
+        let text = GOOD.replace(
+            "password_keyring = true",
+            "password_keyring = \"hunter2\\\"tail-secret\"",
+        );
+        let err = Config::parse(&text).unwrap_err().to_string();
+        assert!(!err.contains("tail-secret"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        assert_eq!(redact_quoted(r#"string "a\"b\\" x"#), "string \"…\" x");
     }
 
     #[test]
