@@ -700,6 +700,19 @@ fn run_check(env: &Env, a: CheckArgs) -> Result<u8> {
             let opts = &opts;
             let key = &key;
             async move {
+                // Canaries of checks that were killed (cron runs included) go first.
+                let orphaned = opts
+                    .journal
+                    .as_ref()
+                    .is_some_and(|j| !j.orphans(mb.name.as_str()).is_empty());
+                if orphaned
+                    && let Err(e) = mailcanary_engine::probe::sweep(mb, key, opts, 3600).await
+                {
+                    eprintln!(
+                        "mailcanary: warning: {}: leftover canaries not removed: {e}",
+                        mb.name
+                    );
+                }
                 let mut r = check_bounded(mb, key, opts, h).await;
                 // A server that cannot be reached: this computer, or the provider?
                 if let Some(how) = scope::unreachable(&r) {

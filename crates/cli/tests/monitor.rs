@@ -828,4 +828,29 @@ fn a_check_killed_at_any_step_leaves_no_canary_after_the_next_start() {
             "the office's mail changed after a kill at {stage}"
         );
     }
+    // Where no monitor runs (checks from cron), the next check removes what a killed one
+    // left behind.
+    let mut check = cli.spawn(
+        &["check", "--progress", "--timeout", "20"],
+        &[("OFFICE_PW", &password)],
+        &cli.root().join("kill-cron.out"),
+    );
+    let stderr = check.stderr.take().unwrap();
+    for line in std::io::BufReader::new(stderr).lines() {
+        let Ok(line) = line else { break };
+        if line.contains("\"stage\":\"receive\"") && line.contains("\"started\"") {
+            check.kill().unwrap();
+            break;
+        }
+    }
+    let _ = check.wait();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while ms.queue_len() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(canaries_left(&ms), 1, "the killed check's canary");
+    let r = cli.run(&["check"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(canaries_left(&ms), 0, "left after the next check from cron");
+    assert_eq!(ms.messages(USER, "INBOX"), office_mail);
 }
