@@ -100,23 +100,40 @@ fn preset(id: &str) -> Option<&'static Preset> {
     presets::all().iter().find(|p| p.id == id)
 }
 
+impl Server {
+    fn new(host: impl Into<String>, port: u16, security: Security) -> Server {
+        Server {
+            host: host.into(),
+            port,
+            security,
+        }
+    }
+}
+
+impl Found {
+    /// Settings from `source`, with no login, note or doubt of their own.
+    fn new(source: &'static str, detail: String, imap: Server, smtp: Server) -> Found {
+        Found {
+            source,
+            detail,
+            imap,
+            smtp,
+            login: None,
+            note: None,
+            unverified: false,
+        }
+    }
+}
+
 fn from_preset(p: &Preset, source: &'static str, detail: String) -> Found {
     Found {
-        source,
-        detail,
-        imap: Server {
-            host: p.imap_host.clone(),
-            port: p.imap_port,
-            security: p.imap_security,
-        },
-        smtp: Server {
-            host: p.smtp_host.clone(),
-            port: p.smtp_port,
-            security: p.smtp_security,
-        },
-        login: None,
         note: Some(p.note.clone()).filter(|n| !n.is_empty()),
-        unverified: false,
+        ..Found::new(
+            source,
+            detail,
+            Server::new(&p.imap_host, p.imap_port, p.imap_security),
+            Server::new(&p.smtp_host, p.smtp_port, p.smtp_security),
+        )
     }
 }
 
@@ -305,27 +322,15 @@ pub fn parse_autoconfig(xml: &str, address: &str) -> Option<Found> {
             if !host_ok || port == 0 {
                 continue;
             }
-            return Some((
-                Server {
-                    host,
-                    port,
-                    security,
-                },
-                login,
-            ));
+            return Some((Server::new(host, port, security), login));
         }
         None
     };
     let (imap, login) = server("incomingServer", "imap")?;
     let (smtp, _) = server("outgoingServer", "smtp")?;
     Some(Found {
-        source: "autoconfig",
-        detail: String::new(),
-        imap,
-        smtp,
         login: login.filter(|l| l != address),
-        note: None,
-        unverified: false,
+        ..Found::new("autoconfig", String::new(), imap, smtp)
     })
 }
 
@@ -372,11 +377,7 @@ async fn srv(server: SocketAddr, domain: &str, limit: Duration) -> Option<Found>
         records
             .into_iter()
             .find(|r| r.target != "." && r.port != 0)
-            .map(|r| Server {
-                host: r.target,
-                port: r.port,
-                security,
-            })
+            .map(|r| Server::new(r.target, r.port, security))
     };
     let imap = match first(
         dns::srv(server, &format!("_imaps._tcp.{domain}"), limit).await,
@@ -398,15 +399,7 @@ async fn srv(server: SocketAddr, domain: &str, limit: Duration) -> Option<Found>
             Security::Starttls,
         )?,
     };
-    Some(Found {
-        source: "srv",
-        detail: domain.to_string(),
-        imap,
-        smtp,
-        login: None,
-        note: None,
-        unverified: false,
-    })
+    Some(Found::new("srv", domain.to_string(), imap, smtp))
 }
 
 /// The usual names, where they exist.
@@ -417,37 +410,26 @@ async fn guesses(domain: &str, limit: Duration) -> Vec<Found> {
             .is_ok_and(|r| r.is_ok_and(|mut a| a.next().is_some()))
     };
     let mut out = Vec::new();
-    let server = |host: String, port: u16, security: Security| Server {
-        host,
-        port,
-        security,
-    };
     let (imap, smtp, mail) = (
         format!("imap.{domain}"),
         format!("smtp.{domain}"),
         format!("mail.{domain}"),
     );
     if exists(imap.clone()).await && exists(smtp.clone()).await {
-        out.push(Found {
-            source: "guess",
-            detail: format!("{imap}, {smtp}"),
-            imap: server(imap, 993, Security::Tls),
-            smtp: server(smtp, 587, Security::Starttls),
-            login: None,
-            note: None,
-            unverified: false,
-        });
+        out.push(Found::new(
+            "guess",
+            format!("{imap}, {smtp}"),
+            Server::new(imap, 993, Security::Tls),
+            Server::new(smtp, 587, Security::Starttls),
+        ));
     }
     if exists(mail.clone()).await {
-        out.push(Found {
-            source: "guess",
-            detail: mail.clone(),
-            imap: server(mail.clone(), 993, Security::Tls),
-            smtp: server(mail, 587, Security::Starttls),
-            login: None,
-            note: None,
-            unverified: false,
-        });
+        out.push(Found::new(
+            "guess",
+            mail.clone(),
+            Server::new(mail.clone(), 993, Security::Tls),
+            Server::new(mail, 587, Security::Starttls),
+        ));
     }
     out
 }

@@ -71,6 +71,23 @@ impl HttpUrl {
     }
 }
 
+/// A connection to the URL's server: TLS, verified, for `https`.
+async fn connect(url: &HttpUrl, limit: Duration) -> Result<crate::net::MailStream, String> {
+    let addrs = crate::net::resolve(&url.host, url.port)
+        .await
+        .map_err(|e| e.to_string())?;
+    let tcp = crate::net::connect(&addrs, limit)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !url.tls {
+        return Ok(crate::net::MailStream::plain(tcp));
+    }
+    let config = crate::tls::client_config(Vec::new()).map_err(|e| e.to_string())?;
+    crate::net::tls_handshake(config, &url.host, tcp)
+        .await
+        .map_err(|e| e.to_string())
+}
+
 /// Sends one request with a body and returns the status code; bounded by `limit`.
 pub async fn request(
     method: &str,
@@ -80,20 +97,7 @@ pub async fn request(
     limit: Duration,
 ) -> Result<u16, String> {
     let exchange = async {
-        let addrs = crate::net::resolve(&url.host, url.port)
-            .await
-            .map_err(|e| e.to_string())?;
-        let tcp = crate::net::connect(&addrs, limit)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut stream = if url.tls {
-            let config = crate::tls::client_config(Vec::new()).map_err(|e| e.to_string())?;
-            crate::net::tls_handshake(config, &url.host, tcp)
-                .await
-                .map_err(|e| e.to_string())?
-        } else {
-            crate::net::MailStream::plain(tcp)
-        };
+        let mut stream = connect(url, limit).await?;
         let head = format!(
             "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: mailcanary\r\n\
              Content-Type: {content_type}\r\nContent-Length: {}\r\n\
@@ -131,20 +135,7 @@ pub async fn request(
 /// `max` bytes of its body; bounded by `limit`.
 pub async fn get(url: &HttpUrl, limit: Duration, max: usize) -> Result<(u16, Vec<u8>), String> {
     let exchange = async {
-        let addrs = crate::net::resolve(&url.host, url.port)
-            .await
-            .map_err(|e| e.to_string())?;
-        let tcp = crate::net::connect(&addrs, limit)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut stream = if url.tls {
-            let config = crate::tls::client_config(Vec::new()).map_err(|e| e.to_string())?;
-            crate::net::tls_handshake(config, &url.host, tcp)
-                .await
-                .map_err(|e| e.to_string())?
-        } else {
-            crate::net::MailStream::plain(tcp)
-        };
+        let mut stream = connect(url, limit).await?;
         let head = format!(
             "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: mailcanary\r\nAccept: text/xml\r\n\r\n",
             url.path, url.host

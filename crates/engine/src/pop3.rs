@@ -224,10 +224,15 @@ impl Pop3Conn {
         self.status(Pop3Stage::Auth).await.map(|_| ())
     }
 
+    /// A command whose answer has a body (UIDL, TOP, RETR): the body.
+    async fn listing(&mut self, command: &str) -> Result<Vec<u8>, Failure> {
+        self.command(command, Pop3Stage::Mailbox).await?;
+        self.multiline().await
+    }
+
     /// UIDL: (message number, unique id) of every message.
     pub async fn uidl(&mut self) -> Result<Vec<(u32, String)>, Failure> {
-        self.command("UIDL", Pop3Stage::Mailbox).await?;
-        let body = self.multiline().await?;
+        let body = self.listing("UIDL").await?;
         Ok(String::from_utf8_lossy(&body)
             .lines()
             .filter_map(|l| {
@@ -239,16 +244,12 @@ impl Pop3Conn {
 
     /// TOP n 0: the headers of message `n`.
     pub async fn top(&mut self, n: u32) -> Result<Vec<u8>, Failure> {
-        self.command(&format!("TOP {n} 0"), Pop3Stage::Mailbox)
-            .await?;
-        self.multiline().await
+        self.listing(&format!("TOP {n} 0")).await
     }
 
     /// RETR n: message `n` in full.
     pub async fn retr(&mut self, n: u32) -> Result<Vec<u8>, Failure> {
-        self.command(&format!("RETR {n}"), Pop3Stage::Mailbox)
-            .await?;
-        self.multiline().await
+        self.listing(&format!("RETR {n}")).await
     }
 
     /// DELE n: marks message `n` deleted (done at QUIT).
