@@ -49,7 +49,7 @@ export interface Overview {
 export interface StageEvent {
   mailbox: string;
   stage: StageName;
-  protocol: "imap" | "smtp";
+  protocol: "imap" | "smtp" | "pop3";
   state: "started" | "ok" | "failed";
   /** How long the step took (0 for `started`). */
   ms: number;
@@ -128,7 +128,7 @@ export interface MailboxForm {
 /** One recorded step of a finished check. */
 export interface StageRecord {
   stage: StageName;
-  protocol: "imap" | "smtp" | null;
+  protocol: "imap" | "smtp" | "pop3" | null;
   ok: boolean;
   ms: number;
   /** What the server said, verbatim where there was a reply. */

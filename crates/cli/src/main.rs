@@ -180,6 +180,10 @@ struct AddArgs {
     /// are looked up from the address (see `mailbox discover`) and shown for confirmation.
     #[arg(long, value_name = "HOST[:PORT]")]
     imap: Option<String>,
+    /// POP3 server, HOST[:PORT] (default port 995), for a mailbox read over POP3 instead of
+    /// IMAP. POP3 sees the inbox only: canaries put in the junk folder count as lost.
+    #[arg(long, value_name = "HOST[:PORT]", conflicts_with_all = ["imap", "imap_security"])]
+    pop3: Option<String>,
     /// SMTP submission server, HOST[:PORT] (default port 587).
     #[arg(long, value_name = "HOST[:PORT]")]
     smtp: Option<String>,
@@ -189,6 +193,9 @@ struct AddArgs {
     /// tls, starttls or plain (default: tls; starttls on port 143).
     #[arg(long)]
     imap_security: Option<String>,
+    /// tls, starttls or plain (default: tls; starttls on port 110).
+    #[arg(long, requires = "pop3")]
+    pop3_security: Option<String>,
     /// tls, starttls or plain (default: starttls; tls on port 465).
     #[arg(long)]
     smtp_security: Option<String>,
@@ -416,6 +423,10 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
         (a.imap, a.smtp, a.imap_security, a.smtp_security, a.login);
     let (imap, smtp) = match (imap, smtp) {
         (Some(i), Some(s)) => (i, s),
+        (None, Some(s)) if a.pop3.is_some() => (String::new(), s),
+        (None, None) if a.pop3.is_some() => {
+            bail!("give --smtp with --pop3 (servers are looked up only for IMAP mailboxes)")
+        }
         (None, None) => {
             let found = discover(&a.address)?;
             let Some(first) = found.first().filter(|f| !f.unverified) else {
@@ -467,6 +478,8 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
         login,
         imap,
         imap_security,
+        pop3: a.pop3,
+        pop3_security: a.pop3_security,
         smtp,
         smtp_security,
         ca_file: a.ca_file.map(|p| std::path::absolute(&p).unwrap_or(p)),
@@ -509,6 +522,12 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
         mb.address,
         env.config_path.display()
     );
+    if mb.incoming_protocol == mailcanary_engine::core::config::Protocol::Pop3 {
+        println!(
+            "It is read over POP3, which sees the inbox only: a test message put in the junk \
+             folder counts as lost, so look in webmail's junk folder when that happens."
+        );
+    }
     Ok(0)
 }
 
@@ -525,7 +544,12 @@ fn mailbox_json(mb: &MailboxConfig) -> serde_json::Value {
         "name": mb.name.as_str(),
         "address": mb.address.as_str(),
         "login": mb.login,
-        "imap": {"host": mb.imap.host, "port": mb.imap.port, "security": mb.imap.security},
+        "receive": mb.incoming_protocol,
+        mb.incoming_protocol.as_str(): {
+            "host": mb.incoming.host,
+            "port": mb.incoming.port,
+            "security": mb.incoming.security,
+        },
         "smtp": {"host": mb.smtp.host, "port": mb.smtp.port, "security": mb.smtp.security},
         "ca_file": mb.ca_file,
         "allow_plaintext_login": mb.allow_plaintext_login,
@@ -549,11 +573,12 @@ fn mailbox_list(env: &Env, json: bool) -> Result<u8> {
             println!("{}", mailbox_json(mb));
         } else {
             println!(
-                "{}\t{}\timap {} ({})\tsmtp {} ({})\tpassword: {}",
+                "{}\t{}\t{} {} ({})\tsmtp {} ({})\tpassword: {}",
                 mb.name,
                 mb.address,
-                mb.imap.host_port(),
-                mb.imap.security.as_str(),
+                mb.incoming_protocol.as_str(),
+                mb.incoming.host_port(),
+                mb.incoming.security.as_str(),
                 mb.smtp.host_port(),
                 mb.smtp.security.as_str(),
                 secret_label(&mb.secret)
@@ -580,9 +605,10 @@ fn mailbox_show(env: &Env, name: &str) -> Result<u8> {
     println!("address:   {}", mb.address);
     println!("login:     {}", mb.login);
     println!(
-        "imap:      {} ({})",
-        mb.imap.host_port(),
-        mb.imap.security.as_str()
+        "{:<11}{} ({})",
+        format!("{}:", mb.incoming_protocol.as_str()),
+        mb.incoming.host_port(),
+        mb.incoming.security.as_str()
     );
     println!(
         "smtp:      {} ({})",
@@ -775,7 +801,7 @@ fn timed_out_report(mb: &MailboxConfig, opts: &CheckOptions) -> CheckReport {
             category: Category::Timeout,
             stage: Stage::Receive,
             protocol: None,
-            server: mb.imap.host_port(),
+            server: mb.incoming.host_port(),
             evidence: format!("the check did not end within {} s", opts.timeout.as_secs()),
         }],
         late_after_ms: mb.late_after_secs * 1000,

@@ -202,6 +202,8 @@ pub enum Protocol {
     Imap,
     /// SMTP submission.
     Smtp,
+    /// POP3 (RFC 1939), as a receiving side instead of IMAP.
+    Pop3,
 }
 
 impl Protocol {
@@ -210,6 +212,7 @@ impl Protocol {
         match self {
             Protocol::Imap => "imap",
             Protocol::Smtp => "smtp",
+            Protocol::Pop3 => "pop3",
         }
     }
 }
@@ -227,7 +230,8 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// Resolves `HOST[:PORT]` and an optional security mode into an endpoint, with the defaults
-    /// mail programs use: IMAP 993 tls (143 → starttls); SMTP 587 starttls (465 → tls).
+    /// mail programs use: IMAP 993 tls (143 → starttls); POP3 995 tls (110 → starttls);
+    /// SMTP 587 starttls (465 → tls).
     pub fn resolve(
         protocol: Protocol,
         spec: &str,
@@ -242,6 +246,12 @@ impl Endpoint {
                 (Security::Tls, 993)
             }
             (Protocol::Imap, Some(s), None) => (s, 143),
+            (Protocol::Pop3, None, Some(110)) => (Security::Starttls, 110),
+            (Protocol::Pop3, None, Some(p)) => (Security::Tls, p),
+            (Protocol::Pop3, None, None) | (Protocol::Pop3, Some(Security::Tls), None) => {
+                (Security::Tls, 995)
+            }
+            (Protocol::Pop3, Some(s), None) => (s, 110),
             (Protocol::Smtp, None, Some(465)) => (Security::Tls, 465),
             (Protocol::Smtp, None, Some(p)) => (Security::Starttls, p),
             (Protocol::Smtp, None, None) | (Protocol::Smtp, Some(Security::Starttls), None) => {
@@ -328,11 +338,18 @@ pub struct RawMailbox {
     /// The login name, if not the address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login: Option<String>,
-    /// IMAP server as `HOST[:PORT]`.
+    /// IMAP server as `HOST[:PORT]` (or `pop3` instead).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub imap: String,
     /// `tls`, `starttls` or `plain`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imap_security: Option<String>,
+    /// POP3 server as `HOST[:PORT]`, for a mailbox read over POP3 instead of IMAP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pop3: Option<String>,
+    /// `tls`, `starttls` or `plain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pop3_security: Option<String>,
     /// SMTP submission server as `HOST[:PORT]`.
     pub smtp: String,
     /// `tls`, `starttls` or `plain`.
@@ -367,8 +384,10 @@ pub struct MailboxConfig {
     pub address: Address,
     /// Login name (the address unless set).
     pub login: String,
-    /// IMAP server.
-    pub imap: Endpoint,
+    /// The receiving server (IMAP or POP3, as `incoming_protocol` says).
+    pub incoming: Endpoint,
+    /// `Imap` or `Pop3`.
+    pub incoming_protocol: Protocol,
     /// SMTP submission server.
     pub smtp: Endpoint,
     /// Extra CA file.
@@ -398,12 +417,56 @@ impl RawMailbox {
                 .map(|s| s.parse::<Security>().map_err(|m| field_err(name, field, m)))
                 .transpose()
         };
-        let imap = Endpoint::resolve(
-            Protocol::Imap,
-            &self.imap,
-            sec("imap_security", &self.imap_security)?,
-        )
-        .map_err(|m| field_err(name, "imap", m))?;
+        let (incoming, incoming_protocol) = match (self.imap.trim().is_empty(), &self.pop3) {
+            (false, None) => (
+                Endpoint::resolve(
+                    Protocol::Imap,
+                    &self.imap,
+                    sec("imap_security", &self.imap_security)?,
+                )
+                .map_err(|m| field_err(name, "imap", m))?,
+                Protocol::Imap,
+            ),
+            (true, Some(p)) => {
+                if self.imap_security.is_some() {
+                    return Err(field_err(
+                        name,
+                        "imap_security",
+                        "set for a mailbox read over POP3; use pop3_security",
+                    ));
+                }
+                (
+                    Endpoint::resolve(
+                        Protocol::Pop3,
+                        p,
+                        sec("pop3_security", &self.pop3_security)?,
+                    )
+                    .map_err(|m| field_err(name, "pop3", m))?,
+                    Protocol::Pop3,
+                )
+            }
+            (false, Some(_)) => {
+                return Err(field_err(
+                    name,
+                    "pop3",
+                    "both imap and pop3 are set; a mailbox is read over one of them",
+                ));
+            }
+            (true, None) => {
+                return Err(field_err(
+                    name,
+                    "imap",
+                    "missing: set imap = \"HOST[:PORT]\" (or pop3 = \"HOST[:PORT]\")",
+                ));
+            }
+        };
+        if incoming_protocol == Protocol::Imap && self.pop3_security.is_some() {
+            return Err(field_err(
+                name,
+                "pop3_security",
+                "set for a mailbox read over IMAP; use imap_security",
+            ));
+        }
         let smtp = Endpoint::resolve(
             Protocol::Smtp,
             &self.smtp,
@@ -411,7 +474,11 @@ impl RawMailbox {
         )
         .map_err(|m| field_err(name, "smtp", m))?;
         if !self.allow_plaintext_login {
-            for (field, ep) in [("imap_security", &imap), ("smtp_security", &smtp)] {
+            let incoming_field = match incoming_protocol {
+                Protocol::Pop3 => "pop3_security",
+                _ => "imap_security",
+            };
+            for (field, ep) in [(incoming_field, &incoming), ("smtp_security", &smtp)] {
                 if ep.security == Security::Plain {
                     return Err(field_err(
                         name,
@@ -469,7 +536,8 @@ impl RawMailbox {
             name: mname,
             address,
             login,
-            imap,
+            incoming,
+            incoming_protocol,
             smtp,
             ca_file: self.ca_file.clone(),
             allow_plaintext_login: self.allow_plaintext_login,
@@ -485,8 +553,15 @@ impl MailboxConfig {
         RawMailbox {
             address: self.address.to_string(),
             login: (self.login != self.address.as_str()).then(|| self.login.clone()),
-            imap: self.imap.host_port(),
-            imap_security: Some(self.imap.security.as_str().to_string()),
+            imap: match self.incoming_protocol {
+                Protocol::Pop3 => String::new(),
+                _ => self.incoming.host_port(),
+            },
+            imap_security: (self.incoming_protocol != Protocol::Pop3)
+                .then(|| self.incoming.security.as_str().to_string()),
+            pop3: (self.incoming_protocol == Protocol::Pop3).then(|| self.incoming.host_port()),
+            pop3_security: (self.incoming_protocol == Protocol::Pop3)
+                .then(|| self.incoming.security.as_str().to_string()),
             smtp: self.smtp.host_port(),
             smtp_security: Some(self.smtp.security.as_str().to_string()),
             ca_file: self.ca_file.clone(),
@@ -933,6 +1008,9 @@ mod tests {
                 "{spec}"
             );
         }
+        assert_eq!(t(Pop3, "pop.example.jp", None).port, 995);
+        assert_eq!(t(Pop3, "pop.example.jp", Some(Starttls)).port, 110);
+        assert_eq!(t(Pop3, "pop.example.jp:110", None).security, Starttls);
         assert!(Endpoint::resolve(Imap, "h:0", None).is_err());
         assert!(Endpoint::resolve(Imap, "h:99999", None).is_err());
         assert!(Endpoint::resolve(Imap, ":993", None).is_err());
@@ -954,7 +1032,8 @@ password_keyring = true
         assert_eq!(c.lang, Some(Lang::Ja));
         let mb = &c.mailboxes[&MailboxName::new("office").unwrap()];
         assert_eq!(mb.login, "info@example.jp");
-        assert_eq!(mb.imap.port, 993);
+        assert_eq!(mb.incoming.port, 993);
+        assert_eq!(mb.incoming_protocol, Protocol::Imap);
         assert_eq!(mb.smtp.security, Security::Tls);
         assert_eq!(mb.secret, SecretSource::Keyring);
         // to_raw round-trips through TOML.
@@ -964,6 +1043,72 @@ password_keyring = true
         );
         let again = Config::parse(&text).unwrap();
         assert_eq!(again.mailboxes.values().next().unwrap(), mb);
+    }
+
+    #[test]
+    fn a_pop3_mailbox_reads_over_pop3_alone() {
+        let pop = GOOD.replace("imap = \"imap.example.jp\"", "pop3 = \"pop.example.jp\"");
+        let c = Config::parse(&pop).unwrap();
+        let mb = c.mailboxes.values().next().unwrap();
+        assert_eq!(mb.incoming_protocol, Protocol::Pop3);
+        assert_eq!(
+            (mb.incoming.port, mb.incoming.security),
+            (995, Security::Tls)
+        );
+        let raw = mb.to_raw();
+        assert_eq!(raw.imap, "");
+        assert_eq!(raw.pop3.as_deref(), Some("pop.example.jp:995"));
+        let text = format!("[mailboxes.office]\n{}", toml::to_string(&raw).unwrap());
+        assert!(!text.contains("imap"), "{text}");
+        assert_eq!(
+            Config::parse(&text)
+                .unwrap()
+                .mailboxes
+                .values()
+                .next()
+                .unwrap(),
+            mb
+        );
+        let starttls = pop.replace("pop.example.jp", "pop.example.jp:110");
+        let mb = Config::parse(&starttls)
+            .unwrap()
+            .mailboxes
+            .into_values()
+            .next()
+            .unwrap();
+        assert_eq!(
+            (mb.incoming.port, mb.incoming.security),
+            (110, Security::Starttls)
+        );
+        for (text, want) in [
+            (
+                format!("{GOOD}pop3 = \"pop.example.jp\"\n"),
+                "both imap and pop3",
+            ),
+            (
+                GOOD.replace("imap = \"imap.example.jp\"", ""),
+                "field `imap`: missing",
+            ),
+            (
+                format!("{pop}imap_security = \"tls\"\n"),
+                "use pop3_security",
+            ),
+            (
+                format!("{GOOD}pop3_security = \"tls\"\n"),
+                "use imap_security",
+            ),
+            (
+                format!("{pop}pop3_security = \"plain\"\n"),
+                "field `pop3_security`",
+            ),
+            (
+                pop.replace("pop.example.jp", "pop.example.jp:x"),
+                "field `pop3`",
+            ),
+        ] {
+            let err = Config::parse(&text).unwrap_err().to_string();
+            assert!(err.contains(want), "{want}: {err}");
+        }
     }
 
     #[test]

@@ -274,7 +274,43 @@ pub fn texts(category: Category, lang: Lang, c: &TextContext<'_>) -> (String, St
             ),
         },
     };
+    if c.protocol == "pop3" {
+        return pop3_texts(category, lang, summary, action);
+    }
     (summary, action)
+}
+
+/// POP3 sees the inbox only, and another POP3 program may take mail off the server: the texts
+/// of a mailbox read over POP3 say so where it matters.
+fn pop3_texts(category: Category, lang: Lang, summary: String, action: String) -> (String, String) {
+    use Category::*;
+    match (lang, category) {
+        (Lang::En, Ok) => (
+            summary,
+            "Nothing to do. (Read over POP3, Mail Canary sees the inbox only, not the junk folder: glance at the junk folder in webmail now and then.)".into(),
+        ),
+        (Lang::En, Lost) => (
+            "The test message was sent but never arrived in the inbox. Incoming mail may be lost, or be going to the junk folder, which Mail Canary cannot see over POP3.".into(),
+            "Check webmail's junk folder first. If the test messages are not there either, call the mail provider.".into(),
+        ),
+        (Lang::En, CanaryRemoved) => (
+            "Another mail program seems to be taking mail off the server: messages disappeared between two looks. Mail it takes will not reach the other PCs.".into(),
+            "If the office reads mail on more than one PC, set every mail program to leave a copy of messages on the server (\"Leave a copy of messages on the server\").".into(),
+        ),
+        (Lang::Ja, Ok) => (
+            summary,
+            "対応は不要です。（POP3 で受信しているため、Mail Canary には受信トレイしか見えません。ときどき Web メールで迷惑メールフォルダを確認してください。）".into(),
+        ),
+        (Lang::Ja, Lost) => (
+            "テストメールを送りましたが、受信トレイに届きませんでした。受信メールが失われているか、Mail Canary が POP3 では見られない迷惑メールフォルダに入っている可能性があります。".into(),
+            "まず Web メールの迷惑メールフォルダを確認してください。そこにもなければメール事業者に連絡してください。".into(),
+        ),
+        (Lang::Ja, CanaryRemoved) => (
+            "別のメールソフトがサーバーからメールを取り出して削除しているようです（見るたびにメールが消えています）。そのメールはほかのパソコンには届きません。".into(),
+            "複数のパソコンでメールを読んでいるなら、すべてのメールソフトで「サーバーにメッセージのコピーを置く」を有効にしてください。".into(),
+        ),
+        _ => (summary, action),
+    }
 }
 
 /// The summary and action for a provider notice or bounce found in the mailbox.

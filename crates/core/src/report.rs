@@ -247,9 +247,18 @@ pub struct CheckReport {
 pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
     let secs = obs.canary.latency_ms.unwrap_or(0) as f64 / 1000.0;
     let folder = obs.canary.folder.clone().unwrap_or_default();
+    let receiving = if obs
+        .stages
+        .iter()
+        .any(|s| s.protocol == Some(Protocol::Pop3))
+    {
+        "pop3"
+    } else {
+        "imap"
+    };
     let ctx = |server: &'static str| TextContext {
         server,
-        protocol: "imap",
+        protocol: receiving,
         folder: &folder,
         secs,
         receiving_works: obs.imap_login_ok,
@@ -507,7 +516,15 @@ impl CheckReport {
             ));
         }
         perf.push(format!("smtp={:.2}s", self.protocol_secs(Protocol::Smtp)));
-        perf.push(format!("imap={:.2}s", self.protocol_secs(Protocol::Imap)));
+        if self
+            .stages
+            .iter()
+            .any(|s| s.protocol == Some(Protocol::Pop3))
+        {
+            perf.push(format!("pop3={:.2}s", self.protocol_secs(Protocol::Pop3)));
+        } else {
+            perf.push(format!("imap={:.2}s", self.protocol_secs(Protocol::Imap)));
+        }
         format!(
             "MAILCANARY {} - {} | {}",
             self.status.label(),

@@ -19,6 +19,7 @@ pub mod monitor;
 pub mod net;
 pub mod office;
 pub mod pop3;
+pub mod pop3_check;
 pub mod probe;
 pub mod reach;
 pub mod secrets;

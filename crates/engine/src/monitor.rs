@@ -519,10 +519,10 @@ pub fn references_for(
     all: &[MailboxConfig],
     configured: &[String],
 ) -> Vec<String> {
-    let own = [mb.imap.host.as_str(), mb.smtp.host.as_str()];
+    let own = [mb.incoming.host.as_str(), mb.smtp.host.as_str()];
     let mut out: Vec<String> = configured.to_vec();
     for other in all.iter().filter(|o| o.name != mb.name) {
-        for e in [&other.imap, &other.smtp] {
+        for e in [&other.incoming, &other.smtp] {
             let hp = e.host_port();
             if !own.contains(&e.host.as_str()) && !out.contains(&hp) {
                 out.push(hp);

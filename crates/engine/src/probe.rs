@@ -367,7 +367,7 @@ impl MailboxSecrets {
     /// The IMAP login of `mb`.
     pub fn login<'a>(&'a self, mb: &'a MailboxConfig) -> Login<'a> {
         Login {
-            endpoint: &mb.imap,
+            endpoint: &mb.incoming,
             login: &mb.login,
             password: &self.password,
             allow_plaintext_login: mb.allow_plaintext_login,
@@ -712,6 +712,17 @@ async fn round_trip(
         tls: secrets.tls.clone(),
         ..login
     };
+    if mb.incoming_protocol == Protocol::Pop3 {
+        let ctx = ProbeContext {
+            mb,
+            key,
+            opts,
+            until: rec.deadline,
+        };
+        let probes = crate::pop3_check::round_trip(&ctx, rec, outcome, &login, &plan).await;
+        extras.probes = probes;
+        return;
+    }
     // Both sides connect and log in at the same time, each with its own stage limits; their
     // stages are recorded apart and joined, receiving side first.
     let mut smtp_rec = rec.side();
@@ -739,21 +750,10 @@ async fn round_trip(
             return;
         }
     };
-    let id = CanaryId::new(&ulid::Ulid::new().to_string()).expect("a ULID is a valid canary id");
-    let composed = canary::compose(
-        key,
-        &CanaryParams {
-            id: id.clone(),
-            now: unix_ms(SystemTime::now()) / 1000,
-            address: mb.address.as_str(),
-            mailbox_name: mb.name.as_str(),
-            lang: opts.lang,
-            attachment: None,
-        },
-    );
+    let (id, message) = new_canary(key, mb, opts, None);
     outcome.id = Some(id.as_str().to_string());
     note_sending(opts, mb, &id);
-    let sent = smtp_conn.send(rec, t, &mb.address, &composed.message).await;
+    let sent = smtp_conn.send(rec, t, &mb.address, &message).await;
     let submitted = sent.is_some();
     // Keep a little of the budget to download, clean up and log out.
     let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
@@ -812,8 +812,30 @@ async fn round_trip(
     imap_conn.logout(t.quit.min(rec.remaining())).await;
 }
 
+/// A new canary for `mb` (with `attachment`, for a probe): its id and the message.
+pub(crate) fn new_canary(
+    key: &CanaryKey,
+    mb: &MailboxConfig,
+    opts: &CheckOptions,
+    attachment: Option<&canary::Attachment>,
+) -> (CanaryId, Vec<u8>) {
+    let id = CanaryId::new(&ulid::Ulid::new().to_string()).expect("a ULID is a valid canary id");
+    let composed = canary::compose(
+        key,
+        &CanaryParams {
+            id: id.clone(),
+            now: unix_ms(SystemTime::now()) / 1000,
+            address: mb.address.as_str(),
+            mailbox_name: mb.name.as_str(),
+            lang: opts.lang,
+            attachment,
+        },
+    );
+    (id, composed.message)
+}
+
 /// Notes in the journal, if there is one, that canary `id` is about to be sent.
-fn note_sending(opts: &CheckOptions, mb: &MailboxConfig, id: &CanaryId) {
+pub(crate) fn note_sending(opts: &CheckOptions, mb: &MailboxConfig, id: &CanaryId) {
     if let Some(j) = &opts.journal
         && let Err(e) = j.sending(mb.name.as_str(), id)
     {
@@ -822,56 +844,43 @@ fn note_sending(opts: &CheckOptions, mb: &MailboxConfig, id: &CanaryId) {
 }
 
 /// What attachment probes need from the check around them.
-struct ProbeContext<'a> {
-    mb: &'a MailboxConfig,
-    key: &'a CanaryKey,
-    opts: &'a CheckOptions,
-    until: Instant,
+pub(crate) struct ProbeContext<'a> {
+    pub mb: &'a MailboxConfig,
+    pub key: &'a CanaryKey,
+    pub opts: &'a CheckOptions,
+    pub until: Instant,
 }
 
-/// Sends one canary per attachment variant over the open submission connection, waits for all
-/// of them, downloads each in full (as a mail program would), checks its attachment and removes
-/// it. Their stages are not part of the round trip's: each variant's story is in its result.
-async fn run_probes(
+/// A probe canary that was submitted: its variant, id and when the server took it.
+pub(crate) type SentProbe = (ProbeKind, CanaryId, Instant);
+
+/// Sends one canary per attachment variant over the open submission connection; the refused
+/// ones come back as `lost` results, the others as sent.
+pub(crate) async fn send_probes(
     ctx: &ProbeContext<'_>,
-    imap_conn: &mut imap::ImapConn,
     smtp_conn: &mut smtp::SmtpConn,
-) -> Vec<ProbeResult> {
+    scratch: &mut Recorder,
+) -> (Vec<ProbeResult>, Vec<SentProbe>) {
     let t = &ctx.opts.stage_timeouts;
-    let address = ctx.mb.address.as_str();
-    let mut scratch = Recorder::new(ctx.until);
-    let mut results: Vec<ProbeResult> = Vec::new();
-    let mut sent: Vec<(ProbeKind, CanaryId, Instant)> = Vec::new();
+    let mut results = Vec::new();
+    let mut sent = Vec::new();
     // The large one goes first: submitting it takes longest, and the small ones' latencies are
     // then not inflated by it.
     let mut kinds: Vec<ProbeKind> = ProbeKind::ALL.to_vec();
     kinds.sort_by_key(|k| *k != ProbeKind::Large);
-    for kind in &kinds {
-        let file = attachments::build(*kind);
-        let id = CanaryId::new(&ulid::Ulid::new().to_string()).expect("a ULID is a valid id");
-        let composed = canary::compose(
-            ctx.key,
-            &CanaryParams {
-                id: id.clone(),
-                now: unix_ms(SystemTime::now()) / 1000,
-                address,
-                mailbox_name: ctx.mb.name.as_str(),
-                lang: ctx.opts.lang,
-                attachment: Some(&file),
-            },
-        );
+    for kind in kinds {
+        let file = attachments::build(kind);
+        let (id, message) = new_canary(ctx.key, ctx.mb, ctx.opts, Some(&file));
         drop(file);
         note_sending(ctx.opts, ctx.mb, &id);
-        let submitted = smtp_conn
-            .send(&mut scratch, t, &ctx.mb.address, &composed.message)
-            .await;
+        let submitted = smtp_conn.send(scratch, t, &ctx.mb.address, &message).await;
         if let (None, Some(j)) = (submitted, &ctx.opts.journal) {
             j.gone(&id);
         }
         match submitted {
-            Some(at) => sent.push((*kind, id, at)),
+            Some(at) => sent.push((kind, id, at)),
             None => results.push(ProbeResult {
-                variant: *kind,
+                variant: kind,
                 outcome: ProbeOutcome::Lost,
                 folder: None,
                 latency_ms: None,
@@ -886,6 +895,32 @@ async fn run_probes(
             }),
         }
     }
+    (results, sent)
+}
+
+/// What a probe's download problem (none: it arrived intact) makes of its outcome.
+pub(crate) fn probe_outcome(problem: Option<Category>, in_junk: bool) -> ProbeOutcome {
+    match problem {
+        None if in_junk => ProbeOutcome::Junk,
+        None => ProbeOutcome::Delivered,
+        Some(Category::AttachmentAltered) => ProbeOutcome::Altered,
+        Some(Category::CanaryRemoved) => ProbeOutcome::Lost,
+        Some(_) => ProbeOutcome::Interrupted,
+    }
+}
+
+/// Sends one canary per attachment variant over the open submission connection, waits for all
+/// of them, downloads each in full (as a mail program would), checks its attachment and removes
+/// it. Their stages are not part of the round trip's: each variant's story is in its result.
+async fn run_probes(
+    ctx: &ProbeContext<'_>,
+    imap_conn: &mut imap::ImapConn,
+    smtp_conn: &mut smtp::SmtpConn,
+) -> Vec<ProbeResult> {
+    let t = &ctx.opts.stage_timeouts;
+    let address = ctx.mb.address.as_str();
+    let mut scratch = Recorder::new(ctx.until);
+    let (mut results, sent) = send_probes(ctx, smtp_conn, &mut scratch).await;
     let Some(first_sent) = sent.iter().map(|s| s.2).min() else {
         return results;
     };
@@ -937,13 +972,7 @@ async fn run_probes(
         let before = scratch.problems.len();
         let ours = imap_conn.verify(&mut scratch, t, f, &want).await;
         let problem = scratch.problems.get(before).cloned();
-        let outcome = match problem.as_ref().map(|p| p.category) {
-            None if f.in_junk => ProbeOutcome::Junk,
-            None => ProbeOutcome::Delivered,
-            Some(Category::AttachmentAltered) => ProbeOutcome::Altered,
-            Some(Category::CanaryRemoved) => ProbeOutcome::Lost,
-            Some(_) => ProbeOutcome::Interrupted,
-        };
+        let outcome = probe_outcome(problem.as_ref().map(|p| p.category), f.in_junk);
         if outcome == ProbeOutcome::Interrupted {
             broken = problem.as_ref().map(|p| p.evidence.clone());
         }
@@ -978,6 +1007,29 @@ pub async fn sweep(
     let t = &opts.stage_timeouts;
     let secrets = MailboxSecrets::load(mb, t.auth).await?;
     let login = secrets.login(mb);
+    // The canaries of checks that were killed, whatever their age.
+    let orphans = opts
+        .journal
+        .as_ref()
+        .map(|j| j.orphans(mb.name.as_str()))
+        .unwrap_or_default();
+    if mb.incoming_protocol == Protocol::Pop3 {
+        let (removed, orphans_removed) = crate::pop3_check::sweep(
+            &login,
+            t,
+            key,
+            mb.address.as_str(),
+            older_than_secs,
+            &orphans,
+            opts.timeout,
+        )
+        .await
+        .map_err(|f| f.evidence)?;
+        if let Some(j) = &opts.journal {
+            j.swept(&orphans, &orphans_removed);
+        }
+        return Ok(removed);
+    }
     let mut rec = Recorder::new(Instant::now() + opts.timeout);
     let Some(mut conn) = imap::open(&mut rec, t, &login).await else {
         return Err(rec
@@ -985,12 +1037,6 @@ pub async fn sweep(
             .map(|p| p.evidence.clone())
             .unwrap_or_default());
     };
-    // The canaries of checks that were killed, whatever their age.
-    let orphans = opts
-        .journal
-        .as_ref()
-        .map(|j| j.orphans(mb.name.as_str()))
-        .unwrap_or_default();
     let result = match conn.prepare(&mut rec, t).await {
         Some(()) => conn
             .sweep(

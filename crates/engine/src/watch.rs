@@ -73,6 +73,11 @@ pub async fn watch(
     let send = |e: WatchEvent| {
         let _ = tx.send((name.clone(), e));
     };
+    if mb.incoming_protocol == mailcanary_core::config::Protocol::Pop3 {
+        // POP3 has no IDLE: the scheduled checks are all there is.
+        send(WatchEvent::Unsupported);
+        return;
+    }
     let mut backoff = Duration::from_secs(1);
     let mut told_lost = false;
     // A connection that had been watching for a while and drops is tried again at once,
