@@ -1588,3 +1588,105 @@ pub fn gdbus_call(address: &str, dest: &str, path: &str, method: &str, args: &[&
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The test OAuth2 authorization server (`harness/oauth-server.py`) on 127.0.0.1.
+pub struct OAuthServer {
+    child: Child,
+    port: u16,
+}
+
+impl OAuthServer {
+    /// Starts it on an ephemeral port.
+    pub fn start() -> OAuthServer {
+        let script = harness_script().with_file_name("oauth-server.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start oauth-server.py");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first)
+            .expect("oauth-server.py's port line");
+        let port = first
+            .trim()
+            .strip_prefix("OAUTH_PORT=")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("no port from oauth-server.py: {first:?}"));
+        OAuthServer { child, port }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// POSTs a form to `/admin/WHAT`; the JSON answer.
+    pub fn admin(&self, what: &str, form: &str) -> serde_json::Value {
+        let (status, _, body) = http_exchange(&format!("{}/admin/{what}", self.url()), Some(form));
+        assert_eq!(status, 200, "admin {what}: {body}");
+        serde_json::from_str(&body).expect("JSON from the admin endpoint")
+    }
+
+    /// Request counters (`GET /admin/stats`).
+    pub fn stats(&self) -> serde_json::Value {
+        let (status, _, body) = http_exchange(&format!("{}/admin/stats", self.url()), None);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).expect("JSON stats")
+    }
+}
+
+impl Drop for OAuthServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One plain HTTP/1.0 request to a loopback `http://` URL (a GET, or a form POST): the
+/// status, the `Location` header if any, and the body. Redirects are not followed.
+pub fn http_exchange(url: &str, form: Option<&str>) -> (u16, Option<String>, String) {
+    let rest = url.strip_prefix("http://").expect("an http:// URL");
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut s = std::net::TcpStream::connect(authority).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let request = match form {
+        Some(f) => format!(
+            "POST {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: \
+             application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{f}",
+            f.len()
+        ),
+        None => format!("GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n"),
+    };
+    s.write_all(request.as_bytes()).expect("request");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("answer");
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let location = head
+        .lines()
+        .find_map(|l| {
+            l.split_once(':')
+                .filter(|(k, _)| k.eq_ignore_ascii_case("location"))
+        })
+        .map(|(_, v)| v.trim().to_string());
+    (status, location, body.to_string())
+}
+
+/// Plays the browser of a sign-in: opens `authorize_url` (the test server approves at once
+/// and redirects), then follows the redirect to the app's loopback address. Returns the
+/// status and page the app answered with.
+pub fn browse_sign_in(authorize_url: &str) -> (u16, String) {
+    let (status, location, body) = http_exchange(authorize_url, None);
+    assert_eq!(status, 302, "authorize: {body}");
+    let to = location.expect("a redirect");
+    let (status, _, page) = http_exchange(&to, None);
+    (status, page)
+}

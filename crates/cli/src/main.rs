@@ -153,6 +153,15 @@ enum MailboxCmd {
         /// Mailbox name.
         name: String,
     },
+    /// Sign a mailbox in again with OAuth2 in the browser (after the sign-in was revoked or
+    /// expired).
+    Signin {
+        /// Mailbox name.
+        name: String,
+        /// Print the sign-in address instead of opening the browser.
+        #[arg(long)]
+        no_browser: bool,
+    },
     /// Find an address's servers as mail programs do (provider presets, the domain's
     /// autoconfig file, its SRV and MX records, the usual names), without logging in.
     Discover {
@@ -166,7 +175,7 @@ enum MailboxCmd {
 
 #[derive(Args, Debug)]
 #[command(group(ArgGroup::new("secret").required(true).multiple(false)
-    .args(["password_stdin", "password_command", "password_env"])))]
+    .args(["password_stdin", "password_command", "password_env", "oauth"])))]
 struct AddArgs {
     /// A short name for the mailbox, e.g. office.
     name: String,
@@ -217,6 +226,25 @@ struct AddArgs {
     /// An environment variable that holds the password.
     #[arg(long, value_name = "VAR")]
     password_env: Option<String>,
+    /// Sign in with OAuth2 in the browser instead of a password: microsoft, google or custom.
+    /// The refresh token goes to the OS keyring.
+    #[arg(long, value_parser = ["microsoft", "google", "custom"])]
+    oauth: Option<String>,
+    /// The client id of the app registered with the provider (see docs/OAUTH.md).
+    #[arg(long, requires = "oauth")]
+    client_id: Option<String>,
+    /// The authorization endpoint, for --oauth custom (or to override the provider's).
+    #[arg(long, requires = "oauth", value_name = "URL")]
+    oauth_authorize_url: Option<String>,
+    /// The token endpoint, for --oauth custom (or to override the provider's).
+    #[arg(long, requires = "oauth", value_name = "URL")]
+    oauth_token_url: Option<String>,
+    /// The scopes to ask for, space-separated (default: the provider's for mail).
+    #[arg(long, requires = "oauth")]
+    oauth_scope: Option<String>,
+    /// Print the sign-in address instead of opening the browser.
+    #[arg(long, requires = "oauth")]
+    no_browser: bool,
 }
 
 #[derive(Args, Debug)]
@@ -339,6 +367,9 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Mailbox(MailboxCmd::List { json }) => mailbox_list(&env, json),
         Command::Mailbox(MailboxCmd::Show { name }) => mailbox_show(&env, &name),
         Command::Mailbox(MailboxCmd::Remove { name }) => mailbox_remove(&env, &name),
+        Command::Mailbox(MailboxCmd::Signin { name, no_browser }) => {
+            mailbox_signin(&env, &name, no_browser)
+        }
         Command::Mailbox(MailboxCmd::Discover { address, json }) => {
             mailbox_discover(&address, json)
         }
@@ -488,6 +519,11 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
         password_command: a.password_command,
         password_env: a.password_env,
         late_after_secs: a.late_after,
+        oauth: a.oauth,
+        oauth_client_id: a.client_id,
+        oauth_authorize_url: a.oauth_authorize_url,
+        oauth_token_url: a.oauth_token_url,
+        oauth_scope: a.oauth_scope,
     };
     let mb = raw.resolve(&a.name)?;
     if let Some(ca) = &mb.ca_file {
@@ -501,17 +537,22 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
             env.config_path.display()
         );
     }
-    if mb.secret == SecretSource::Keyring {
+    if mb.oauth.is_some() {
+        sign_in(&mb, a.no_browser)?;
+    } else if mb.secret == SecretSource::Keyring {
         let pw = read_password_stdin()?;
         secrets::store_password(&mb.name, &pw)?;
     }
     if let Err(e) = config_file::add_mailbox(&env.config_path, &mb) {
-        if mb.secret == SecretSource::Keyring {
+        if mb.oauth.is_some() {
+            let _ = secrets::delete_refresh_token(&mb.name);
+        } else if mb.secret == SecretSource::Keyring {
             let _ = secrets::delete_password(&mb.name);
         }
         return Err(e.into());
     }
     let where_pw = match &mb.secret {
+        _ if mb.oauth.is_some() => "signed in; the sign-in is kept in the OS keyring".to_string(),
         SecretSource::Keyring => "password stored in the OS keyring".to_string(),
         SecretSource::Command(_) => "password from a command at each check".to_string(),
         SecretSource::Env(v) => format!("password from ${v}"),
@@ -531,8 +572,66 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
     Ok(0)
 }
 
-fn secret_label(s: &SecretSource) -> String {
-    match s {
+/// How long the browser has to come back from the provider's sign-in page.
+const SIGN_IN_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// Signs `mb` in with OAuth2 in the browser and stores the refresh token in the keyring.
+fn sign_in(mb: &MailboxConfig, no_browser: bool) -> Result<()> {
+    let settings = mb.oauth.as_ref().context("not an OAuth2 mailbox")?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let tokens = rt.block_on(async {
+        let signin = mailcanary_engine::oauth::begin(settings, mb.address.as_str()).await?;
+        println!(
+            "Sign in to {} for {} at:",
+            settings.provider.as_str(),
+            mb.address
+        );
+        println!("{}", signin.url);
+        std::io::stdout().flush().ok();
+        if !no_browser {
+            // The address carries no secret: the PKCE verifier stays in this process.
+            match std::process::Command::new("xdg-open")
+                .arg(&signin.url)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+            {
+                Ok(_) => println!("(opened in the browser; waiting for the sign-in)"),
+                Err(_) => println!("(open it in a browser on this computer)"),
+            }
+        }
+        signin.finish(SIGN_IN_LIMIT).await
+    });
+    let tokens = tokens.map_err(|e| anyhow!("{e}"))?;
+    let refresh = tokens.refresh.context("the server gave no refresh token")?;
+    secrets::store_refresh_token(&mb.name, &refresh)?;
+    mailcanary_engine::oauth::forget(&mb.name);
+    Ok(())
+}
+
+fn mailbox_signin(env: &Env, name: &str, no_browser: bool) -> Result<u8> {
+    let config = env.load()?;
+    let mb = find_mailbox(&config, env, name)?;
+    if mb.oauth.is_none() {
+        bail!("mailbox \"{name}\" logs in with a password, not OAuth2");
+    }
+    sign_in(mb, no_browser)?;
+    println!("Signed in mailbox \"{name}\" again; the sign-in is kept in the OS keyring.");
+    Ok(0)
+}
+
+fn secret_label(mb: &MailboxConfig) -> String {
+    if let Some(o) = &mb.oauth {
+        return format!(
+            "none; OAuth2 sign-in ({}), kept in the keyring",
+            o.provider.as_str()
+        );
+    }
+    match &mb.secret {
         SecretSource::Keyring => "keyring".into(),
         SecretSource::Command(c) => format!("command: {c}"),
         SecretSource::Env(v) => format!("env: {v}"),
@@ -553,7 +652,9 @@ fn mailbox_json(mb: &MailboxConfig) -> serde_json::Value {
         "smtp": {"host": mb.smtp.host, "port": mb.smtp.port, "security": mb.smtp.security},
         "ca_file": mb.ca_file,
         "allow_plaintext_login": mb.allow_plaintext_login,
+        "oauth": mb.oauth.as_ref().map(|o| o.provider.as_str()),
         "password_source": match &mb.secret {
+            _ if mb.oauth.is_some() => "none",
             SecretSource::Keyring => "keyring",
             SecretSource::Command(_) => "command",
             SecretSource::Env(_) => "env",
@@ -581,7 +682,7 @@ fn mailbox_list(env: &Env, json: bool) -> Result<u8> {
                 mb.incoming.security.as_str(),
                 mb.smtp.host_port(),
                 mb.smtp.security.as_str(),
-                secret_label(&mb.secret)
+                secret_label(mb)
             );
         }
     }
@@ -621,7 +722,7 @@ fn mailbox_show(env: &Env, name: &str) -> Result<u8> {
     if mb.allow_plaintext_login {
         println!("plain-text login allowed");
     }
-    println!("password:  {}", secret_label(&mb.secret));
+    println!("password:  {}", secret_label(mb));
     let db = env.data_dir.join(mailcanary_engine::store::DB_FILE);
     if db.exists() {
         let store = open_store(env)?;
@@ -643,7 +744,13 @@ fn mailbox_show(env: &Env, name: &str) -> Result<u8> {
 fn mailbox_remove(env: &Env, name: &str) -> Result<u8> {
     let key = MailboxName::new(name).map_err(|m| anyhow!(m))?;
     let mb = config_file::remove_mailbox(&env.config_path, &key)?;
-    let note = if mb.secret == SecretSource::Keyring {
+    let note = if mb.oauth.is_some() {
+        match secrets::delete_refresh_token(&mb.name) {
+            Ok(true) => "; its sign-in was removed from the OS keyring".to_string(),
+            Ok(false) => "; the OS keyring held no sign-in for it".to_string(),
+            Err(e) => format!("; its keyring entry could not be removed: {e}"),
+        }
+    } else if mb.secret == SecretSource::Keyring {
         match secrets::delete_password(&mb.name) {
             Ok(true) => "; its password was removed from the OS keyring".to_string(),
             Ok(false) => "; the OS keyring held no password for it".to_string(),

@@ -204,6 +204,8 @@ pub enum Protocol {
     Smtp,
     /// POP3 (RFC 1939), as a receiving side instead of IMAP.
     Pop3,
+    /// The OAuth2 token endpoint (HTTPS), for mailboxes that sign in with OAuth2.
+    Oauth,
 }
 
 impl Protocol {
@@ -213,6 +215,7 @@ impl Protocol {
             Protocol::Imap => "imap",
             Protocol::Smtp => "smtp",
             Protocol::Pop3 => "pop3",
+            Protocol::Oauth => "oauth",
         }
     }
 }
@@ -252,6 +255,7 @@ impl Endpoint {
                 (Security::Tls, 995)
             }
             (Protocol::Pop3, Some(s), None) => (s, 110),
+            (Protocol::Oauth, s, p) => (s.unwrap_or(Security::Tls), p.unwrap_or(443)),
             (Protocol::Smtp, None, Some(465)) => (Security::Tls, 465),
             (Protocol::Smtp, None, Some(p)) => (Security::Starttls, p),
             (Protocol::Smtp, None, None) | (Protocol::Smtp, Some(Security::Starttls), None) => {
@@ -373,6 +377,21 @@ pub struct RawMailbox {
     /// A canary slower than this (seconds) is reported as late. Default 60.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_after_secs: Option<u64>,
+    /// Sign in with OAuth2 instead of a password: `microsoft`, `google` or `custom`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<String>,
+    /// The OAuth2 client id (the app registered with the provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_client_id: Option<String>,
+    /// The authorization endpoint (default: the provider's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_authorize_url: Option<String>,
+    /// The token endpoint (default: the provider's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_token_url: Option<String>,
+    /// The scopes asked for, space-separated (default: the provider's for IMAP/POP3 and SMTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_scope: Option<String>,
 }
 
 /// A validated mailbox.
@@ -398,6 +417,154 @@ pub struct MailboxConfig {
     pub secret: SecretSource,
     /// Latency above which a canary is late.
     pub late_after_secs: u64,
+    /// OAuth2 sign-in instead of a password (the refresh token is in the keyring).
+    pub oauth: Option<OAuthSettings>,
+}
+
+/// Which provider an OAuth2 mailbox signs in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthProvider {
+    /// Microsoft 365 and Outlook.com (Microsoft identity platform).
+    Microsoft,
+    /// Google Workspace and Gmail.
+    Google,
+    /// Any other authorization server, with its endpoints given.
+    Custom,
+}
+
+impl OAuthProvider {
+    /// Lower-case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthProvider::Microsoft => "microsoft",
+            OAuthProvider::Google => "google",
+            OAuthProvider::Custom => "custom",
+        }
+    }
+}
+
+/// A mailbox's OAuth2 sign-in, with the provider's defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthSettings {
+    /// The provider.
+    pub provider: OAuthProvider,
+    /// The registered app's client id.
+    pub client_id: String,
+    /// Where the browser signs in.
+    pub authorize_url: String,
+    /// Where codes and refresh tokens are exchanged for access tokens.
+    pub token_url: String,
+    /// Scopes, space-separated.
+    pub scope: String,
+}
+
+impl OAuthSettings {
+    fn resolve(
+        raw: &RawMailbox,
+        pop3: bool,
+    ) -> Result<Option<OAuthSettings>, (&'static str, String)> {
+        let Some(p) = raw.oauth.as_deref() else {
+            for (field, v) in [
+                ("oauth_client_id", &raw.oauth_client_id),
+                ("oauth_authorize_url", &raw.oauth_authorize_url),
+                ("oauth_token_url", &raw.oauth_token_url),
+                ("oauth_scope", &raw.oauth_scope),
+            ] {
+                if v.is_some() {
+                    return Err((
+                        field,
+                        "set without oauth = \"microsoft\", \"google\" or \"custom\"".into(),
+                    ));
+                }
+            }
+            return Ok(None);
+        };
+        let provider = match p {
+            "microsoft" => OAuthProvider::Microsoft,
+            "google" => OAuthProvider::Google,
+            "custom" => OAuthProvider::Custom,
+            _ => {
+                return Err((
+                    "oauth",
+                    "must be \"microsoft\", \"google\" or \"custom\"".into(),
+                ));
+            }
+        };
+        let client_id = match raw.oauth_client_id.as_deref().map(str::trim) {
+            Some(c) if !c.is_empty() && !c.contains(char::is_whitespace) => c.to_string(),
+            Some(_) => return Err(("oauth_client_id", "not a client id".into())),
+            None => {
+                return Err((
+                    "oauth_client_id",
+                    "missing: give the client id of the app registered with the provider \
+                     (docs/OAUTH.md shows how to register one)"
+                        .into(),
+                ));
+            }
+        };
+        let (authorize, token, scope) = match provider {
+            OAuthProvider::Microsoft => (
+                "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+                "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+                if pop3 {
+                    "https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access"
+                } else {
+                    "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access"
+                },
+            ),
+            OAuthProvider::Google => (
+                "https://accounts.google.com/o/oauth2/v2/auth",
+                "https://oauth2.googleapis.com/token",
+                "https://mail.google.com/",
+            ),
+            OAuthProvider::Custom => ("", "", ""),
+        };
+        let url = |field: &'static str, v: &Option<String>, default: &str| {
+            let u = v.as_deref().unwrap_or(default).trim().to_string();
+            if u.is_empty() {
+                return Err((
+                    field,
+                    "missing: an oauth = \"custom\" mailbox names its endpoints".to_string(),
+                ));
+            }
+            if !(u.starts_with("https://") || is_loopback_http(&u)) {
+                return Err((
+                    field,
+                    "must be an https:// URL (http:// only on this computer)".to_string(),
+                ));
+            }
+            Ok(u)
+        };
+        let authorize_url = url("oauth_authorize_url", &raw.oauth_authorize_url, authorize)?;
+        let token_url = url("oauth_token_url", &raw.oauth_token_url, token)?;
+        let scope = raw.oauth_scope.clone().unwrap_or_else(|| scope.to_string());
+        if scope.trim().is_empty() {
+            return Err(("oauth_scope", "missing: name the scopes to ask for".into()));
+        }
+        Ok(Some(OAuthSettings {
+            provider,
+            client_id,
+            authorize_url,
+            token_url,
+            scope,
+        }))
+    }
+}
+
+/// `http://127.0.0.1…`, `http://localhost…` or `http://[::1]…`: plain HTTP that stays on
+/// this computer.
+pub fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    host == "localhost"
+        || host == "[::1]"
+        || host.starts_with("127.") && host.parse::<std::net::Ipv4Addr>().is_ok()
 }
 
 impl RawMailbox {
@@ -489,7 +656,24 @@ impl RawMailbox {
                 }
             }
         }
+        let oauth = OAuthSettings::resolve(self, incoming_protocol == Protocol::Pop3)
+            .map_err(|(field, m)| field_err(name, field, m))?;
         let mut sources = Vec::new();
+        if oauth.is_some() {
+            if self.password_keyring
+                || self.password_command.is_some()
+                || self.password_env.is_some()
+            {
+                return Err(field_err(
+                    name,
+                    "oauth",
+                    "a mailbox that signs in with OAuth2 has no password: remove password_keyring, \
+                     password_command and password_env",
+                ));
+            }
+            // The refresh token lives in the OS keyring.
+            sources.push(SecretSource::Keyring);
+        }
         if self.password_keyring {
             sources.push(SecretSource::Keyring);
         }
@@ -543,6 +727,7 @@ impl RawMailbox {
             allow_plaintext_login: self.allow_plaintext_login,
             secret,
             late_after_secs,
+            oauth,
         })
     }
 }
@@ -566,7 +751,7 @@ impl MailboxConfig {
             smtp_security: Some(self.smtp.security.as_str().to_string()),
             ca_file: self.ca_file.clone(),
             allow_plaintext_login: self.allow_plaintext_login,
-            password_keyring: self.secret == SecretSource::Keyring,
+            password_keyring: self.secret == SecretSource::Keyring && self.oauth.is_none(),
             password_command: match &self.secret {
                 SecretSource::Command(c) => Some(c.clone()),
                 _ => None,
@@ -576,6 +761,11 @@ impl MailboxConfig {
                 _ => None,
             },
             late_after_secs: (self.late_after_secs != 60).then_some(self.late_after_secs),
+            oauth: self.oauth.as_ref().map(|o| o.provider.as_str().to_string()),
+            oauth_client_id: self.oauth.as_ref().map(|o| o.client_id.clone()),
+            oauth_authorize_url: self.oauth.as_ref().map(|o| o.authorize_url.clone()),
+            oauth_token_url: self.oauth.as_ref().map(|o| o.token_url.clone()),
+            oauth_scope: self.oauth.as_ref().map(|o| o.scope.clone()),
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct TextContext<'a> {
     pub receiving_works: bool,
     /// Share of the storage quota in use, percent.
     pub quota_percent: f64,
+    /// The mailbox signs in with OAuth2, not a password.
+    pub oauth: bool,
 }
 
 fn side(lang: Lang, protocol: &str) -> &'static str {
@@ -274,10 +276,38 @@ pub fn texts(category: Category, lang: Lang, c: &TextContext<'_>) -> (String, St
             ),
         },
     };
+    if category == AuthFailed && (c.oauth || c.protocol == "oauth") {
+        return oauth_texts(lang, c);
+    }
     if c.protocol == "pop3" {
         return pop3_texts(category, lang, summary, action);
     }
     (summary, action)
+}
+
+/// A refused sign-in of a mailbox that signs in with OAuth2: at the provider's token endpoint
+/// (revoked or expired), or at a mail server that refused the token.
+fn oauth_texts(lang: Lang, c: &TextContext<'_>) -> (String, String) {
+    let s = side(lang, c.protocol);
+    let server = c.server;
+    match (lang, c.protocol) {
+        (Lang::En, "oauth") => (
+            "The sign-in for this mailbox was revoked or has expired, so Mail Canary cannot check it.".into(),
+            "Sign in again: \"Sign in again\" in Mail Canary's window, or `mailcanary mailbox signin NAME`.".into(),
+        ),
+        (Lang::En, _) => (
+            format!("The {s} ({server}) refused the sign-in."),
+            "Sign in again. If it repeats, ask whoever manages the account whether IMAP, POP3 or SMTP sign-in is allowed for this mailbox.".into(),
+        ),
+        (Lang::Ja, "oauth") => (
+            "このメールボックスのサインインが取り消されたか期限切れのため、確認できません。".into(),
+            "もう一度サインインしてください（Mail Canary の画面の「もう一度サインイン」、または `mailcanary mailbox signin 名前`）。".into(),
+        ),
+        (Lang::Ja, _) => (
+            format!("{s}（{server}）がサインインを受け付けませんでした。"),
+            "もう一度サインインしてください。続くようなら、アカウントの管理者に IMAP・POP3・SMTP でのサインインが許可されているか確認してください。".into(),
+        ),
+    }
 }
 
 /// POP3 sees the inbox only, and another POP3 program may take mail off the server: the texts
@@ -494,7 +524,21 @@ mod tests {
             secs: 0.21,
             receiving_works: true,
             quota_percent: 91.0,
+            oauth: false,
         };
+        for (protocol, oauth, want) in [
+            ("oauth", true, "Sign in again"),
+            ("imap", true, "refused the sign-in"),
+        ] {
+            let c = TextContext {
+                protocol,
+                oauth,
+                ..ctx.clone()
+            };
+            let (s, a) = texts(Category::AuthFailed, Lang::En, &c);
+            assert!(s.contains(want) || a.contains(want), "{s} {a}");
+            assert!(!s.contains("password"), "{s}");
+        }
         for c in Category::ALL {
             for lang in [Lang::En, Lang::Ja] {
                 let (s, a) = texts(*c, lang, &ctx);

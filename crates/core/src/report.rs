@@ -256,9 +256,18 @@ pub fn diagnose(obs: &Observations, lang: Lang) -> CheckReport {
     } else {
         "imap"
     };
+    let oauth = obs
+        .stages
+        .iter()
+        .any(|s| s.protocol == Some(Protocol::Oauth))
+        || obs
+            .problems
+            .iter()
+            .any(|p| p.protocol == Some(Protocol::Oauth));
     let ctx = |server: &'static str| TextContext {
         server,
         protocol: receiving,
+        oauth,
         folder: &folder,
         secs,
         receiving_works: obs.imap_login_ok,

@@ -134,16 +134,53 @@ pub async fn request(
 /// Fetches `url` (HTTP/1.0, so the answer comes whole, not in chunks): its status and at most
 /// `max` bytes of its body; bounded by `limit`.
 pub async fn get(url: &HttpUrl, limit: Duration, max: usize) -> Result<(u16, Vec<u8>), String> {
+    let head = format!(
+        "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: mailcanary\r\nAccept: text/xml\r\n\r\n",
+        url.path, url.host
+    );
+    exchange(url, head, &[], limit, max).await
+}
+
+/// POSTs a form (`application/x-www-form-urlencoded`) and reads the answer, as [`get`] does.
+/// Plain HTTP goes only to this computer.
+pub async fn post_form(
+    url: &HttpUrl,
+    body: &[u8],
+    limit: Duration,
+    max: usize,
+) -> Result<(u16, Vec<u8>), String> {
+    if !url.tls
+        && !matches!(url.host.as_str(), "localhost" | "::1")
+        && !url.host.starts_with("127.")
+    {
+        return Err("refusing plain HTTP to another computer".to_string());
+    }
+    let head = format!(
+        "POST {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: mailcanary\r\nAccept: application/json\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        url.path,
+        url.host,
+        body.len()
+    );
+    exchange(url, head, body, limit, max).await
+}
+
+/// Sends `head` and `body` (HTTP/1.0: the answer ends with the connection) and reads the
+/// status and at most `max` bytes of body.
+async fn exchange(
+    url: &HttpUrl,
+    head: String,
+    body: &[u8],
+    limit: Duration,
+    max: usize,
+) -> Result<(u16, Vec<u8>), String> {
     let exchange = async {
         let mut stream = connect(url, limit).await?;
-        let head = format!(
-            "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: mailcanary\r\nAccept: text/xml\r\n\r\n",
-            url.path, url.host
-        );
         stream
             .write_all(head.as_bytes())
             .await
             .map_err(|e| e.to_string())?;
+        stream.write_all(body).await.map_err(|e| e.to_string())?;
         let mut answer = Vec::new();
         let mut buf = [0u8; 8192];
         loop {

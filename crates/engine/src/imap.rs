@@ -249,13 +249,27 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
     }
     let login = l.login.to_string();
     let password = l.password.clone();
+    let oauth = l.oauth;
     let mut session = rec
         .stage(Stage::Auth, P, &server, t.auth, async move {
-            let s = client
-                .login(&login, password.expose_secret())
-                .await
-                .map_err(|(e, _)| imap_failure(ReplyStage::Auth, e))?;
-            Ok((s, "logged in".to_string()))
+            let s = if oauth {
+                let first = crate::oauth::xoauth2(&login, &password);
+                client
+                    .authenticate("XOAUTH2", Xoauth2(Some(first)))
+                    .await
+                    .map_err(|(e, _)| imap_failure(ReplyStage::Auth, e))?
+            } else {
+                client
+                    .login(&login, password.expose_secret())
+                    .await
+                    .map_err(|(e, _)| imap_failure(ReplyStage::Auth, e))?
+            };
+            let how = if oauth {
+                "signed in (XOAUTH2)"
+            } else {
+                "logged in"
+            };
+            Ok((s, how.to_string()))
         })
         .await?;
     let caps = rec
@@ -283,6 +297,21 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
         selected_validity: 0,
         session: Some(session),
     })
+}
+
+/// SASL XOAUTH2: the token at the first challenge; an empty answer to the server's error
+/// challenge, after which it says NO.
+struct Xoauth2(Option<secrecy::SecretString>);
+
+impl async_imap::Authenticator for Xoauth2 {
+    type Response = Vec<u8>;
+
+    fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
+        match self.0.take() {
+            Some(first) => first.expose_secret().as_bytes().to_vec(),
+            None => Vec::new(),
+        }
+    }
 }
 
 async fn read_greeting(client: &mut Client<MailStream>) -> Result<(), Failure> {

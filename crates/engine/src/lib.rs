@@ -17,6 +17,7 @@ pub mod journal;
 pub mod metrics;
 pub mod monitor;
 pub mod net;
+pub mod oauth;
 pub mod office;
 pub mod pop3;
 pub mod pop3_check;

@@ -100,6 +100,10 @@ impl Pop3Conn {
     /// One `+OK` / `-ERR` line.
     async fn status(&mut self, stage: Pop3Stage) -> Result<String, Failure> {
         let line = self.line().await?;
+        Self::interpret(stage, line)
+    }
+
+    fn interpret(stage: Pop3Stage, line: String) -> Result<String, Failure> {
         if let Some(rest) = line.strip_prefix("+OK") {
             return Ok(rest.trim().to_string());
         }
@@ -222,6 +226,20 @@ impl Pop3Conn {
         let pass = format!("PASS {}", password.expose_secret());
         self.send(&pass).await?;
         self.status(Pop3Stage::Auth).await.map(|_| ())
+    }
+
+    /// AUTH XOAUTH2 with the initial response (RFC 5034); a refused token gets a `+` challenge,
+    /// answered with an empty line, and then the `-ERR`.
+    pub async fn login_xoauth2(&mut self, user: &str, token: &SecretString) -> Result<(), Failure> {
+        let first = crate::oauth::xoauth2_base64(user, token);
+        let command = format!("AUTH XOAUTH2 {}", first.expose_secret());
+        self.send(&command).await?;
+        let line = self.line().await?;
+        if line == "+" || line.starts_with("+ ") {
+            self.send("").await?;
+            return self.status(Pop3Stage::Auth).await.map(|_| ());
+        }
+        Self::interpret(Pop3Stage::Auth, line).map(|_| ())
     }
 
     /// A command whose answer has a body (UIDL, TOP, RETR): the body.

@@ -88,6 +88,10 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
         return None;
     }
     rec.stage(Stage::Auth, P, &server, t.auth, async {
+        if l.oauth {
+            conn.login_xoauth2(l.login, l.password).await?;
+            return Ok(((), "signed in (XOAUTH2)".to_string()));
+        }
         conn.login(l.login, l.password).await?;
         Ok(((), "logged in".to_string()))
     })

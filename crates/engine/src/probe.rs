@@ -349,15 +349,57 @@ pub struct MailboxSecrets {
 impl MailboxSecrets {
     /// Reads the password (within `limit`) and the CA file; the error is a config problem.
     pub async fn load(mb: &MailboxConfig, limit: Duration) -> Result<MailboxSecrets, String> {
-        let password = secrets::read_password(mb, limit)
+        let mut rec = Recorder::new(Instant::now() + limit);
+        Self::load_recorded(mb, limit, &mut rec)
             .await
-            .map_err(|e| e.to_string())?;
+            .ok_or_else(|| {
+                rec.last_problem()
+                    .map(|p| p.evidence.clone())
+                    .unwrap_or_default()
+            })
+    }
+
+    /// As [`MailboxSecrets::load`], recording what fails into `rec`: a config problem, or, for
+    /// a mailbox that signs in with OAuth2, the token refresh (stage auth, protocol oauth).
+    pub async fn load_recorded(
+        mb: &MailboxConfig,
+        limit: Duration,
+        rec: &mut Recorder,
+    ) -> Option<MailboxSecrets> {
+        let config = |rec: &mut Recorder, e: String| {
+            rec.problems.push(config_problem(e));
+            None
+        };
+        let password = match &mb.oauth {
+            Some(o) => {
+                let server = crate::http::HttpUrl::parse(&o.token_url)
+                    .map(|u| format!("{}:{}", u.host, u.port))
+                    .unwrap_or_default();
+                rec.stage(Stage::Auth, Protocol::Oauth, &server, limit, async {
+                    let t = crate::oauth::access_token(mb, limit)
+                        .await
+                        .map_err(|e| e.failure())?;
+                    Ok((t, "access token ready".to_string()))
+                })
+                .await?
+            }
+            None => match secrets::read_password(mb, limit).await {
+                Ok(p) => p,
+                Err(e) => return config(rec, e.to_string()),
+            },
+        };
         let roots = match &mb.ca_file {
-            Some(p) => load_ca_file(p).map_err(|e| e.to_string())?,
+            Some(p) => match load_ca_file(p) {
+                Ok(r) => r,
+                Err(e) => return config(rec, e.to_string()),
+            },
             None => Vec::new(),
         };
-        let tls = client_config(roots.clone()).map_err(|e| e.to_string())?;
-        Ok(MailboxSecrets {
+        let tls = match client_config(roots.clone()) {
+            Ok(t) => t,
+            Err(e) => return config(rec, e.to_string()),
+        };
+        Some(MailboxSecrets {
             password,
             roots,
             tls,
@@ -373,6 +415,7 @@ impl MailboxSecrets {
             allow_plaintext_login: mb.allow_plaintext_login,
             tls: self.tls.clone(),
             extra_roots: &self.roots,
+            oauth: mb.oauth.is_some(),
         }
     }
 }
@@ -392,6 +435,8 @@ pub struct Login<'a> {
     pub tls: Arc<rustls::ClientConfig>,
     /// The extra CA certificates alone (lettre's STARTTLS upgrade builds its own config).
     pub extra_roots: &'a [rustls::pki_types::CertificateDer<'static>],
+    /// `password` is an OAuth2 access token, presented with SASL XOAUTH2.
+    pub oauth: bool,
 }
 
 /// Refuses to send a password over an unencrypted connection without the opt-in; records why.
@@ -699,12 +744,9 @@ async fn round_trip(
     earlier: Earlier<'_>,
 ) {
     let t = &opts.stage_timeouts;
-    let secrets = match MailboxSecrets::load(mb, t.auth.min(rec.remaining())).await {
-        Ok(s) => s,
-        Err(e) => {
-            rec.problems.push(config_problem(e));
-            return;
-        }
+    let Some(secrets) = MailboxSecrets::load_recorded(mb, t.auth.min(rec.remaining()), rec).await
+    else {
+        return;
     };
     let login = secrets.login(mb);
     let plan = Login {

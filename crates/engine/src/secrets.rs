@@ -239,6 +239,48 @@ pub fn store_password(name: &MailboxName, password: &SecretString) -> Result<(),
         .map_err(keyring_error)
 }
 
+fn oauth_entry_name(name: &str) -> String {
+    format!("oauth:{name}")
+}
+
+/// Stores the OAuth2 refresh token of a mailbox in the OS keyring.
+pub fn store_refresh_token(name: &MailboxName, token: &SecretString) -> Result<(), SecretError> {
+    entry(&oauth_entry_name(name.as_str()))?
+        .set_password(token.expose_secret())
+        .map_err(keyring_error)
+}
+
+/// Reads the OAuth2 refresh token of a mailbox from the OS keyring, within `limit`.
+pub async fn read_refresh_token(
+    name: &MailboxName,
+    limit: std::time::Duration,
+) -> Result<SecretString, SecretError> {
+    let name = name.to_string();
+    let lookup = tokio::task::spawn_blocking(move || {
+        match entry(&oauth_entry_name(&name))?.get_password() {
+            Ok(p) => Ok(SecretString::from(p)),
+            Err(keyring::Error::NoEntry) => Err(SecretError::NotFound(name)),
+            Err(e) => Err(keyring_error(e)),
+        }
+    });
+    match tokio::time::timeout(limit, lookup).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => Err(SecretError::Keyring(format!("lookup failed: {e}"))),
+        Err(_) => Err(SecretError::Keyring(format!(
+            "the OS keyring did not answer within {limit:?}"
+        ))),
+    }
+}
+
+/// Removes a mailbox's OAuth2 refresh token; `Ok(false)` if there was none.
+pub fn delete_refresh_token(name: &MailboxName) -> Result<bool, SecretError> {
+    match entry(&oauth_entry_name(name.as_str()))?.delete_credential() {
+        Ok(()) => Ok(true),
+        Err(keyring::Error::NoEntry) => Ok(false),
+        Err(e) => Err(keyring_error(e)),
+    }
+}
+
 /// Removes a mailbox's password from the keyring; `Ok(false)` if there was none.
 pub fn delete_password(name: &MailboxName) -> Result<bool, SecretError> {
     match entry(&mailbox_entry_name(name.as_str()))?.delete_credential() {

@@ -154,6 +154,22 @@ pub async fn open(
         plan.password.expose_secret().to_string(),
     );
     rec.stage(Stage::Auth, P, &server, t.auth, async {
+        if plan.oauth {
+            // SASL XOAUTH2 with the initial response; a refused token gets a 334 challenge
+            // that is answered with an empty line, and then the refusal.
+            let first = crate::oauth::xoauth2_base64(plan.login, plan.password);
+            let line = format!("AUTH XOAUTH2 {}\r\n", first.expose_secret());
+            let r = conn
+                .command(line)
+                .await
+                .map_err(|e| smtp_failure(ReplyStage::Auth, &e))?;
+            if r.has_code(334) {
+                conn.command("\r\n")
+                    .await
+                    .map_err(|e| smtp_failure(ReplyStage::Auth, &e))?;
+            }
+            return Ok(((), "signed in (XOAUTH2)".to_string()));
+        }
         conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
             .await
             .map_err(|e| smtp_failure(ReplyStage::Auth, &e))?;

@@ -1,0 +1,278 @@
+//! OAuth2 sign-in against real local servers: the test authorization server on loopback
+//! (`tests/harness/oauth-server.py`), Dovecot checking tokens by introspection and Postfix
+//! submission through Dovecot's SASL, the refresh token in a real Secret Service. The browser
+//! is played by the test: it opens the sign-in address the command prints and follows the
+//! redirect back to the command's loopback port.
+
+use std::path::Path;
+use std::time::Duration;
+
+use mailcanary_tests::{
+    Cli, MailServer, OAuthServer, SecretService, browse_sign_in, files_containing, lines, wait_for,
+};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
+const USER: &str = "office@example.test";
+
+struct Setup {
+    ss: SecretService,
+    oauth: OAuthServer,
+    ms: MailServer,
+    cli: Cli,
+}
+
+fn setup() -> Setup {
+    let ss = SecretService::start();
+    let oauth = OAuthServer::start();
+    let ms = MailServer::start_with(&[("MS_OAUTH2_URL", &oauth.url())]);
+    // The account has a password, but Mail Canary never gets it.
+    ms.add_user(USER, &format!("unused-{}", std::process::id()));
+    let cli = Cli::new(BIN).env("DBUS_SESSION_BUS_ADDRESS", ss.address());
+    Setup { ss, oauth, ms, cli }
+}
+
+impl Setup {
+    fn keyring(&self, user: &str) -> Option<String> {
+        self.ss.lookup("mailcanary", user)
+    }
+}
+
+/// Runs `args` (a command that signs in), plays the browser, and returns the exit code with
+/// what it printed.
+fn signed_in(s: &Setup, args: &[&str], out: &Path) -> (i32, String, String) {
+    let mut child = s.cli.spawn(args, &[], out);
+    let prefix = format!("{}/authorize?", s.oauth.url());
+    wait_for(out, "the sign-in address", Duration::from_secs(20), |l| {
+        l.iter().any(|x| x.starts_with(&prefix))
+    });
+    let url = lines(out)
+        .into_iter()
+        .find(|x| x.starts_with(&prefix))
+        .unwrap();
+    let (status, page) = browse_sign_in(&url);
+    let st = child.wait().expect("the command ends");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let shown = format!("{status} {page}");
+    let stdout = std::fs::read_to_string(out).unwrap();
+    (st.code().unwrap_or(-1), format!("{stdout}\n{shown}"), err)
+}
+
+/// `mailbox add NAME` for an OAuth2 mailbox on the harness, signing in with the test server.
+fn add_args(name: &str, receive: [&str; 2], s: &Setup) -> Vec<String> {
+    let mut args: Vec<String> = ["mailbox", "add", name, "--address", USER]
+        .iter()
+        .chain(receive.iter())
+        .map(|a| a.to_string())
+        .collect();
+    args.extend([
+        "--smtp".to_string(),
+        format!("localhost:{}", s.ms.port("MS_SMTP_PORT")),
+        "--ca-file".to_string(),
+        s.ms.ca_file().to_str().unwrap().to_string(),
+        "--oauth".to_string(),
+        "custom".to_string(),
+        "--client-id".to_string(),
+        "mailcanary-test".to_string(),
+        "--oauth-authorize-url".to_string(),
+        format!("{}/authorize", s.oauth.url()),
+        "--oauth-token-url".to_string(),
+        format!("{}/token", s.oauth.url()),
+        "--oauth-scope".to_string(),
+        "mail offline_access".to_string(),
+        "--no-browser".to_string(),
+    ]);
+    args
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+fn check(cli: &Cli, name: &str) -> (i32, Value, String) {
+    let r = cli.run_with_env(&["check", "--json", name], &[("MAILCANARY_LOG", "trace")]);
+    let mut v = r.json_lines();
+    assert_eq!(v.len(), 1, "{r:?}");
+    (r.code, v.remove(0), format!("{}{}", r.stdout, r.stderr))
+}
+
+fn stage_detail(report: &Value, stage: &str, protocol: &str) -> String {
+    report["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == stage && s["protocol"] == protocol)
+        .unwrap_or_else(|| panic!("no {stage}/{protocol}: {report}"))["detail"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn an_oauth_mailbox_signs_in_in_the_browser_and_is_checked_without_a_password() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let imap = format!("localhost:{}", s.ms.port("MS_IMAPS_PORT"));
+    let pop3 = format!("localhost:{}", s.ms.port("MS_POP3S_PORT"));
+    let args = add_args("office", ["--imap", &imap], &s);
+    let (code, out, err) = signed_in(&s, &strs(&args), &dir.path().join("add.out"));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("Added mailbox \"office\""), "{out}");
+    assert!(out.contains("200") && out.contains("Signed in."), "{out}");
+    let refresh = s
+        .keyring("oauth:office")
+        .expect("the refresh token is in the keyring");
+    assert!(s.keyring("mailbox:office").is_none(), "no password stored");
+    let stats = s.oauth.stats();
+    assert_eq!(stats["token_authorization_code"], 1, "{stats}");
+
+    // A check: a fresh access token from the refresh token, XOAUTH2 on IMAP and SMTP.
+    let (code, report, shown) = check(&s.cli, "office");
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["category"], "ok", "{report}");
+    assert!(
+        stage_detail(&report, "auth", "oauth").starts_with("access token ready"),
+        "{report}"
+    );
+    assert!(
+        stage_detail(&report, "auth", "imap").starts_with("signed in (XOAUTH2)"),
+        "{report}"
+    );
+    assert!(
+        stage_detail(&report, "auth", "smtp").starts_with("signed in (XOAUTH2)"),
+        "{report}"
+    );
+    assert_eq!(report["canary"]["cleaned"], true);
+    let stats = s.oauth.stats();
+    assert_eq!(stats["token_refresh_token"], 1, "{stats}");
+    assert!(stats["introspect_active"].as_u64().unwrap() >= 2, "{stats}");
+
+    // The same sign-in over POP3.
+    let args = add_args("shop", ["--pop3", &pop3], &s);
+    let (code, out, err) = signed_in(&s, &strs(&args), &dir.path().join("add-pop3.out"));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, report, shown_pop3) = check(&s.cli, "shop");
+    assert_eq!(code, 0, "{report}");
+    assert!(
+        stage_detail(&report, "auth", "pop3").starts_with("signed in (XOAUTH2)"),
+        "{report}"
+    );
+
+    // No token anywhere but the keyring: not in the config, the data, or the output at trace.
+    for t in [refresh.trim(), s.keyring("oauth:shop").unwrap().trim()] {
+        assert!(files_containing(s.cli.root(), t.as_bytes()).is_empty());
+        assert!(!shown.contains(t) && !shown_pop3.contains(t));
+    }
+
+    // A good token the mail servers refuse (the account is locked): their refusal, through
+    // the XOAUTH2 error challenge, on both sides.
+    s.ms.ctl(&["lock", USER]);
+    let (code, report, _) = check(&s.cli, "office");
+    assert_eq!(code, 2, "{report}");
+    assert_eq!(report["category"], "auth_failed", "{report}");
+    let evidence: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["category"] == "auth_failed")
+        .map(|f| f["evidence"].as_str().unwrap())
+        .collect();
+    assert!(
+        evidence.iter().any(|e| e.contains("AUTHENTICATIONFAILED")),
+        "{report}"
+    );
+    assert!(evidence.iter().any(|e| e.contains("535")), "{report}");
+    assert!(
+        report["summary"]
+            .as_str()
+            .unwrap()
+            .contains("refused the sign-in"),
+        "{report}"
+    );
+    s.ms.ctl(&["unlock", USER]);
+
+    // The provider revokes the sign-in: its own finding, with "sign in again".
+    s.oauth.admin("revoke-user", &format!("user={USER}"));
+    let (code, report, _) = check(&s.cli, "office");
+    assert_eq!(code, 2, "{report}");
+    assert_eq!(report["category"], "auth_failed", "{report}");
+    let f = &report["findings"][0];
+    assert_eq!(f["stage"], "auth");
+    assert!(
+        f["evidence"].as_str().unwrap().contains("invalid_grant"),
+        "{f}"
+    );
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("revoked or has expired"),
+        "{f}"
+    );
+    assert!(
+        f["action"].as_str().unwrap().contains("Sign in again"),
+        "{f}"
+    );
+    // Nothing was sent with a dead sign-in.
+    assert!(
+        report["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|st| st["protocol"] == "oauth"),
+        "{report}"
+    );
+
+    // Signing in again mends it.
+    let (code, out, err) = signed_in(
+        &s,
+        &["mailbox", "signin", "office", "--no-browser"],
+        &dir.path().join("signin.out"),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("Signed in mailbox \"office\" again"), "{out}");
+    let (code, report, _) = check(&s.cli, "office");
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["category"], "ok", "{report}");
+
+    // Removing the mailbox removes its sign-in.
+    let r = s.cli.run(&["mailbox", "remove", "office"]);
+    assert!(r.stdout.contains("its sign-in was removed"), "{r:?}");
+    assert!(s.keyring("oauth:office").is_none());
+}
+
+#[test]
+fn a_refused_sign_in_adds_nothing() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let imap = format!("localhost:{}", s.ms.port("MS_IMAPS_PORT"));
+    s.oauth
+        .admin("deny-authorize", "count=1&error=access_denied");
+    let args = add_args("office", ["--imap", &imap], &s);
+    let out = dir.path().join("add.out");
+    let mut child = s.cli.spawn(&strs(&args), &[], &out);
+    let prefix = format!("{}/authorize?", s.oauth.url());
+    wait_for(&out, "the sign-in address", Duration::from_secs(20), |l| {
+        l.iter().any(|x| x.starts_with(&prefix))
+    });
+    let url = lines(&out)
+        .into_iter()
+        .find(|x| x.starts_with(&prefix))
+        .unwrap();
+    let (status, location, _) = mailcanary_tests::http_exchange(&url, None);
+    assert_eq!(status, 302);
+    let (status, _, page) = mailcanary_tests::http_exchange(&location.unwrap(), None);
+    assert_eq!(status, 400, "{page}");
+    let st = child.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_ne!(st.code(), Some(0));
+    assert!(
+        err.contains("refused") && err.contains("access_denied"),
+        "{err}"
+    );
+    let list = s.cli.run(&["mailbox", "list"]);
+    assert!(!list.stdout.contains("office"), "{list:?}");
+    assert!(s.keyring("oauth:office").is_none());
+}

@@ -1,0 +1,441 @@
+//! OAuth2 sign-in for mailboxes whose provider no longer takes passwords (Microsoft 365,
+//! Gmail): the authorization code flow with PKCE and a loopback redirect (RFC 8252, RFC 7636)
+//! in the system browser; the refresh token kept in the OS keyring; access tokens refreshed
+//! before they expire and presented to IMAP, POP3 and SMTP with SASL XOAUTH2.
+//!
+//! No token is ever logged, written to a file, put in an error or passed as an argument.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use mailcanary_core::Category;
+use mailcanary_core::config::{MailboxConfig, MailboxName, OAuthSettings};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::http::{self, HttpUrl};
+use crate::probe::Failure;
+use crate::secrets::{self, SecretError};
+
+/// An access token is refreshed when it has less than this left.
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
+
+/// Answers larger than this from a token endpoint are refused.
+const MAX_TOKEN_ANSWER: usize = 64 << 10;
+
+/// What an authorization server gave.
+pub struct Tokens {
+    /// The access token, shown to the mail servers.
+    pub access: SecretString,
+    /// A new refresh token, when the server sent one (at sign-in, or when it rotates them).
+    pub refresh: Option<SecretString>,
+    /// When the access token stops working.
+    pub expires_at: Instant,
+}
+
+/// Why a sign-in or a refresh did not give a token.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum OAuthError {
+    /// The sign-in was revoked or has expired (`invalid_grant`): only signing in again helps.
+    #[error("the sign-in was revoked or has expired ({0}); sign in again")]
+    SignInAgain(String),
+    /// The user or the server said no at sign-in (`access_denied`, a wrong client id …).
+    #[error("the sign-in was refused: {0}")]
+    Refused(String),
+    /// The authorization server could not be reached, or answered nonsense.
+    #[error("the sign-in server could not be used: {0}")]
+    Unreachable(String),
+    /// Nothing came back in time.
+    #[error("{0}")]
+    Timeout(String),
+    /// The keyring failed, or holds no sign-in for this mailbox.
+    #[error("{0}")]
+    Keyring(String),
+}
+
+impl OAuthError {
+    /// As a check failure.
+    pub fn failure(&self) -> Failure {
+        let category = match self {
+            OAuthError::SignInAgain(_) | OAuthError::Refused(_) => Category::AuthFailed,
+            OAuthError::Unreachable(_) => Category::ConnectFailed,
+            OAuthError::Timeout(_) => Category::Timeout,
+            OAuthError::Keyring(_) => Category::ConfigError,
+        };
+        Failure::new(category, self.to_string())
+    }
+}
+
+/// `application/x-www-form-urlencoded`, and query strings.
+fn form(pairs: &[(&str, &str)]) -> String {
+    fn enc(s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for b in s.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    out.push(b as char)
+                }
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        out
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Decodes a query string (`+` is a space).
+fn parse_query(q: &str) -> HashMap<String, String> {
+    fn dec(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < b.len() => {
+                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz");
+                    match u8::from_str_radix(hex, 16) {
+                        Ok(v) => {
+                            out.push(v);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                c => out.push(c),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (dec(k), dec(v)),
+            None => (dec(p), String::new()),
+        })
+        .collect()
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).expect("the OS random source works");
+    URL_SAFE_NO_PAD.encode(b)
+}
+
+/// The SASL XOAUTH2 initial response (before base64).
+pub fn xoauth2(user: &str, token: &SecretString) -> SecretString {
+    SecretString::from(format!(
+        "user={user}\x01auth=Bearer {}\x01\x01",
+        token.expose_secret()
+    ))
+}
+
+/// The SASL XOAUTH2 initial response, base64-encoded (for POP3's `AUTH XOAUTH2 …`).
+pub fn xoauth2_base64(user: &str, token: &SecretString) -> SecretString {
+    SecretString::from(STANDARD.encode(xoauth2(user, token).expose_secret()))
+}
+
+/// Posts `pairs` to the token endpoint and reads the tokens from its answer.
+async fn token_request(
+    settings: &OAuthSettings,
+    pairs: &[(&str, &str)],
+    limit: Duration,
+) -> Result<Tokens, OAuthError> {
+    let url = HttpUrl::parse(&settings.token_url).map_err(OAuthError::Unreachable)?;
+    let asked = Instant::now();
+    let (status, body) = http::post_form(&url, form(pairs).as_bytes(), limit, MAX_TOKEN_ANSWER)
+        .await
+        .map_err(|e| {
+            if e.starts_with("no answer within") {
+                OAuthError::Timeout(format!("the token endpoint gave {e}"))
+            } else {
+                OAuthError::Unreachable(format!("{}: {e}", url.host))
+            }
+        })?;
+    let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
+        OAuthError::Unreachable(format!("{}: HTTP {status} without a JSON answer", url.host))
+    })?;
+    let text = |k: &str| json.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    if let Some(access) = text("access_token").filter(|_| status == 200) {
+        let secs = json
+            .get("expires_in")
+            .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+            .unwrap_or(3600);
+        return Ok(Tokens {
+            access: SecretString::from(access),
+            refresh: text("refresh_token").map(SecretString::from),
+            expires_at: asked + Duration::from_secs(secs),
+        });
+    }
+    // RFC 6749 5.2: error codes and descriptions are for people and carry no token.
+    let error = text("error").unwrap_or_else(|| format!("HTTP {status}"));
+    let said = match text("error_description") {
+        Some(d) => format!("{error}: {}", d.chars().take(300).collect::<String>()),
+        None => error.clone(),
+    };
+    Err(match error.as_str() {
+        "invalid_grant" => OAuthError::SignInAgain(said),
+        _ if status >= 500 => OAuthError::Unreachable(said),
+        _ => OAuthError::Refused(said),
+    })
+}
+
+/// A sign-in under way: the browser is to open `url`; the answer comes to a loopback port.
+pub struct SignIn {
+    /// Where the browser goes.
+    pub url: String,
+    listener: TcpListener,
+    redirect_uri: String,
+    verifier: SecretString,
+    state: String,
+    settings: OAuthSettings,
+}
+
+/// Begins a sign-in for `login_hint` (the mailbox's address): listens on a loopback port
+/// for the browser's redirect, and makes the authorization URL with a fresh PKCE challenge.
+pub async fn begin(settings: &OAuthSettings, login_hint: &str) -> Result<SignIn, OAuthError> {
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .map_err(|e| OAuthError::Unreachable(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| OAuthError::Unreachable(e.to_string()))?
+        .port();
+    let redirect_uri = format!("http://127.0.0.1:{port}/");
+    let verifier = SecretString::from(random_token(48));
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose_secret().as_bytes()));
+    let state = random_token(16);
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", settings.client_id.as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("scope", settings.scope.as_str()),
+        ("state", state.as_str()),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("login_hint", login_hint),
+    ];
+    if settings.provider == mailcanary_core::config::OAuthProvider::Google {
+        // Without these Google gives no refresh token.
+        pairs.extend([("access_type", "offline"), ("prompt", "consent")]);
+    }
+    let sep = if settings.authorize_url.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    let url = format!("{}{sep}{}", settings.authorize_url, form(&pairs));
+    Ok(SignIn {
+        url,
+        listener,
+        redirect_uri,
+        verifier,
+        state,
+        settings: settings.clone(),
+    })
+}
+
+/// The page the browser shows once the redirect came.
+fn page(ok: bool, text: &str) -> Vec<u8> {
+    let body = format!(
+        "<!doctype html><meta charset=utf-8><title>Mail Canary</title>\
+         <p style=\"font:16px sans-serif\">{}</p>",
+        text.replace('&', "&amp;").replace('<', "&lt;")
+    );
+    let status = if ok { "200 OK" } else { "400 Bad Request" };
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+impl SignIn {
+    /// Waits (at most `limit`) for the browser to come back, then exchanges the code.
+    pub async fn finish(self, limit: Duration) -> Result<Tokens, OAuthError> {
+        let until = Instant::now() + limit;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let accepted = tokio::time::timeout(left, self.listener.accept()).await;
+            let Ok(Ok((mut sock, _))) = accepted else {
+                return Err(OAuthError::Timeout(format!(
+                    "the browser did not come back within {} s",
+                    limit.as_secs()
+                )));
+            };
+            // One request line is all that is needed.
+            let mut buf = vec![0u8; 8192];
+            let mut got = 0;
+            let read = tokio::time::timeout(Duration::from_secs(10), async {
+                while got < buf.len() && !buf[..got].windows(2).any(|w| w == b"\r\n") {
+                    match sock.read(&mut buf[got..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got += n,
+                    }
+                }
+            })
+            .await;
+            if read.is_err() {
+                continue;
+            }
+            let line = String::from_utf8_lossy(&buf[..got]);
+            let target = line.split_whitespace().nth(1).unwrap_or("");
+            // Browsers also ask for /favicon.ico and the like: only the redirect counts.
+            let Some(query) = target.strip_prefix("/?") else {
+                let _ = sock
+                    .write_all(&page(false, "Not the sign-in answer."))
+                    .await;
+                continue;
+            };
+            let q = parse_query(query);
+            if q.get("state") != Some(&self.state) {
+                let _ = sock
+                    .write_all(&page(false, "This answer is not for this sign-in."))
+                    .await;
+                continue;
+            }
+            if let Some(e) = q.get("error") {
+                let said = match q.get("error_description") {
+                    Some(d) => format!("{e}: {d}"),
+                    None => e.clone(),
+                };
+                let _ = sock
+                    .write_all(&page(false, "Sign-in refused. You can close this tab."))
+                    .await;
+                return Err(OAuthError::Refused(said));
+            }
+            let Some(code) = q.get("code") else {
+                let _ = sock.write_all(&page(false, "No code in the answer.")).await;
+                continue;
+            };
+            let code = SecretString::from(code.clone());
+            let tokens = token_request(
+                &self.settings,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.expose_secret()),
+                    ("redirect_uri", self.redirect_uri.as_str()),
+                    ("client_id", self.settings.client_id.as_str()),
+                    ("code_verifier", self.verifier.expose_secret()),
+                ],
+                until
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_secs(5)),
+            )
+            .await;
+            let text = match &tokens {
+                Ok(t) if t.refresh.is_some() => {
+                    "Signed in. Mail Canary can now check this mailbox; you can close this tab."
+                }
+                Ok(_) => "Signed in, but the server gave no refresh token; see Mail Canary.",
+                Err(_) => "The sign-in did not complete; see Mail Canary.",
+            };
+            let _ = sock.write_all(&page(tokens.is_ok(), text)).await;
+            let _ = sock.shutdown().await;
+            let tokens = tokens?;
+            if tokens.refresh.is_none() {
+                return Err(OAuthError::Refused(
+                    "the server gave no refresh token (was offline_access asked for?)".into(),
+                ));
+            }
+            return Ok(tokens);
+        }
+    }
+}
+
+/// Access tokens in this process, by mailbox name, with their expiry.
+static CACHE: Mutex<Vec<(String, SecretString, Instant)>> = Mutex::new(Vec::new());
+
+/// Forgets the cached access token of mailbox `name` (after a new sign-in).
+pub fn forget(name: &MailboxName) {
+    CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .retain(|(n, _, _)| n != name.as_str());
+}
+
+/// An access token for `mb` with at least [`REFRESH_MARGIN`] left: the one in hand, else a
+/// new one from the refresh token in the keyring (a rotated refresh token is stored back).
+pub async fn access_token(mb: &MailboxConfig, limit: Duration) -> Result<SecretString, OAuthError> {
+    let Some(settings) = &mb.oauth else {
+        return Err(OAuthError::Keyring("not an OAuth2 mailbox".into()));
+    };
+    let name = mb.name.as_str();
+    let now = Instant::now();
+    if let Some((_, t, _)) = CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(n, _, exp)| n == name && *exp > now + REFRESH_MARGIN)
+    {
+        return Ok(t.clone());
+    }
+    let refresh = secrets::read_refresh_token(&mb.name, limit)
+        .await
+        .map_err(|e| match e {
+            SecretError::NotFound(_) => OAuthError::SignInAgain(format!(
+                "no sign-in stored for mailbox \"{name}\" (run `mailcanary mailbox signin {name}`)"
+            )),
+            other => OAuthError::Keyring(other.to_string()),
+        })?;
+    let tokens = token_request(
+        settings,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.expose_secret()),
+            ("client_id", settings.client_id.as_str()),
+            ("scope", settings.scope.as_str()),
+        ],
+        limit,
+    )
+    .await?;
+    if let Some(r) = &tokens.refresh
+        && r.expose_secret() != refresh.expose_secret()
+        && let Err(e) = secrets::store_refresh_token(&mb.name, r)
+    {
+        tracing::warn!("{name}: the new refresh token could not be stored: {e}");
+    }
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache.retain(|(n, _, _)| n != name);
+    cache.push((name.to_string(), tokens.access.clone(), tokens.expires_at));
+    Ok(tokens.access)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_and_queries_round_trip() {
+        let f = form(&[("a b", "x/y+z&=é"), ("k", "")]);
+        assert_eq!(f, "a%20b=x%2Fy%2Bz%26%3D%C3%A9&k=");
+        let q = parse_query(&f);
+        assert_eq!(q["a b"], "x/y+z&=é");
+        assert_eq!(q["k"], "");
+        assert_eq!(parse_query("code=a+b%2")["code"], "a b%2");
+    }
+
+    #[test]
+    fn xoauth2_is_the_documented_string() {
+        let t = SecretString::from("tok".to_string());
+        assert_eq!(
+            xoauth2("u@example.test", &t).expose_secret(),
+            "user=u@example.test\x01auth=Bearer tok\x01\x01"
+        );
+        assert_eq!(
+            xoauth2_base64("u", &t).expose_secret(),
+            STANDARD.encode("user=u\x01auth=Bearer tok\x01\x01")
+        );
+    }
+}
