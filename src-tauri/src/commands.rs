@@ -119,6 +119,8 @@ pub struct PresetView {
     smtp_security: &'static str,
     app_password: bool,
     oauth_only: bool,
+    /// The sign-in the provider offers instead of a password (`microsoft`, `google`).
+    oauth: Option<&'static str>,
     note: String,
     note_ja: String,
     ca_file: Option<String>,
@@ -152,6 +154,7 @@ fn demo_preset() -> Option<PresetView> {
         smtp_security: "starttls",
         app_password: false,
         oauth_only: false,
+        oauth: None,
         note: "The throw-away mail server started by scripts/demo-app. Its password is printed \
                in that terminal."
             .into(),
@@ -186,6 +189,7 @@ pub fn presets() -> Vec<PresetView> {
                     smtp_security: security(p.smtp_security),
                     app_password: p.app_password,
                     oauth_only: p.oauth_only,
+                    oauth: p.oauth(),
                     note: p.note.clone(),
                     note_ja: p.note_ja.clone(),
                     ca_file: None,
@@ -210,6 +214,17 @@ pub struct MailboxForm {
     smtp_security: String,
     ca_file: String,
     password: String,
+    /// `password` (or empty), or the OAuth2 sign-in: `microsoft`, `google`, `custom`.
+    #[serde(default)]
+    auth: String,
+    #[serde(default)]
+    oauth_client_id: String,
+    #[serde(default)]
+    oauth_authorize_url: String,
+    #[serde(default)]
+    oauth_token_url: String,
+    #[serde(default)]
+    oauth_scope: String,
 }
 
 fn host_field(field: &'static str, host: &str) -> Answer<String> {
@@ -282,8 +297,28 @@ fn mailbox_from(form: &MailboxForm) -> Answer<mailcanary_engine::core::config::M
         smtp,
         smtp_security: Some(security_field("smtp_security", &form.smtp_security)?),
         ca_file,
-        password_keyring: true,
         ..Default::default()
+    };
+    let given = |v: &str| Some(v.trim().to_string()).filter(|v| !v.is_empty());
+    let raw = match form.auth.as_str() {
+        "" | "password" => RawMailbox {
+            password_keyring: true,
+            ..raw
+        },
+        "microsoft" | "google" | "custom" => RawMailbox {
+            oauth: Some(form.auth.clone()),
+            oauth_client_id: given(&form.oauth_client_id),
+            oauth_authorize_url: given(&form.oauth_authorize_url),
+            oauth_token_url: given(&form.oauth_token_url),
+            oauth_scope: given(&form.oauth_scope),
+            ..raw
+        },
+        _ => {
+            return Err(IpcError::field(
+                "auth",
+                "password, microsoft, google or custom",
+            ));
+        }
     };
     raw.resolve(name.as_str()).map_err(|e| match e {
         ConfigError::Field { field, message, .. } => {
@@ -295,6 +330,11 @@ fn mailbox_from(form: &MailboxForm) -> Answer<mailcanary_engine::core::config::M
                 "imap_security" => "imap_security",
                 "smtp_security" => "smtp_security",
                 "ca_file" => "ca_file",
+                "oauth" => "auth",
+                "oauth_client_id" => "oauth_client_id",
+                "oauth_authorize_url" => "oauth_authorize_url",
+                "oauth_token_url" => "oauth_token_url",
+                "oauth_scope" => "oauth_scope",
                 _ => "name",
             };
             IpcError::field(f, message)
@@ -363,12 +403,96 @@ async fn new_mailbox(
             .expect("not poisoned")
             .contains(mb.name.as_str())
     };
+    if mb.oauth.is_some() {
+        // The sign-in put the refresh token in the keyring under this name.
+        if !tested() {
+            return Err(IpcError::field(
+                "auth",
+                "sign in first (the \"Sign in\" button opens the browser)",
+            ));
+        }
+        return Ok(mb);
+    }
     match password_field(&form.password)? {
         Some(p) => keep_password(mb.name.clone(), p).await?,
         None if tested() => {}
         None => return Err(IpcError::field("password", "type the mailbox's password")),
     }
     Ok(mb)
+}
+
+/// How long the browser has to come back from the provider's sign-in page.
+const SIGN_IN_LIMIT: Duration = Duration::from_secs(300);
+
+/// Signs `mb` in with OAuth2 in the browser; the refresh token goes to the keyring under its
+/// name. The access token of an earlier sign-in is forgotten.
+async fn browser_sign_in(mb: &mailcanary_engine::core::config::MailboxConfig) -> Answer<()> {
+    use mailcanary_engine::oauth;
+    let settings = mb
+        .oauth
+        .as_ref()
+        .ok_or_else(|| IpcError::new("invalid", "this mailbox logs in with a password"))?;
+    let refused = |e: oauth::OAuthError| IpcError::new("sign_in", e.to_string());
+    let signin = oauth::begin(settings, mb.address.as_str())
+        .await
+        .map_err(refused)?;
+    oauth::open_browser(&signin.url)
+        .map_err(|e| IpcError::new("sign_in", format!("cannot open the browser: {e}")))?;
+    let tokens = signin.finish(SIGN_IN_LIMIT).await.map_err(refused)?;
+    let refresh = tokens
+        .refresh
+        .ok_or_else(|| IpcError::new("sign_in", "the server gave no refresh token"))?;
+    let name = mb.name.clone();
+    blocking(move || {
+        secrets::store_refresh_token(&name, &refresh)
+            .map_err(|e| IpcError::new("keyring", e.to_string()))
+    })
+    .await?;
+    oauth::forget(&mb.name);
+    Ok(())
+}
+
+/// The wizard's "Sign in": the browser sign-in for the form's new mailbox, before it is
+/// saved (Cancel forgets it).
+pub async fn sign_in(app: &AppHandle, form: MailboxForm) -> Answer<()> {
+    let shared = app.shared();
+    let mb = mailbox_from(&form)?;
+    if mb.oauth.is_none() {
+        return Err(IpcError::field("auth", "choose a sign-in, not a password"));
+    }
+    refuse_existing(shared, mb.name.as_str())?;
+    // Noted before the browser opens: a sign-in that completes after a Cancel is still
+    // forgotten with the window.
+    shared
+        .tested
+        .lock()
+        .expect("not poisoned")
+        .insert(mb.name.to_string());
+    browser_sign_in(&mb).await
+}
+
+/// "Sign in again" for a saved mailbox whose sign-in was revoked or expired; checks it at once.
+pub async fn sign_in_again(app: &AppHandle, mailbox: String) -> Answer<()> {
+    let shared = app.shared();
+    let config = shared.load_config()?;
+    let mb = config
+        .mailboxes
+        .values()
+        .find(|m| m.name.as_str() == mailbox)
+        .ok_or_else(|| {
+            IpcError::new(
+                "not_found",
+                format!("there is no mailbox named \"{mailbox}\""),
+            )
+        })?;
+    browser_sign_in(mb).await?;
+    check_now(shared, Some(mailbox))
+}
+
+/// Removes what a mailbox keeps in the keyring: its password, or its sign-in.
+fn forget_secret(name: &MailboxName) -> Result<bool, secrets::SecretError> {
+    let sign_in = secrets::delete_refresh_token(name)?;
+    Ok(secrets::delete_password(name)? || sign_in)
 }
 
 #[derive(Serialize)]
@@ -464,7 +588,7 @@ pub async fn remove_mailbox(app: &AppHandle, mailbox: String) -> Answer<Vec<Card
             other => IpcError::new("config", other.to_string()),
         })?;
         if mb.secret == SecretSource::Keyring {
-            let _ = secrets::delete_password(&mb.name);
+            let _ = forget_secret(&mb.name);
         }
         Ok(())
     })
@@ -492,7 +616,7 @@ pub async fn cancel_add(app: &AppHandle, name: String) -> Answer<()> {
     }
     let name = MailboxName::new(name.trim()).map_err(|m| IpcError::field("name", m))?;
     blocking(move || {
-        secrets::delete_password(&name)
+        forget_secret(&name)
             .map(|_| ())
             .map_err(|e| IpcError::new("keyring", e.to_string()))
     })
@@ -515,7 +639,7 @@ pub fn forget_tested(app: &AppHandle) {
             continue;
         }
         if let Ok(n) = MailboxName::new(&name) {
-            let _ = secrets::delete_password(&n);
+            let _ = forget_secret(&n);
         }
     }
 }
@@ -1130,6 +1254,8 @@ pub async fn call(
         "discover" => json(discover(arg(a, "address")?).await?),
         "test_mailbox" => json(test_mailbox(app, arg(a, "form")?).await?),
         "add_mailbox" => json(add_mailbox(app, arg(a, "form")?).await?),
+        "sign_in" => json(sign_in(app, arg(a, "form")?).await?),
+        "sign_in_again" => json(sign_in_again(app, arg(a, "mailbox")?).await?),
         "remove_mailbox" => json(remove_mailbox(app, arg(a, "mailbox")?).await?),
         "cancel_add" => json(cancel_add(app, arg(a, "name")?).await?),
         "history" => json(history(app, arg(a, "mailbox")?, arg(a, "days")?).await?),

@@ -169,9 +169,18 @@ pub struct Card {
     pub latency_ms: Option<u64>,
     pub folder: Option<String>,
     pub checked_at_ms: Option<u64>,
+    /// The mailbox signs in with OAuth2 (a refused sign-in offers "Sign in again").
+    pub oauth: bool,
 }
 
 impl Card {
+    pub fn of(mb: &mailcanary_engine::core::config::MailboxConfig) -> Card {
+        Card {
+            oauth: mb.oauth.is_some(),
+            ..Card::waiting(mb.name.as_str(), mb.address.as_str())
+        }
+    }
+
     pub fn waiting(mailbox: &str, address: &str) -> Card {
         Card {
             mailbox: mailbox.to_string(),
@@ -183,6 +192,7 @@ impl Card {
             latency_ms: None,
             folder: None,
             checked_at_ms: None,
+            oauth: false,
         }
     }
 
@@ -356,7 +366,7 @@ fn cards_for(config: &Config, store: Option<&Store>) -> BTreeMap<String, Card> {
         .mailboxes
         .values()
         .map(|mb| {
-            let mut card = Card::waiting(mb.name.as_str(), mb.address.as_str());
+            let mut card = Card::of(mb);
             if let Some(r) = store.and_then(|s| s.latest(mb.name.as_str()).ok().flatten()) {
                 card.take(&r);
             }

@@ -315,7 +315,7 @@ fn main() {
         .mailboxes
         .values()
         .map(|mb| {
-            let card = Card::waiting(mb.name.as_str(), mb.address.as_str());
+            let card = Card::of(mb);
             (card.mailbox.clone(), card)
         })
         .collect();

@@ -332,3 +332,100 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
     let leaks = files_containing(dir.path(), password.as_bytes());
     assert!(leaks.is_empty(), "the password leaked into {leaks:?}");
 }
+
+/// An office whose provider takes no password signs in through the wizard in the browser
+/// (played by `tests/harness/fake-browser`), against the test authorization server and the
+/// harness checking tokens; a revoked sign-in turns the card red with "Sign in again", and
+/// that one click mends it.
+#[test]
+fn an_office_signs_in_with_oauth_in_the_wizard_and_signs_in_again_after_a_revocation() {
+    let oauth = mailcanary_tests::OAuthServer::start();
+    let ms = MailServer::start_with(&[("MS_OAUTH2_URL", &oauth.url())]);
+    ms.add_user(USER, &format!("never-given-{}", std::process::id()));
+    let keyring = SecretService::start();
+    let bus = keyring.address().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let config = dir.path().join("config.toml");
+    let data = dir.path().join("data");
+    let demo = format!(
+        "localhost:{} localhost:{} {} {USER}",
+        ms.port("MS_IMAPS_PORT"),
+        ms.port("MS_SMTP_PORT"),
+        ms.ca_file().display()
+    );
+    let browser = mailcanary_tests::harness_script().with_file_name("fake-browser");
+    let app = AppDriver::start(
+        &PathBuf::from(env!("CARGO_BIN_EXE_mailcanary-app")),
+        &["--open-window"],
+        &[
+            ("MAILCANARY_CONFIG", config.to_str().unwrap()),
+            ("MAILCANARY_DATA_DIR", data.to_str().unwrap()),
+            ("MAILCANARY_DEMO_SERVER", &demo),
+            ("DBUS_SESSION_BUS_ADDRESS", &bus),
+            ("HOME", home.to_str().unwrap()),
+            ("XDG_CONFIG_HOME", home.join(".config").to_str().unwrap()),
+            ("BROWSER", browser.to_str().unwrap()),
+            ("LANG", "C.UTF-8"),
+        ],
+    );
+    app.wait_text("#overall", Duration::from_secs(30), |t| {
+        t == "No mailboxes yet."
+    });
+    app.click("nav button[data-view='add']");
+    app.wait_text("#view-add", Duration::from_secs(10), |t| {
+        t.contains("Local demo server")
+    });
+    app.set_value("#preset", "demo");
+    app.wait_until("the preset fills the form", |a| {
+        a.execute("return document.querySelector('#wizard').imap_host.value;") == "localhost"
+    });
+    app.set_value("#wizard input[name='name']", "office");
+    app.set_value("#wizard select[name='auth']", "custom");
+    assert!(!app.visible("#password-box"), "a password asked for");
+    for (field, value) in [
+        ("oauth_client_id", "mailcanary-test".to_string()),
+        ("oauth_authorize_url", format!("{}/authorize", oauth.url())),
+        ("oauth_token_url", format!("{}/token", oauth.url())),
+        ("oauth_scope", "mail offline_access".to_string()),
+    ] {
+        app.set_value(&format!("#wizard input[name='{field}']"), &value);
+    }
+    app.click("#sign-in");
+    app.wait_text("#sign-in-status", Duration::from_secs(60), |t| {
+        t.starts_with("Signed in")
+    });
+    assert_eq!(oauth.stats()["token_authorization_code"], 1);
+    assert!(keyring.lookup("mailcanary", "oauth:office").is_some());
+
+    app.click("#test-now");
+    let result = app.wait_text("#test-result", Duration::from_secs(60), |t| {
+        t.contains("INBOX")
+    });
+    assert!(result.contains("Mail is flowing"), "{result}");
+    app.click("#save");
+    app.wait_text(CARD, Duration::from_secs(60), |t| t.contains("Healthy"));
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(saved.contains("oauth = \"custom\""), "{saved}");
+    assert!(!saved.contains("password_keyring"), "{saved}");
+    assert!(keyring.lookup("mailcanary", "mailbox:office").is_none());
+    assert!(!app.visible(&format!("{CARD} .sign-in-again")));
+
+    // The provider revokes the sign-in: the next check says so, and offers to sign in again.
+    oauth.admin("revoke-user", &format!("user={USER}"));
+    app.click(&format!("{CARD} .check-now"));
+    let text = app.wait_text(CARD, Duration::from_secs(60), |t| {
+        t.contains("revoked or has expired")
+    });
+    assert!(text.contains("Sign in again"), "{text}");
+    assert!(app.visible(&format!("{CARD} .sign-in-again")));
+    app.screenshot("oauth-sign-in-again");
+    app.click(&format!("{CARD} .sign-in-again"));
+    app.wait_text(CARD, Duration::from_secs(60), |t| t.contains("Healthy"));
+    assert!(!app.visible(&format!("{CARD} .sign-in-again")));
+    assert_eq!(oauth.stats()["token_authorization_code"], 2);
+    // No token in the config or the data directory.
+    let token = keyring.lookup("mailcanary", "oauth:office").unwrap();
+    assert!(files_containing(dir.path(), token.trim().as_bytes()).is_empty());
+}

@@ -417,17 +417,80 @@ impl SecretService {
             "gnome-keyring-daemon failed"
         );
         let ss = SecretService { bus, home };
-        // Wait until the service owns its name and the login collection exists.
+        // Wait until the service owns its name and its `default` alias names the login
+        // collection: before that, a store fails ("result not returned from SS API").
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let probe = ss
+            // A client's first search is what makes the daemon open its login collection.
+            let _ = ss
                 .command("secret-tool")
                 .args(["search", "--all", "service", "mailcanary-probe"])
                 .output()
                 .expect("secret-tool (package libsecret-tools)");
-            if probe.status.success() || Instant::now() > deadline {
+            let probe = ss
+                .command("gdbus")
+                .args([
+                    "call",
+                    "--session",
+                    "--dest",
+                    "org.freedesktop.secrets",
+                    "--object-path",
+                    "/org/freedesktop/secrets",
+                    "--method",
+                    "org.freedesktop.Secret.Service.ReadAlias",
+                    "default",
+                ])
+                .output()
+                .expect("gdbus (package libglib2.0-bin)");
+            let answer = String::from_utf8_lossy(&probe.stdout);
+            if probe.status.success() && answer.contains("/collection/") {
                 break;
             }
+            // Now and then (several daemons starting at once) the alias is never set, though
+            // the login collection is there: set it as the daemon would have.
+            if Instant::now() + Duration::from_secs(7) > deadline {
+                let collections = ss
+                    .command("gdbus")
+                    .args([
+                        "call",
+                        "--session",
+                        "--dest",
+                        "org.freedesktop.secrets",
+                        "--object-path",
+                        "/org/freedesktop/secrets",
+                        "--method",
+                        "org.freedesktop.DBus.Properties.Get",
+                        "org.freedesktop.Secret.Service",
+                        "Collections",
+                    ])
+                    .output()
+                    .expect("gdbus");
+                let listed = String::from_utf8_lossy(&collections.stdout);
+                let target = if listed.contains("/collection/login") {
+                    "/org/freedesktop/secrets/collection/login"
+                } else {
+                    "/org/freedesktop/secrets/collection/session"
+                };
+                let _ = ss
+                    .command("gdbus")
+                    .args([
+                        "call",
+                        "--session",
+                        "--dest",
+                        "org.freedesktop.secrets",
+                        "--object-path",
+                        "/org/freedesktop/secrets",
+                        "--method",
+                        "org.freedesktop.Secret.Service.SetAlias",
+                        "default",
+                        target,
+                    ])
+                    .output();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the keyring's default collection never appeared: {answer}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         ss

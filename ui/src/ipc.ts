@@ -31,6 +31,8 @@ export interface Card {
   /** Folder where the latest canary landed (INBOX, Junk...). */
   folder: string | null;
   checked_at_ms: number | null;
+  /** The mailbox signs in with OAuth2: a refused sign-in offers "Sign in again". */
+  oauth?: boolean;
 }
 
 /** `overview()`: everything the window shows at first; later changes come as events. */
@@ -49,7 +51,7 @@ export interface Overview {
 export interface StageEvent {
   mailbox: string;
   stage: StageName;
-  protocol: "imap" | "smtp" | "pop3";
+  protocol: "imap" | "smtp" | "pop3" | "oauth";
   state: "started" | "ok" | "failed";
   /** How long the step took (0 for `started`). */
   ms: number;
@@ -96,6 +98,8 @@ export interface Preset {
   app_password: boolean;
   /** Password login is switched off by the provider: only OAuth works (not yet offered). */
   oauth_only: boolean;
+  /** The sign-in the provider offers instead of a password. */
+  oauth?: "microsoft" | "google" | null;
   /** One or two sentences: what to switch on, which password to use. */
   note: string;
   note_ja: string;
@@ -123,12 +127,21 @@ export interface MailboxForm {
   /** Sent once, stored straight in the OS keyring; never written anywhere else. "" keeps
    * the password already in the keyring for this name (after a test). */
   password: string;
+  /** "password" (or absent), or the OAuth2 sign-in used instead. */
+  auth?: Auth;
+  oauth_client_id?: string;
+  /** For `custom` (or to override the provider's): endpoints and scopes. */
+  oauth_authorize_url?: string;
+  oauth_token_url?: string;
+  oauth_scope?: string;
 }
+
+export type Auth = "password" | "microsoft" | "google" | "custom";
 
 /** One recorded step of a finished check. */
 export interface StageRecord {
   stage: StageName;
-  protocol: "imap" | "smtp" | "pop3" | null;
+  protocol: "imap" | "smtp" | "pop3" | "oauth" | null;
   ok: boolean;
   ms: number;
   /** What the server said, verbatim where there was a reply. */
@@ -263,6 +276,10 @@ export interface Commands {
   test_mailbox: { args: { form: MailboxForm }; ok: TestResult };
   /** Saves the mailbox (config file + keyring) and restarts the monitor with it. */
   add_mailbox: { args: { form: MailboxForm }; ok: Card[] };
+  /** Signs the form's new mailbox in with OAuth2 in the browser (refresh token to the keyring). */
+  sign_in: { args: { form: MailboxForm }; ok: null };
+  /** Signs a saved mailbox in again in the browser, then checks it. */
+  sign_in_again: { args: { mailbox: string }; ok: null };
   /** Removes the mailbox from the config and its password from the keyring. */
   remove_mailbox: { args: { mailbox: string }; ok: Card[] };
   /** Forgets a password stored by a test of a mailbox that was not saved. */

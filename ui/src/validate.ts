@@ -44,7 +44,12 @@ export function validateMailbox(form: MailboxForm, existing: readonly string[]):
     if (he) errors[host] = he;
     if (!validPort(form[port])) errors[port] = e.port;
   }
-  if (form.password === "") errors.password = e.password;
+  const oauth = form.auth !== undefined && form.auth !== "password";
+  if (oauth) {
+    if ((form.oauth_client_id ?? "").trim() === "") errors.oauth_client_id = e.clientId;
+  } else if (form.password === "") {
+    errors.password = e.password;
+  }
   return errors;
 }
 

@@ -81,7 +81,7 @@ export const PRESETS: Preset[] = [
     id: "outlook", name: "Outlook.com", name_ja: "Outlook.com",
     imap_host: "outlook.office365.com", imap_port: 993, imap_security: "tls",
     smtp_host: "smtp-mail.outlook.com", smtp_port: 587, smtp_security: "starttls",
-    app_password: false, oauth_only: true, note: "", note_ja: "", ca_file: null, address: null,
+    app_password: false, oauth_only: true, oauth: "microsoft", note: "", note_ja: "", ca_file: null, address: null,
   },
   {
     id: "rental", name: "Rental server", name_ja: "レンタルサーバー",

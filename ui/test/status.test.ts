@@ -196,4 +196,26 @@ describe("status screen", () => {
     expect($<HTMLSelectElement>("#history-mailbox").value).toBe("sales");
     expect(ipc.argsOf("history").at(-1)).toEqual({ mailbox: "sales", days: 7 });
   });
+
+  it("offers one-click sign-in again when an OAuth2 sign-in was refused", async () => {
+    const refused = { state: "critical" as const, category: "auth_failed", summary: "The sign-in for this mailbox was revoked or has expired." };
+    const { ipc } = await mount(
+      fixtures({
+        overview: () => overview({ cards: [card("office", { ...refused, oauth: true }), card("sales", refused)] }),
+        sign_in_again: () => null,
+      }),
+    );
+    const button = $<HTMLButtonElement>(".sign-in-again", cardEl("office"));
+    expect(button.hidden).toBe(false);
+    expect(button.getAttribute("aria-label")).toBe("Sign in again: office");
+    // A password mailbox has no sign-in to redo.
+    expect($(".sign-in-again", cardEl("sales")).hidden).toBe(true);
+    button.click();
+    await flush();
+    expect(ipc.argsOf("sign_in_again")).toEqual([{ mailbox: "office" }]);
+    // Healthy again: the button goes.
+    ipc.emit("monitor", card("office", { oauth: true, checked_at_ms: Date.now() }));
+    await flush();
+    expect(button.hidden).toBe(true);
+  });
 });

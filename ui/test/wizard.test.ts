@@ -331,4 +331,41 @@ describe("add mailbox wizard", () => {
     await flush();
     expect(ipc.argsOf("cancel_add")).toHaveLength(3);
   });
+
+  it("signs in with the provider instead of a password, then saves without one", async () => {
+    const { ipc } = await openWizard({ sign_in: () => null, add_mailbox: () => [card("office2")] });
+    choose($("#preset"), "outlook");
+    // A provider that takes no password: its sign-in is chosen, the password field goes.
+    expect(select("auth").value).toBe("microsoft");
+    expect($("#password-box").hidden).toBe(true);
+    expect($("#oauth-box").hidden).toBe(false);
+    expect($("#oauth-custom").hidden).toBe(true);
+    type(input("name"), "office2");
+    type(input("address"), "info@tanaka-kogyo.co.jp");
+    // No client id: said at the field, nothing asked of the app.
+    $("#sign-in").click();
+    await flush();
+    expect(errorOf("oauth_client_id").textContent).toContain("client id");
+    expect(ipc.argsOf("sign_in")).toHaveLength(0);
+    type(input("oauth_client_id"), "0f1e2d3c-aaaa-bbbb-cccc-000000000001");
+    $("#sign-in").click();
+    await flush();
+    const [{ form }] = ipc.argsOf("sign_in");
+    expect(form).toMatchObject({ name: "office2", auth: "microsoft", oauth_client_id: "0f1e2d3c-aaaa-bbbb-cccc-000000000001", password: "" });
+    expect($("#sign-in-status").textContent).toBe("Signed in. Now test, then save.");
+    $("#save").click();
+    await flush();
+    const [{ form: saved }] = ipc.argsOf("add_mailbox");
+    expect(saved).toMatchObject({ auth: "microsoft", password: "" });
+  });
+
+  it("asks for the endpoints of another OAuth2 server", async () => {
+    await openWizard();
+    choose(select("auth"), "custom");
+    expect($("#oauth-custom").hidden).toBe(false);
+    expect($("#password-box").hidden).toBe(true);
+    choose(select("auth"), "password");
+    expect($("#oauth-box").hidden).toBe(true);
+    expect($("#password-box").hidden).toBe(false);
+  });
 });

@@ -592,14 +592,7 @@ fn sign_in(mb: &MailboxConfig, no_browser: bool) -> Result<()> {
         println!("{}", signin.url);
         std::io::stdout().flush().ok();
         if !no_browser {
-            // The address carries no secret: the PKCE verifier stays in this process.
-            match std::process::Command::new("xdg-open")
-                .arg(&signin.url)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-            {
+            match mailcanary_engine::oauth::open_browser(&signin.url) {
                 Ok(_) => println!("(opened in the browser; waiting for the sign-in)"),
                 Err(_) => println!("(open it in a browser on this computer)"),
             }

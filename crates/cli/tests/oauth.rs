@@ -276,3 +276,59 @@ fn a_refused_sign_in_adds_nothing() {
     assert!(!list.stdout.contains("office"), "{list:?}");
     assert!(s.keyring("oauth:office").is_none());
 }
+
+/// `mailcanary run` over checks two seconds apart, to the test server's refresh counter.
+fn refreshes_over_monitored_checks(s: &Setup, checks: usize, out: &Path) -> u64 {
+    let before = s.oauth.stats()["token_refresh_token"].as_u64().unwrap();
+    let mut child = s.cli.spawn(
+        &[
+            "run",
+            "--interval",
+            "2",
+            "--timeout",
+            "10",
+            "--attachments-every",
+            "off",
+        ],
+        &[],
+        out,
+    );
+    let ok = |l: &[String]| l.iter().filter(|l| l.contains(" office OK ok ")).count();
+    wait_for(out, "healthy checks", Duration::from_secs(90), |l| {
+        ok(l) >= checks
+    });
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().unwrap();
+    let text = lines(out);
+    assert!(
+        !text.iter().any(|l| l.contains("auth_failed")),
+        "no check refused: {text:?}"
+    );
+    s.oauth.stats()["token_refresh_token"].as_u64().unwrap() - before
+}
+
+#[test]
+fn the_monitor_keeps_its_access_token_and_refreshes_it_before_it_expires() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let imap = format!("localhost:{}", s.ms.port("MS_IMAPS_PORT"));
+    let args = add_args("office", ["--imap", &imap], &s);
+    let (code, out, err) = signed_in(&s, &strs(&args), &dir.path().join("add.out"));
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // Tokens good for an hour: one refresh serves every check of the monitor.
+    let n = refreshes_over_monitored_checks(&s, 3, &dir.path().join("run1.out"));
+    assert_eq!(n, 1, "one refresh for three checks");
+
+    // Tokens good for 302 s: past the first two seconds less than the 300 s margin is left,
+    // so each later check gets a new token before the old one runs out, and none is refused.
+    s.oauth.admin("config", "expires_in=302");
+    let n = refreshes_over_monitored_checks(&s, 3, &dir.path().join("run2.out"));
+    assert!(n >= 2, "{n} refreshes for three checks");
+    // Expired tokens are refused by the servers (the margin is what keeps the checks green).
+    s.oauth.admin("expire", "");
+    let stats = s.oauth.stats();
+    assert_eq!(stats["introspect_inactive"], 0, "{stats}");
+}

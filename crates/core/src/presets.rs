@@ -40,6 +40,17 @@ pub struct Preset {
     pub source: String,
 }
 
+impl Preset {
+    /// The OAuth2 sign-in this provider offers (`microsoft`, `google`), if any.
+    pub fn oauth(&self) -> Option<&'static str> {
+        match self.id.as_str() {
+            "microsoft365" | "outlook" => Some("microsoft"),
+            "gmail" => Some("google"),
+            _ => None,
+        }
+    }
+}
+
 /// The table.
 pub const PRESETS_TSV: &str = include_str!("../data/presets.tsv");
 

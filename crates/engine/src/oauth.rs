@@ -354,10 +354,45 @@ impl SignIn {
     }
 }
 
+/// Opens `url` in the user's browser: the program in `$BROWSER` when set (the usual
+/// convention), else the system's opener. The address carries no secret (the PKCE verifier
+/// stays in this process), so it may be a program argument.
+pub fn open_browser(url: &str) -> std::io::Result<()> {
+    use std::process::{Command, Stdio};
+    let mut cmd = match std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
+        Some(b) => Command::new(b),
+        None if cfg!(target_os = "macos") => Command::new("open"),
+        None if cfg!(windows) => {
+            let mut c = Command::new("rundll32");
+            c.arg("url.dll,FileProtocolHandler");
+            c
+        }
+        None => Command::new("xdg-open"),
+    };
+    cmd.arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn()?;
+    // Reaped in the background: the opener may outlive the sign-in.
+    std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
 /// Access tokens in this process, by mailbox name, with their expiry.
 static CACHE: Mutex<Vec<(String, SecretString, Instant)>> = Mutex::new(Vec::new());
 
-/// Forgets the cached access token of mailbox `name` (after a new sign-in).
+/// Whether an access token for mailbox `name` is kept from earlier.
+pub fn has_cached(name: &MailboxName) -> bool {
+    CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(n, _, _)| n == name.as_str())
+}
+
+/// Forgets the cached access token of mailbox `name` (after a new sign-in, or when a server
+/// refused it).
 pub fn forget(name: &MailboxName) {
     CACHE
         .lock()

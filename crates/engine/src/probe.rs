@@ -330,6 +330,28 @@ impl Recorder {
         }
     }
 
+    /// Where the records stand now, for [`Recorder::rollback`].
+    pub fn mark(&self) -> (usize, usize, usize) {
+        (self.stages.len(), self.problems.len(), self.tls.len())
+    }
+
+    /// Forgets what was recorded since `mark` (an attempt that is made again).
+    pub fn rollback(&mut self, mark: (usize, usize, usize)) {
+        self.stages.truncate(mark.0);
+        self.problems.truncate(mark.1);
+        self.tls.truncate(mark.2);
+        self.imap_login_ok = false;
+    }
+
+    /// Whether a mail server refused the login since `mark`.
+    pub fn login_refused_since(&self, mark: (usize, usize, usize)) -> bool {
+        self.problems[mark.1..].iter().any(|p| {
+            p.stage == Stage::Auth
+                && p.category == Category::AuthFailed
+                && p.protocol != Some(Protocol::Oauth)
+        })
+    }
+
     /// Notes that the IMAP login worked.
     pub fn set_imap_login_ok(&mut self) {
         self.imap_login_ok = true;
@@ -638,7 +660,28 @@ pub async fn check(
         notice_scan: history.notice_scan.as_ref(),
         quota: history.quota_to_keep(unix_ms(started_wall)),
     };
-    round_trip(mb, key, opts, &mut rec, &mut outcome, &mut extras, earlier).await;
+    let mark = rec.mark();
+    // An access token kept from an earlier check may have been revoked since: when a server
+    // refuses it, the sign-in is asked again at once (nothing was sent: both sides must log
+    // in first), so the report says whether the sign-in itself is gone.
+    let cached = mb.oauth.is_some() && crate::oauth::has_cached(&mb.name);
+    round_trip(
+        mb,
+        key,
+        opts,
+        &mut rec,
+        &mut outcome,
+        &mut extras,
+        earlier.clone(),
+    )
+    .await;
+    if cached && outcome.id.is_none() && rec.login_refused_since(mark) {
+        crate::oauth::forget(&mb.name);
+        rec.rollback(mark);
+        outcome = CanaryOutcome::default();
+        extras = Extras::default();
+        round_trip(mb, key, opts, &mut rec, &mut outcome, &mut extras, earlier).await;
+    }
     let obs = Observations {
         mailbox: mb.name.to_string(),
         started_at_ms: unix_ms(started_wall),
@@ -687,6 +730,7 @@ struct Extras {
 }
 
 /// What earlier checks leave to this one's reading of the mailbox.
+#[derive(Clone)]
 struct Earlier<'a> {
     /// Where the previous notice scan stopped.
     notice_scan: Option<&'a NoticeScan>,

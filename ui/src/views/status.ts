@@ -171,6 +171,8 @@ export class StatusView implements View {
     check.addEventListener("click", () => void this.checkNow(name));
     const remove = h("button", { type: "button", class: "remove", "aria-label": d.removeLabel(name) }, d.remove);
     remove.addEventListener("click", () => void this.remove(name));
+    const signIn = h("button", { type: "button", class: "sign-in-again", "aria-label": d.signInAgainLabel(name), hidden: true }, d.signInAgain);
+    signIn.addEventListener("click", () => void this.signInAgain(name));
     const headingId = `card-${name}-name`;
     const root = h(
       "article",
@@ -181,7 +183,7 @@ export class StatusView implements View {
       h("p", { class: "summary" }),
       h("p", { class: "action" }),
       h("p", { class: "meta" }),
-      h("div", { class: "buttons" }, check, remove),
+      h("div", { class: "buttons" }, signIn, check, remove),
       list.el,
     );
     this.views.set(name, { root, stages: list });
@@ -204,6 +206,8 @@ export class StatusView implements View {
     q(".summary").hidden = card.summary === "";
     setText(q(".action"), card.action);
     q(".action").hidden = card.state === "ok" || card.action === "";
+    // A sign-in that was revoked or expired: one click signs in again.
+    q(".sign-in-again").hidden = !(card.oauth && card.category === "auth_failed");
     const meta = q(".meta");
     if (card.checked_at_ms !== null) {
       const parts = [`${d.lastCheck} ${time(card.checked_at_ms)}`];
@@ -280,6 +284,19 @@ export class StatusView implements View {
       this.checking.delete(name);
       setTimeout(() => this.drawButton(name), 0);
       showError(null, byId(this.section, "status-error"), err);
+    }
+  }
+
+  private async signInAgain(name: string): Promise<void> {
+    this.clearError();
+    const button = this.views.get(name)?.root.querySelector<HTMLButtonElement>(".sign-in-again");
+    button?.setAttribute("aria-disabled", "true");
+    try {
+      await this.ctx.ipc.invoke("sign_in_again", { mailbox: name });
+    } catch (err) {
+      showError(null, byId(this.section, "status-error"), err);
+    } finally {
+      button?.setAttribute("aria-disabled", "false");
     }
   }
 

@@ -5,12 +5,25 @@
 import type { Ctx, OpenOptions, View } from "../ctx";
 import { byId, clearFieldErrors, field, h, options, setFieldError, setText } from "../dom";
 import { categoryText, duration, lang, t } from "../i18n";
-import type { MailboxForm, Preset, Security, StageEvent, TestResult } from "../ipc";
+import type { Auth, MailboxForm, Preset, Security, StageEvent, TestResult } from "../ipc";
 import { weakReasons, type WeakReason } from "../password";
 import { validAddress, validateMailbox, type FieldErrors } from "../validate";
 import { StageList, clearErrors, showError, stageRecords } from "./common";
 
-const TEXT_FIELDS = ["name", "address", "login", "imap_host", "smtp_host", "ca_file"] as const;
+const TEXT_FIELDS = [
+  "name",
+  "address",
+  "login",
+  "imap_host",
+  "smtp_host",
+  "ca_file",
+  "auth",
+  "oauth_client_id",
+  "oauth_authorize_url",
+  "oauth_token_url",
+  "oauth_scope",
+] as const;
+const AUTHS = ["password", "microsoft", "google", "custom"] as const;
 const HOSTS = ["imap_host", "smtp_host"] as const;
 
 export class WizardView implements View {
@@ -25,6 +38,10 @@ export class WizardView implements View {
   private result: TestResult | null = null;
   private stages = new StageList({ id: "test-stages", class: "stages" });
   private reasonsShown = "";
+  /** A sign-in is waiting for the browser. */
+  private signingIn = false;
+  /** The name the last sign-in completed for. */
+  private signedIn: string | null = null;
 
   constructor(
     private readonly section: HTMLElement,
@@ -69,7 +86,26 @@ export class WizardView implements View {
         h("p", { id: "discover-note", class: "note", role: "status", hidden: true }),
       ),
       field(d.label.login, text("login"), d.hint.login),
-      field(d.label.password, password, d.hint.password),
+      field(d.label.auth, h("select", fid("auth"), ...options(AUTHS.map((a) => [a, d.authChoice[a]])))),
+      h(
+        "div",
+        { id: "oauth-box", hidden: true },
+        field(d.label.oauth_client_id, text("oauth_client_id"), d.hint.oauth_client_id),
+        h(
+          "div",
+          { id: "oauth-custom", hidden: true },
+          field(d.label.oauth_authorize_url, text("oauth_authorize_url")),
+          field(d.label.oauth_token_url, text("oauth_token_url")),
+          field(d.label.oauth_scope, text("oauth_scope")),
+        ),
+        h(
+          "div",
+          { class: "row" },
+          h("button", { type: "button", id: "sign-in" }, d.signIn),
+          h("p", { id: "sign-in-status", class: "note", role: "status", hidden: true }),
+        ),
+      ),
+      h("div", { id: "password-box" }, field(d.label.password, password, d.hint.password)),
       h(
         "div",
         { id: "password-warning", class: "warning", role: "alert", hidden: true },
@@ -120,6 +156,8 @@ export class WizardView implements View {
     });
     byId(form, "find-servers").addEventListener("click", () => void this.findServers());
     password.addEventListener("input", () => this.drawWeak());
+    byId(form, "wizard-auth").addEventListener("change", () => this.drawAuth());
+    byId(form, "sign-in").addEventListener("click", () => void this.signIn());
     testNow.addEventListener("click", () => void this.test());
     form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -133,9 +171,52 @@ export class WizardView implements View {
     accept.checked = accepted;
     this.reasonsShown = "";
     this.drawPresetNote();
+    this.drawAuth();
     this.drawWeak();
     this.drawTesting();
     this.drawResult();
+  }
+
+  private auth(): string {
+    return (this.form.elements.namedItem("auth") as HTMLSelectElement).value;
+  }
+
+  /** Password, or a sign-in (with its client id; endpoints too for another server). */
+  private drawAuth(): void {
+    const d = t();
+    const auth = this.auth();
+    const oauth = auth !== "password";
+    byId(this.section, "oauth-box").hidden = !oauth;
+    byId(this.section, "oauth-custom").hidden = auth !== "custom";
+    byId(this.section, "password-box").hidden = oauth;
+    if (oauth) byId(this.section, "password-warning").hidden = true;
+    else this.drawWeak();
+    const status = byId(this.section, "sign-in-status");
+    const name = (this.form.elements.namedItem("name") as HTMLInputElement).value.trim();
+    const text = this.signingIn ? d.signingIn : this.signedIn !== null && this.signedIn === name ? d.signedIn : "";
+    status.hidden = text === "";
+    setText(status, text);
+    byId(this.section, "sign-in").setAttribute("aria-disabled", String(this.signingIn));
+  }
+
+  /** Signs the new mailbox in in the browser; its refresh token goes to the keyring. */
+  private async signIn(): Promise<void> {
+    if (this.signingIn || this.testing) return;
+    const form = this.read();
+    if (!this.check(validateMailbox(form, this.ctx.cards().map((c) => c.mailbox)))) return;
+    this.signingIn = true;
+    this.signedIn = null;
+    this.tested.add(form.name);
+    this.drawAuth();
+    try {
+      await this.ctx.ipc.invoke("sign_in", { form });
+      this.signedIn = form.name;
+    } catch (err) {
+      showError(this.form, byId(this.section, "wizard-error"), err).focus();
+    } finally {
+      this.signingIn = false;
+      this.drawAuth();
+    }
   }
 
   opened(opts: OpenOptions): void {
@@ -193,6 +274,9 @@ export class WizardView implements View {
       // "plain" is not offered here: such a preset leaves the choice as it was.
       if (p.imap_security !== "plain") set("imap_security", p.imap_security);
       if (p.smtp_security !== "plain") set("smtp_security", p.smtp_security);
+      // A provider that takes no password any more: its sign-in; otherwise the password.
+      set("auth", p.oauth_only && p.oauth ? p.oauth : "password");
+      this.drawAuth();
       this.fillDomain();
       if (p.ca_file) (f.querySelector("details") as HTMLDetailsElement).open = true;
       clearFieldErrors(f);
@@ -321,7 +405,12 @@ export class WizardView implements View {
       smtp_port: num(v.smtp_port),
       smtp_security: v.smtp_security as Security,
       ca_file: v.ca_file.trim(),
-      password: v.password, // as typed: spaces may be part of it
+      password: v.auth === "password" ? v.password : "", // as typed: spaces may be part of it
+      auth: v.auth as Auth,
+      oauth_client_id: v.oauth_client_id.trim(),
+      oauth_authorize_url: v.oauth_authorize_url.trim(),
+      oauth_token_url: v.oauth_token_url.trim(),
+      oauth_scope: v.oauth_scope.trim(),
     };
   }
 
@@ -340,7 +429,7 @@ export class WizardView implements View {
   }
 
   private defaults(): void {
-    this.setValues({ imap_port: "993", imap_security: "tls", smtp_port: "587", smtp_security: "starttls" });
+    this.setValues({ imap_port: "993", imap_security: "tls", smtp_port: "587", smtp_security: "starttls", auth: "password" });
   }
 
   /** Shows client-side errors; returns whether there were none. */
@@ -392,7 +481,7 @@ export class WizardView implements View {
     const form = this.read();
     const errors = validateMailbox(form, this.ctx.cards().map((c) => c.mailbox));
     const accept = byId<HTMLInputElement>(this.section, "accept-weak");
-    if (!errors.password && weakReasons(form.password, form.address).length > 0 && !accept.checked) {
+    if (form.auth === "password" && !errors.password && weakReasons(form.password, form.address).length > 0 && !accept.checked) {
       errors.password = t().err.acceptWeak;
     }
     if (!this.check(errors)) {
@@ -432,12 +521,14 @@ export class WizardView implements View {
     (f.elements.namedItem("password") as HTMLInputElement).value = "";
     this.presetId = "";
     this.templates = {};
+    this.signedIn = null;
     this.result = null;
     this.stages.reset();
     this.drawPresets();
     this.defaults();
     clearErrors(f, byId(this.section, "wizard-error"));
     this.drawPresetNote();
+    this.drawAuth();
     this.drawWeak();
     this.drawTesting();
     this.drawResult();
