@@ -12,7 +12,7 @@ use mailcanary_engine::core::stats::{CheckPoint, DayStats, Drill, Incident};
 use mailcanary_engine::monitor::MonitorCommand;
 use mailcanary_engine::office::{self, Channels, PageSpan};
 use mailcanary_engine::probe::{self, CheckOptions, History as ProbeHistory};
-use mailcanary_engine::secrets;
+use mailcanary_engine::secrets::{self, OAuthSecret};
 use mailcanary_engine::store::Store;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -225,6 +225,10 @@ pub struct MailboxForm {
     oauth_token_url: String,
     #[serde(default)]
     oauth_scope: String,
+    /// The registered app's client secret, for providers that want one (Google); it goes to
+    /// the keyring only.
+    #[serde(default)]
+    oauth_client_secret: String,
 }
 
 fn host_field(field: &'static str, host: &str) -> Answer<String> {
@@ -425,15 +429,25 @@ async fn new_mailbox(
 const SIGN_IN_LIMIT: Duration = Duration::from_secs(300);
 
 /// Signs `mb` in with OAuth2 in the browser; the refresh token goes to the keyring under its
-/// name. The access token of an earlier sign-in is forgotten.
-async fn browser_sign_in(mb: &mailcanary_engine::core::config::MailboxConfig) -> Answer<()> {
+/// name (and `client_secret`, when given; else the one kept from before is used). The access
+/// token of an earlier sign-in is forgotten.
+async fn browser_sign_in(
+    mb: &mailcanary_engine::core::config::MailboxConfig,
+    client_secret: Option<SecretString>,
+) -> Answer<()> {
     use mailcanary_engine::oauth;
     let settings = mb
         .oauth
         .as_ref()
         .ok_or_else(|| IpcError::new("invalid", "this mailbox logs in with a password"))?;
     let refused = |e: oauth::OAuthError| IpcError::new("sign_in", e.to_string());
-    let signin = oauth::begin(settings, mb.address.as_str())
+    let secret = match &client_secret {
+        Some(s) => Some(s.clone()),
+        None => oauth::client_secret(&mb.name, Duration::from_secs(10))
+            .await
+            .map_err(refused)?,
+    };
+    let signin = oauth::begin(settings, mb.address.as_str(), secret)
         .await
         .map_err(refused)?;
     oauth::open_browser(&signin.url)
@@ -444,8 +458,15 @@ async fn browser_sign_in(mb: &mailcanary_engine::core::config::MailboxConfig) ->
         .ok_or_else(|| IpcError::new("sign_in", "the server gave no refresh token"))?;
     let name = mb.name.clone();
     blocking(move || {
-        secrets::store_refresh_token(&name, &refresh)
-            .map_err(|e| IpcError::new("keyring", e.to_string()))
+        let keep = |which, s: &SecretString| {
+            secrets::store_oauth(&name, which, s)
+                .map_err(|e| IpcError::new("keyring", e.to_string()))
+        };
+        keep(OAuthSecret::RefreshToken, &refresh)?;
+        match &client_secret {
+            Some(s) => keep(OAuthSecret::ClientSecret, s),
+            None => Ok(()),
+        }
     })
     .await?;
     oauth::forget(&mb.name);
@@ -468,7 +489,17 @@ pub async fn sign_in(app: &AppHandle, form: MailboxForm) -> Answer<()> {
         .lock()
         .expect("not poisoned")
         .insert(mb.name.to_string());
-    browser_sign_in(&mb).await
+    let secret = match form.oauth_client_secret.trim() {
+        "" => None,
+        s if s.len() > 1024 || s.contains(char::is_control) => {
+            return Err(IpcError::field(
+                "oauth_client_secret",
+                "a client secret is one line of at most 1024 characters",
+            ));
+        }
+        s => Some(SecretString::from(s.to_string())),
+    };
+    browser_sign_in(&mb, secret).await
 }
 
 /// "Sign in again" for a saved mailbox whose sign-in was revoked or expired; checks it at once.
@@ -485,13 +516,14 @@ pub async fn sign_in_again(app: &AppHandle, mailbox: String) -> Answer<()> {
                 format!("there is no mailbox named \"{mailbox}\""),
             )
         })?;
-    browser_sign_in(mb).await?;
+    browser_sign_in(mb, None).await?;
     check_now(shared, Some(mailbox))
 }
 
 /// Removes what a mailbox keeps in the keyring: its password, or its sign-in.
 fn forget_secret(name: &MailboxName) -> Result<bool, secrets::SecretError> {
-    let sign_in = secrets::delete_refresh_token(name)?;
+    secrets::delete_oauth(name, OAuthSecret::ClientSecret)?;
+    let sign_in = secrets::delete_oauth(name, OAuthSecret::RefreshToken)?;
     Ok(secrets::delete_password(name)? || sign_in)
 }
 

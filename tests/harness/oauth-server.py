@@ -21,7 +21,8 @@ introspection; RFC 8414 metadata):
 Admin (loopback only; parameters as form body, JSON body or query string; answers JSON):
     GET  /admin/stats          request counters
     POST /admin/config         expires_in=N rotate_refresh=on|off default_user=ADDR
-                               clients=ID,ID ("" = any) introspect_status=0|HTTP-STATUS
+                               clients=ID,ID ("" = any) client_secret=S ("" = none wanted)
+                               introspect_status=0|HTTP-STATUS
     POST /admin/expire         every access token issued so far expires now
     POST /admin/revoke-user    user=ADDR: every token of that user is revoked
     POST /admin/deny-authorize [count=N] [error=access_denied]: the next N authorize requests
@@ -32,6 +33,7 @@ Admin (loopback only; parameters as form body, JSON body or query string; answer
 import argparse
 import base64
 import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -50,6 +52,7 @@ DEFAULTS = {
     "rotate_refresh": False, # refresh_token grant also returns a new refresh token (old one dies)
     "default_user": "",      # user approved when /authorize has no login_hint
     "clients": [],           # allowed client ids; empty = any
+    "client_secret": "",     # when set, /token wants this client_secret (as Google's desktop clients)
     "deny_authorize": 0,     # the next N authorize requests are refused ...
     "deny_error": "access_denied",  # ... with this error
     "introspect_status": 0,  # non-zero: /introspect answers this HTTP status (server trouble)
@@ -393,6 +396,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 client_id = p.get("client_id") or basic
                 if basic and p.get("client_id") and basic != p["client_id"]:
                     raise OAuthError("invalid_request", "client_id differs from Basic authorization")
+                want = STATE.config["client_secret"]
+                if want and not hmac.compare_digest(p.get("client_secret", ""), want):
+                    raise OAuthError("invalid_client", "client_secret missing or wrong", 401)
                 gt = p.get("grant_type")
                 if not gt:
                     raise OAuthError("invalid_request", "grant_type missing")
@@ -545,6 +551,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if "clients" in p:
                         c = p["clients"]
                         cfg["clients"] = [x for x in (c if isinstance(c, list) else str(c).split(",")) if x]
+                    if "client_secret" in p:
+                        cfg["client_secret"] = str(p["client_secret"])
                     if "introspect_status" in p:
                         v = int(p["introspect_status"])
                         if v and not 100 <= v <= 599:

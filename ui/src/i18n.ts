@@ -87,6 +87,7 @@ const en = {
     oauth_authorize_url: "Sign-in address (authorization endpoint)",
     oauth_token_url: "Token address (token endpoint)",
     oauth_scope: "Scopes",
+    oauth_client_secret: "Client secret of the app (Google)",
   } as Record<string, string>,
   hint: {
     name: "Letters, digits, - and _, for example office. It names the mailbox in alerts and reports.",
@@ -94,6 +95,7 @@ const en = {
     ca_file: "Only for a server with its own certificate authority. Leave empty otherwise.",
     password: "Kept only in this computer's password store (keyring).",
     oauth_client_id: "From the app registration with Microsoft or Google (see docs/OAUTH.md). No password is kept: the sign-in stays in this computer's keyring.",
+    oauth_client_secret: "Google gives desktop apps a client secret with the client id. Kept only in this computer's keyring.",
   } as Record<string, string>,
   authChoice: {
     password: "With the mailbox's password",
@@ -342,6 +344,7 @@ const ja: Dict = {
     oauth_authorize_url: "サインインのアドレス（認可エンドポイント）",
     oauth_token_url: "トークンのアドレス（トークンエンドポイント）",
     oauth_scope: "スコープ",
+    oauth_client_secret: "アプリのクライアント シークレット（Google）",
   },
   hint: {
     name: "英数字と - _ で入力してください（例: office）。通知や報告書でこのメールボックスを表す名前です。",
@@ -349,6 +352,7 @@ const ja: Dict = {
     ca_file: "独自の認証局を使うサーバーの場合のみ指定します。通常は空欄のままにしてください。",
     password: "このパソコンのパスワード保管庫（キーリング）にのみ保存されます。",
     oauth_client_id: "Microsoft または Google でのアプリ登録で得られます（docs/OAUTH.md 参照）。パスワードは保存せず、サインインはこのパソコンのキーリングに保管されます。",
+    oauth_client_secret: "Google ではデスクトップ アプリにもクライアント ID とともにクライアント シークレットが発行されます。このパソコンのキーリングにのみ保存されます。",
   },
   authChoice: {
     password: "メールボックスのパスワードで",

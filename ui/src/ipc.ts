@@ -134,6 +134,8 @@ export interface MailboxForm {
   oauth_authorize_url?: string;
   oauth_token_url?: string;
   oauth_scope?: string;
+  /** The registered app's client secret (Google's desktop apps have one): to the keyring only. */
+  oauth_client_secret?: string;
 }
 
 export type Auth = "password" | "microsoft" | "google" | "custom";

@@ -359,8 +359,23 @@ describe("add mailbox wizard", () => {
     expect(saved).toMatchObject({ auth: "microsoft", password: "" });
   });
 
-  it("asks for the endpoints of another OAuth2 server", async () => {
-    await openWizard();
+  it("asks Google's client secret, and another server's endpoints", async () => {
+    const { ipc } = await openWizard({ sign_in: () => null });
+    choose(select("auth"), "google");
+    expect($("#oauth-secret").hidden).toBe(false);
+    expect(input("oauth_client_secret").type).toBe("password");
+    expect($("#oauth-custom").hidden).toBe(true);
+    type(input("name"), "office2");
+    type(input("address"), "info@tanaka-kogyo.co.jp");
+    type(input("imap_host"), "imap.gmail.com");
+    type(input("smtp_host"), "smtp.gmail.com");
+    type(input("oauth_client_id"), "123-abc.apps.googleusercontent.com");
+    type(input("oauth_client_secret"), "GOCSPX-not-really");
+    $("#sign-in").click();
+    await flush();
+    expect(ipc.argsOf("sign_in")[0].form).toMatchObject({ auth: "google", oauth_client_secret: "GOCSPX-not-really" });
+    choose(select("auth"), "microsoft");
+    expect($("#oauth-secret").hidden).toBe(true);
     choose(select("auth"), "custom");
     expect($("#oauth-custom").hidden).toBe(false);
     expect($("#password-box").hidden).toBe(true);

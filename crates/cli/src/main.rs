@@ -26,6 +26,7 @@ use mailcanary_engine::journal::Journal;
 use mailcanary_engine::metrics::{self, Metrics};
 use mailcanary_engine::monitor::{self, MonitorEvent, MonitorOptions};
 use mailcanary_engine::probe::{CheckOptions, History, ProbeSet, Progress, check};
+use mailcanary_engine::secrets::OAuthSecret;
 use mailcanary_engine::store::Store;
 use mailcanary_engine::{config_file, secrets};
 use secrecy::SecretString;
@@ -161,6 +162,9 @@ enum MailboxCmd {
         /// Print the sign-in address instead of opening the browser.
         #[arg(long)]
         no_browser: bool,
+        /// Read a new client secret of the registered app from standard input.
+        #[arg(long)]
+        client_secret_stdin: bool,
     },
     /// Find an address's servers as mail programs do (provider presets, the domain's
     /// autoconfig file, its SRV and MX records, the usual names), without logging in.
@@ -242,6 +246,10 @@ struct AddArgs {
     /// The scopes to ask for, space-separated (default: the provider's for mail).
     #[arg(long, requires = "oauth")]
     oauth_scope: Option<String>,
+    /// Read the registered app's client secret from standard input (Google's desktop apps
+    /// have one) and keep it in the OS keyring.
+    #[arg(long, requires = "oauth")]
+    client_secret_stdin: bool,
     /// Print the sign-in address instead of opening the browser.
     #[arg(long, requires = "oauth")]
     no_browser: bool,
@@ -367,9 +375,11 @@ fn run(cli: Cli) -> Result<u8> {
         Command::Mailbox(MailboxCmd::List { json }) => mailbox_list(&env, json),
         Command::Mailbox(MailboxCmd::Show { name }) => mailbox_show(&env, &name),
         Command::Mailbox(MailboxCmd::Remove { name }) => mailbox_remove(&env, &name),
-        Command::Mailbox(MailboxCmd::Signin { name, no_browser }) => {
-            mailbox_signin(&env, &name, no_browser)
-        }
+        Command::Mailbox(MailboxCmd::Signin {
+            name,
+            no_browser,
+            client_secret_stdin,
+        }) => mailbox_signin(&env, &name, no_browser, client_secret_stdin),
         Command::Mailbox(MailboxCmd::Discover { address, json }) => {
             mailbox_discover(&address, json)
         }
@@ -538,14 +548,19 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
         );
     }
     if mb.oauth.is_some() {
-        sign_in(&mb, a.no_browser)?;
+        let secret = a
+            .client_secret_stdin
+            .then(read_password_stdin)
+            .transpose()?;
+        sign_in(&mb, a.no_browser, secret)?;
     } else if mb.secret == SecretSource::Keyring {
         let pw = read_password_stdin()?;
         secrets::store_password(&mb.name, &pw)?;
     }
     if let Err(e) = config_file::add_mailbox(&env.config_path, &mb) {
         if mb.oauth.is_some() {
-            let _ = secrets::delete_refresh_token(&mb.name);
+            let _ = secrets::delete_oauth(&mb.name, OAuthSecret::RefreshToken);
+            let _ = secrets::delete_oauth(&mb.name, OAuthSecret::ClientSecret);
         } else if mb.secret == SecretSource::Keyring {
             let _ = secrets::delete_password(&mb.name);
         }
@@ -575,15 +590,24 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
 /// How long the browser has to come back from the provider's sign-in page.
 const SIGN_IN_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Signs `mb` in with OAuth2 in the browser and stores the refresh token in the keyring.
-fn sign_in(mb: &MailboxConfig, no_browser: bool) -> Result<()> {
+/// Signs `mb` in with OAuth2 in the browser and stores the refresh token in the keyring
+/// (with `client_secret`, when given; else the one kept from before is used).
+fn sign_in(
+    mb: &MailboxConfig,
+    no_browser: bool,
+    client_secret: Option<SecretString>,
+) -> Result<()> {
     let settings = mb.oauth.as_ref().context("not an OAuth2 mailbox")?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let tokens = rt.block_on(async {
-        let signin = mailcanary_engine::oauth::begin(settings, mb.address.as_str()).await?;
+        let secret = match &client_secret {
+            Some(s) => Some(s.clone()),
+            None => mailcanary_engine::oauth::client_secret(&mb.name, SIGN_IN_KEYRING).await?,
+        };
+        let signin = mailcanary_engine::oauth::begin(settings, mb.address.as_str(), secret).await?;
         println!(
             "Sign in to {} for {} at:",
             settings.provider.as_str(),
@@ -601,18 +625,25 @@ fn sign_in(mb: &MailboxConfig, no_browser: bool) -> Result<()> {
     });
     let tokens = tokens.map_err(|e| anyhow!("{e}"))?;
     let refresh = tokens.refresh.context("the server gave no refresh token")?;
-    secrets::store_refresh_token(&mb.name, &refresh)?;
+    secrets::store_oauth(&mb.name, OAuthSecret::RefreshToken, &refresh)?;
+    if let Some(s) = &client_secret {
+        secrets::store_oauth(&mb.name, OAuthSecret::ClientSecret, s)?;
+    }
     mailcanary_engine::oauth::forget(&mb.name);
     Ok(())
 }
 
-fn mailbox_signin(env: &Env, name: &str, no_browser: bool) -> Result<u8> {
+/// How long the keyring may take to answer during a sign-in.
+const SIGN_IN_KEYRING: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn mailbox_signin(env: &Env, name: &str, no_browser: bool, secret_stdin: bool) -> Result<u8> {
     let config = env.load()?;
     let mb = find_mailbox(&config, env, name)?;
     if mb.oauth.is_none() {
         bail!("mailbox \"{name}\" logs in with a password, not OAuth2");
     }
-    sign_in(mb, no_browser)?;
+    let secret = secret_stdin.then(read_password_stdin).transpose()?;
+    sign_in(mb, no_browser, secret)?;
     println!("Signed in mailbox \"{name}\" again; the sign-in is kept in the OS keyring.");
     Ok(0)
 }
@@ -738,7 +769,8 @@ fn mailbox_remove(env: &Env, name: &str) -> Result<u8> {
     let key = MailboxName::new(name).map_err(|m| anyhow!(m))?;
     let mb = config_file::remove_mailbox(&env.config_path, &key)?;
     let note = if mb.oauth.is_some() {
-        match secrets::delete_refresh_token(&mb.name) {
+        let _ = secrets::delete_oauth(&mb.name, OAuthSecret::ClientSecret);
+        match secrets::delete_oauth(&mb.name, OAuthSecret::RefreshToken) {
             Ok(true) => "; its sign-in was removed from the OS keyring".to_string(),
             Ok(false) => "; the OS keyring held no sign-in for it".to_string(),
             Err(e) => format!("; its keyring entry could not be removed: {e}"),

@@ -332,3 +332,52 @@ fn the_monitor_keeps_its_access_token_and_refreshes_it_before_it_expires() {
     let stats = s.oauth.stats();
     assert_eq!(stats["introspect_inactive"], 0, "{stats}");
 }
+
+#[test]
+fn a_client_secret_is_sent_at_sign_in_and_refresh_and_kept_in_the_keyring_only() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = format!("GOCSPX-test-{}", std::process::id());
+    s.oauth.admin("config", &format!("client_secret={secret}"));
+    let imap = format!("localhost:{}", s.ms.port("MS_IMAPS_PORT"));
+
+    // Without it, the token endpoint refuses the app: said, and nothing added.
+    let args = add_args("office", ["--imap", &imap], &s);
+    let (code, out, err) = signed_in(&s, &strs(&args), &dir.path().join("no-secret.out"));
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("invalid_client"), "{err}");
+    assert!(s.keyring("oauth:office").is_none());
+
+    // With it (on standard input): signed in, and a check refreshes with it from the keyring.
+    let mut args = add_args("office", ["--imap", &imap], &s);
+    args.push("--client-secret-stdin".into());
+    let out = dir.path().join("secret.out");
+    let mut child = s.cli.spawn(&strs(&args), &[], &out);
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{secret}").unwrap();
+    }
+    let prefix = format!("{}/authorize?", s.oauth.url());
+    wait_for(&out, "the sign-in address", Duration::from_secs(20), |l| {
+        l.iter().any(|x| x.starts_with(&prefix))
+    });
+    let url = lines(&out)
+        .into_iter()
+        .find(|x| x.starts_with(&prefix))
+        .unwrap();
+    let (status, page) = browse_sign_in(&url);
+    assert_eq!(status, 200, "{page}");
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        s.keyring("oauth-client:office").as_deref().map(str::trim),
+        Some(secret.as_str())
+    );
+    let (code, report, shown) = check(&s.cli, "office");
+    assert_eq!(code, 0, "{report}");
+    assert!(!shown.contains(&secret));
+    assert!(files_containing(s.cli.root(), secret.as_bytes()).is_empty());
+    let r = s.cli.run(&["mailbox", "remove", "office"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(s.keyring("oauth-client:office").is_none());
+}

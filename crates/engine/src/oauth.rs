@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::http::{self, HttpUrl};
 use crate::probe::Failure;
-use crate::secrets::{self, SecretError};
+use crate::secrets::{self, OAuthSecret, SecretError};
 
 /// An access token is refreshed when it has less than this left.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
@@ -190,6 +190,17 @@ async fn token_request(
     })
 }
 
+/// A token request's fields, with the app's client secret when there is one.
+fn with_secret<'a>(
+    mut pairs: Vec<(&'a str, &'a str)>,
+    secret: Option<&'a SecretString>,
+) -> Vec<(&'a str, &'a str)> {
+    if let Some(s) = secret {
+        pairs.push(("client_secret", s.expose_secret()));
+    }
+    pairs
+}
+
 /// A sign-in under way: the browser is to open `url`; the answer comes to a loopback port.
 pub struct SignIn {
     /// Where the browser goes.
@@ -199,11 +210,17 @@ pub struct SignIn {
     verifier: SecretString,
     state: String,
     settings: OAuthSettings,
+    client_secret: Option<SecretString>,
 }
 
 /// Begins a sign-in for `login_hint` (the mailbox's address): listens on a loopback port
 /// for the browser's redirect, and makes the authorization URL with a fresh PKCE challenge.
-pub async fn begin(settings: &OAuthSettings, login_hint: &str) -> Result<SignIn, OAuthError> {
+/// `client_secret` is the registered app's, for providers that want one (Google).
+pub async fn begin(
+    settings: &OAuthSettings,
+    login_hint: &str,
+    client_secret: Option<SecretString>,
+) -> Result<SignIn, OAuthError> {
     let listener = TcpListener::bind(("127.0.0.1", 0))
         .await
         .map_err(|e| OAuthError::Unreachable(format!("cannot listen on 127.0.0.1: {e}")))?;
@@ -242,6 +259,7 @@ pub async fn begin(settings: &OAuthSettings, login_hint: &str) -> Result<SignIn,
         verifier,
         state,
         settings: settings.clone(),
+        client_secret,
     })
 }
 
@@ -322,13 +340,16 @@ impl SignIn {
             let code = SecretString::from(code.clone());
             let tokens = token_request(
                 &self.settings,
-                &[
-                    ("grant_type", "authorization_code"),
-                    ("code", code.expose_secret()),
-                    ("redirect_uri", self.redirect_uri.as_str()),
-                    ("client_id", self.settings.client_id.as_str()),
-                    ("code_verifier", self.verifier.expose_secret()),
-                ],
+                &with_secret(
+                    vec![
+                        ("grant_type", "authorization_code"),
+                        ("code", code.expose_secret()),
+                        ("redirect_uri", self.redirect_uri.as_str()),
+                        ("client_id", self.settings.client_id.as_str()),
+                        ("code_verifier", self.verifier.expose_secret()),
+                    ],
+                    self.client_secret.as_ref(),
+                ),
                 until
                     .saturating_duration_since(Instant::now())
                     .max(Duration::from_secs(5)),
@@ -400,6 +421,18 @@ pub fn forget(name: &MailboxName) {
         .retain(|(n, _, _)| n != name.as_str());
 }
 
+/// The client secret kept for mailbox `name`, if there is one.
+pub async fn client_secret(
+    name: &MailboxName,
+    limit: Duration,
+) -> Result<Option<SecretString>, OAuthError> {
+    match secrets::read_oauth(name, OAuthSecret::ClientSecret, limit).await {
+        Ok(s) => Ok(Some(s)),
+        Err(SecretError::NotFound(_)) => Ok(None),
+        Err(e) => Err(OAuthError::Keyring(e.to_string())),
+    }
+}
+
 /// An access token for `mb` with at least [`REFRESH_MARGIN`] left: the one in hand, else a
 /// new one from the refresh token in the keyring (a rotated refresh token is stored back).
 pub async fn access_token(mb: &MailboxConfig, limit: Duration) -> Result<SecretString, OAuthError> {
@@ -416,7 +449,7 @@ pub async fn access_token(mb: &MailboxConfig, limit: Duration) -> Result<SecretS
     {
         return Ok(t.clone());
     }
-    let refresh = secrets::read_refresh_token(&mb.name, limit)
+    let refresh = secrets::read_oauth(&mb.name, OAuthSecret::RefreshToken, limit)
         .await
         .map_err(|e| match e {
             SecretError::NotFound(_) => OAuthError::SignInAgain(format!(
@@ -424,20 +457,24 @@ pub async fn access_token(mb: &MailboxConfig, limit: Duration) -> Result<SecretS
             )),
             other => OAuthError::Keyring(other.to_string()),
         })?;
+    let client_secret = client_secret(&mb.name, limit).await?;
     let tokens = token_request(
         settings,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh.expose_secret()),
-            ("client_id", settings.client_id.as_str()),
-            ("scope", settings.scope.as_str()),
-        ],
+        &with_secret(
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", refresh.expose_secret()),
+                ("client_id", settings.client_id.as_str()),
+                ("scope", settings.scope.as_str()),
+            ],
+            client_secret.as_ref(),
+        ),
         limit,
     )
     .await?;
     if let Some(r) = &tokens.refresh
         && r.expose_secret() != refresh.expose_secret()
-        && let Err(e) = secrets::store_refresh_token(&mb.name, r)
+        && let Err(e) = secrets::store_oauth(&mb.name, OAuthSecret::RefreshToken, r)
     {
         tracing::warn!("{name}: the new refresh token could not be stored: {e}");
     }

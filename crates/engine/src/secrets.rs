@@ -101,23 +101,8 @@ pub async fn read_password(
     if let SecretSource::Env(var) = &mb.secret {
         secret_var(var);
     }
-    let overran =
-        |what: &str| SecretError::Keyring(format!("{what} did not answer within {limit:?}"));
     match &mb.secret {
-        SecretSource::Keyring => {
-            let lookup = tokio::task::spawn_blocking(move || {
-                match entry(&mailbox_entry_name(&name))?.get_password() {
-                    Ok(p) => Ok(SecretString::from(p)),
-                    Err(keyring::Error::NoEntry) => Err(SecretError::NotFound(name)),
-                    Err(e) => Err(keyring_error(e)),
-                }
-            });
-            match tokio::time::timeout(limit, lookup).await {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => Err(SecretError::Keyring(format!("lookup failed: {e}"))),
-                Err(_) => Err(overran("the OS keyring")),
-            }
-        }
+        SecretSource::Keyring => read_entry(mailbox_entry_name(&name), name, limit).await,
         SecretSource::Env(var) => match std::env::var(var) {
             Ok(v) if !v.is_empty() => Ok(SecretString::from(v)),
             _ => Err(SecretError::Env {
@@ -239,29 +224,59 @@ pub fn store_password(name: &MailboxName, password: &SecretString) -> Result<(),
         .map_err(keyring_error)
 }
 
-fn oauth_entry_name(name: &str) -> String {
-    format!("oauth:{name}")
+/// What an OAuth2 mailbox keeps in the OS keyring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthSecret {
+    /// The refresh token of its sign-in.
+    RefreshToken,
+    /// The client secret of the registered app, for providers that want one from desktop
+    /// apps too (Google).
+    ClientSecret,
 }
 
-/// Stores the OAuth2 refresh token of a mailbox in the OS keyring.
-pub fn store_refresh_token(name: &MailboxName, token: &SecretString) -> Result<(), SecretError> {
-    entry(&oauth_entry_name(name.as_str()))?
-        .set_password(token.expose_secret())
+fn oauth_entry_name(name: &str, which: OAuthSecret) -> String {
+    match which {
+        OAuthSecret::RefreshToken => format!("oauth:{name}"),
+        OAuthSecret::ClientSecret => format!("oauth-client:{name}"),
+    }
+}
+
+/// Stores an OAuth2 secret of a mailbox in the OS keyring.
+pub fn store_oauth(
+    name: &MailboxName,
+    which: OAuthSecret,
+    secret: &SecretString,
+) -> Result<(), SecretError> {
+    entry(&oauth_entry_name(name.as_str(), which))?
+        .set_password(secret.expose_secret())
         .map_err(keyring_error)
 }
 
-/// Reads the OAuth2 refresh token of a mailbox from the OS keyring, within `limit`.
-pub async fn read_refresh_token(
+/// Reads an OAuth2 secret of a mailbox from the OS keyring, within `limit`.
+pub async fn read_oauth(
     name: &MailboxName,
+    which: OAuthSecret,
     limit: std::time::Duration,
 ) -> Result<SecretString, SecretError> {
-    let name = name.to_string();
-    let lookup = tokio::task::spawn_blocking(move || {
-        match entry(&oauth_entry_name(&name))?.get_password() {
-            Ok(p) => Ok(SecretString::from(p)),
-            Err(keyring::Error::NoEntry) => Err(SecretError::NotFound(name)),
-            Err(e) => Err(keyring_error(e)),
-        }
+    read_entry(
+        oauth_entry_name(name.as_str(), which),
+        name.to_string(),
+        limit,
+    )
+    .await
+}
+
+/// Looks keyring entry `user` up off the async workers, within `limit`; a missing entry is
+/// [`SecretError::NotFound`] for `mailbox`.
+async fn read_entry(
+    user: String,
+    mailbox: String,
+    limit: std::time::Duration,
+) -> Result<SecretString, SecretError> {
+    let lookup = tokio::task::spawn_blocking(move || match entry(&user)?.get_password() {
+        Ok(p) => Ok(SecretString::from(p)),
+        Err(keyring::Error::NoEntry) => Err(SecretError::NotFound(mailbox)),
+        Err(e) => Err(keyring_error(e)),
     });
     match tokio::time::timeout(limit, lookup).await {
         Ok(Ok(r)) => r,
@@ -272,9 +287,9 @@ pub async fn read_refresh_token(
     }
 }
 
-/// Removes a mailbox's OAuth2 refresh token; `Ok(false)` if there was none.
-pub fn delete_refresh_token(name: &MailboxName) -> Result<bool, SecretError> {
-    match entry(&oauth_entry_name(name.as_str()))?.delete_credential() {
+/// Removes an OAuth2 secret of a mailbox; `Ok(false)` if there was none.
+pub fn delete_oauth(name: &MailboxName, which: OAuthSecret) -> Result<bool, SecretError> {
+    match entry(&oauth_entry_name(name.as_str(), which))?.delete_credential() {
         Ok(()) => Ok(true),
         Err(keyring::Error::NoEntry) => Ok(false),
         Err(e) => Err(keyring_error(e)),

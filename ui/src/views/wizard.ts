@@ -22,6 +22,7 @@ const TEXT_FIELDS = [
   "oauth_authorize_url",
   "oauth_token_url",
   "oauth_scope",
+  "oauth_client_secret",
 ] as const;
 const AUTHS = ["password", "microsoft", "google", "custom"] as const;
 const HOSTS = ["imap_host", "smtp_host"] as const;
@@ -91,6 +92,15 @@ export class WizardView implements View {
         "div",
         { id: "oauth-box", hidden: true },
         field(d.label.oauth_client_id, text("oauth_client_id"), d.hint.oauth_client_id),
+        h(
+          "div",
+          { id: "oauth-secret", hidden: true },
+          field(
+            d.label.oauth_client_secret,
+            h("input", { ...fid("oauth_client_secret"), type: "password", autocomplete: "off" }),
+            d.hint.oauth_client_secret,
+          ),
+        ),
         h(
           "div",
           { id: "oauth-custom", hidden: true },
@@ -188,6 +198,8 @@ export class WizardView implements View {
     const oauth = auth !== "password";
     byId(this.section, "oauth-box").hidden = !oauth;
     byId(this.section, "oauth-custom").hidden = auth !== "custom";
+    // Google's desktop apps come with a client secret; Microsoft's public clients do not.
+    byId(this.section, "oauth-secret").hidden = auth !== "google" && auth !== "custom";
     byId(this.section, "password-box").hidden = oauth;
     if (oauth) byId(this.section, "password-warning").hidden = true;
     else this.drawWeak();
@@ -411,6 +423,7 @@ export class WizardView implements View {
       oauth_authorize_url: v.oauth_authorize_url.trim(),
       oauth_token_url: v.oauth_token_url.trim(),
       oauth_scope: v.oauth_scope.trim(),
+      oauth_client_secret: v.auth === "google" || v.auth === "custom" ? v.oauth_client_secret.trim() : "",
     };
   }
 
@@ -519,6 +532,7 @@ export class WizardView implements View {
     const f = this.form;
     f.reset();
     (f.elements.namedItem("password") as HTMLInputElement).value = "";
+    (f.elements.namedItem("oauth_client_secret") as HTMLInputElement).value = "";
     this.presetId = "";
     this.templates = {};
     this.signedIn = null;
