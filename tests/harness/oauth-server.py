@@ -22,7 +22,7 @@ Admin (loopback only; parameters as form body, JSON body or query string; answer
     GET  /admin/stats          request counters
     POST /admin/config         expires_in=N rotate_refresh=on|off default_user=ADDR
                                clients=ID,ID ("" = any) client_secret=S ("" = none wanted)
-                               introspect_status=0|HTTP-STATUS
+                               introspect_status=0|HTTP-STATUS token_status=0|HTTP-STATUS
     POST /admin/expire         every access token issued so far expires now
     POST /admin/revoke-user    user=ADDR: every token of that user is revoked
     POST /admin/deny-authorize [count=N] [error=access_denied]: the next N authorize requests
@@ -56,6 +56,7 @@ DEFAULTS = {
     "deny_authorize": 0,     # the next N authorize requests are refused ...
     "deny_error": "access_denied",  # ... with this error
     "introspect_status": 0,  # non-zero: /introspect answers this HTTP status (server trouble)
+    "token_status": 0,       # non-zero: /token answers this HTTP status (outage, rate limit)
 }
 
 STAT_KEYS = (
@@ -396,6 +397,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 client_id = p.get("client_id") or basic
                 if basic and p.get("client_id") and basic != p["client_id"]:
                     raise OAuthError("invalid_request", "client_id differs from Basic authorization")
+                trouble = STATE.config["token_status"]
+                if trouble:
+                    raise OAuthError("temporarily_unavailable", "the token endpoint is down for this test", trouble)
                 want = STATE.config["client_secret"]
                 if want and not hmac.compare_digest(p.get("client_secret", ""), want):
                     raise OAuthError("invalid_client", "client_secret missing or wrong", 401)
@@ -553,11 +557,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         cfg["clients"] = [x for x in (c if isinstance(c, list) else str(c).split(",")) if x]
                     if "client_secret" in p:
                         cfg["client_secret"] = str(p["client_secret"])
-                    if "introspect_status" in p:
-                        v = int(p["introspect_status"])
-                        if v and not 100 <= v <= 599:
-                            raise ValueError("introspect_status must be 0 or an HTTP status")
-                        cfg["introspect_status"] = v
+                    for knob in ("introspect_status", "token_status"):
+                        if knob in p:
+                            v = int(p[knob])
+                            if v and not 100 <= v <= 599:
+                                raise ValueError("%s must be 0 or an HTTP status" % knob)
+                            cfg[knob] = v
                 except ValueError as e:
                     raise OAuthError("invalid_request", str(e))
                 return self.reply(200, dict(cfg))

@@ -158,6 +158,19 @@ fn an_oauth_mailbox_signs_in_in_the_browser_and_is_checked_without_a_password() 
         stage_detail(&report, "auth", "pop3").starts_with("signed in (XOAUTH2)"),
         "{report}"
     );
+    // POP3 refuses a good token of a locked account through its error challenge too.
+    s.ms.ctl(&["lock", USER]);
+    let (code, report, _) = check(&s.cli, "shop");
+    assert_eq!(code, 2, "{report}");
+    assert_eq!(report["category"], "auth_failed", "{report}");
+    assert!(
+        report["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("-ERR [AUTH]"),
+        "{report}"
+    );
+    s.ms.ctl(&["unlock", USER]);
 
     // No token anywhere but the keyring: not in the config, the data, or the output at trace.
     for t in [refresh.trim(), s.keyring("oauth:shop").unwrap().trim()] {
@@ -327,10 +340,69 @@ fn the_monitor_keeps_its_access_token_and_refreshes_it_before_it_expires() {
     s.oauth.admin("config", "expires_in=302");
     let n = refreshes_over_monitored_checks(&s, 3, &dir.path().join("run2.out"));
     assert!(n >= 2, "{n} refreshes for three checks");
-    // Expired tokens are refused by the servers (the margin is what keeps the checks green).
-    s.oauth.admin("expire", "");
     let stats = s.oauth.stats();
-    assert_eq!(stats["introspect_inactive"], 0, "{stats}");
+    assert_eq!(
+        stats["introspect_inactive"], 0,
+        "no token was refused: {stats}"
+    );
+}
+
+#[test]
+fn a_rotated_refresh_token_is_kept_and_a_token_endpoint_outage_is_not_a_sign_in_problem() {
+    let s = setup();
+    let dir = tempfile::tempdir().unwrap();
+    let imap = format!("localhost:{}", s.ms.port("MS_IMAPS_PORT"));
+    let args = add_args("office", ["--imap", &imap], &s);
+    let (code, out, err) = signed_in(&s, &strs(&args), &dir.path().join("add.out"));
+    assert_eq!(code, 0, "{out}\n{err}");
+
+    // The server hands out a new refresh token at each refresh, and the old one dies.
+    s.oauth.admin("config", "rotate_refresh=on");
+    let first = s.keyring("oauth:office").unwrap();
+    let (code, report, _) = check(&s.cli, "office");
+    assert_eq!(code, 0, "{report}");
+    let second = s.keyring("oauth:office").unwrap();
+    assert_ne!(first, second, "the rotated refresh token was stored");
+    let (code, report, _) = check(&s.cli, "office");
+    assert_eq!(code, 0, "the stored one works: {report}");
+
+    // The token endpoint is down or rate-limits: the sign-in server cannot be used, which
+    // is not a reason to sign in again.
+    for status in ["503", "429"] {
+        s.oauth.admin("config", &format!("token_status={status}"));
+        let (code, report, _) = check(&s.cli, "office");
+        assert_eq!(code, 2, "{report}");
+        assert_eq!(report["category"], "connect_failed", "{status}: {report}");
+        let f = &report["findings"][0];
+        assert!(
+            f["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("temporarily_unavailable"),
+            "{f}"
+        );
+        assert!(
+            f["summary"].as_str().unwrap().contains("sign-in server"),
+            "{f}"
+        );
+        assert!(
+            !f["action"].as_str().unwrap().contains("Sign in again"),
+            "{f}"
+        );
+    }
+    s.oauth.admin("config", "token_status=0");
+    // A registration the provider no longer accepts (it now wants a client secret the
+    // settings lack): the settings, not the sign-in.
+    s.oauth.admin("config", "client_secret=now-wanted");
+    let (_, report, _) = check(&s.cli, "office");
+    assert_eq!(report["category"], "config_error", "{report}");
+    assert!(
+        report["findings"][0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("client id"),
+        "{report}"
+    );
 }
 
 #[test]

@@ -289,3 +289,35 @@ fn pop3_and_imap_together_or_neither_are_refused_with_a_reason() {
     assert_ne!(r.code, 0, "{r:?}");
     assert!(r.stderr.contains("pop3_security"), "{r:?}");
 }
+
+#[test]
+fn attachment_probes_are_read_over_pop3_and_a_filter_that_drops_some_is_named() {
+    let (ms, cli) = setup("probes", "tls");
+    ms.deliver(USER, "INBOX", CUSTOMER);
+    let (r, report) = check_json(&cli, &["--probe", "attachments"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let probes = report["probes"].as_array().unwrap();
+    assert!(probes.len() >= 4, "{report}");
+    for p in probes {
+        assert_eq!(p["outcome"], "delivered", "{p}");
+        assert_eq!(p["folder"], "INBOX", "{p}");
+    }
+    // Every canary was deleted in the sessions that read them; the customer's mail stayed.
+    let left = ms.messages(USER, "INBOX");
+    assert_eq!(left.len(), 1, "{left:?}");
+
+    ms.ctl(&["drop-attachments", "on"]);
+    let (_, report) = check_json(&cli, &["--probe", "attachments", "--timeout", "12"]);
+    assert_eq!(report["canary"]["folder"], "INBOX", "{report}");
+    let blocked = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["category"] == "attachment_blocked")
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        blocked["evidence"].as_str().unwrap().contains("never seen"),
+        "{blocked}"
+    );
+    assert_eq!(ms.messages(USER, "INBOX").len(), 1);
+}

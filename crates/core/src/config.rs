@@ -433,6 +433,28 @@ pub enum OAuthProvider {
 }
 
 impl OAuthProvider {
+    /// The provider's authorization endpoint, token endpoint and mail scopes (for POP3 or
+    /// IMAP, with SMTP); empty for `Custom`.
+    pub fn defaults(self, pop3: bool) -> (&'static str, &'static str, &'static str) {
+        match self {
+            OAuthProvider::Microsoft => (
+                "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+                "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+                if pop3 {
+                    "https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access"
+                } else {
+                    "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access"
+                },
+            ),
+            OAuthProvider::Google => (
+                "https://accounts.google.com/o/oauth2/v2/auth",
+                "https://oauth2.googleapis.com/token",
+                "https://mail.google.com/",
+            ),
+            OAuthProvider::Custom => ("", "", ""),
+        }
+    }
+
     /// Lower-case name.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -502,23 +524,7 @@ impl OAuthSettings {
                 ));
             }
         };
-        let (authorize, token, scope) = match provider {
-            OAuthProvider::Microsoft => (
-                "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
-                "https://login.microsoftonline.com/common/oauth2/v2.0/token",
-                if pop3 {
-                    "https://outlook.office.com/POP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access"
-                } else {
-                    "https://outlook.office.com/IMAP.AccessAsUser.All https://outlook.office.com/SMTP.Send offline_access"
-                },
-            ),
-            OAuthProvider::Google => (
-                "https://accounts.google.com/o/oauth2/v2/auth",
-                "https://oauth2.googleapis.com/token",
-                "https://mail.google.com/",
-            ),
-            OAuthProvider::Custom => ("", "", ""),
-        };
+        let (authorize, token, scope) = provider.defaults(pop3);
         let url = |field: &'static str, v: &Option<String>, default: &str| {
             let u = v.as_deref().unwrap_or(default).trim().to_string();
             if u.is_empty() {
@@ -559,12 +565,19 @@ pub fn is_loopback_http(url: &str) -> bool {
     };
     let host = rest.split(['/', '?']).next().unwrap_or("");
     let host = match host.rsplit_once(':') {
-        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) => h,
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.is_empty() => h,
         _ => host,
     };
+    is_loopback_host(host.trim_start_matches('[').trim_end_matches(']'))
+}
+
+/// `localhost`, `::1` or an address in 127.0.0.0/8.
+pub fn is_loopback_host(host: &str) -> bool {
     host == "localhost"
-        || host == "[::1]"
-        || host.starts_with("127.") && host.parse::<std::net::Ipv4Addr>().is_ok()
+        || host == "::1"
+        || host
+            .parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|a| a.is_loopback())
 }
 
 impl RawMailbox {
@@ -733,6 +746,22 @@ impl RawMailbox {
 }
 
 impl MailboxConfig {
+    /// An OAuth2 setting, unless it is the provider's default.
+    fn oauth_field(
+        &self,
+        pick: impl for<'a> Fn(
+            &'a OAuthSettings,
+            (&'static str, &'static str, &'static str),
+        ) -> (&'a String, &'static str),
+    ) -> Option<String> {
+        let o = self.oauth.as_ref()?;
+        let defaults = o
+            .provider
+            .defaults(self.incoming_protocol == Protocol::Pop3);
+        let (value, default) = pick(o, defaults);
+        (value != default).then(|| value.clone())
+    }
+
     /// The raw form with every default written out, as `mailbox add` stores it.
     pub fn to_raw(&self) -> RawMailbox {
         RawMailbox {
@@ -763,9 +792,11 @@ impl MailboxConfig {
             late_after_secs: (self.late_after_secs != 60).then_some(self.late_after_secs),
             oauth: self.oauth.as_ref().map(|o| o.provider.as_str().to_string()),
             oauth_client_id: self.oauth.as_ref().map(|o| o.client_id.clone()),
-            oauth_authorize_url: self.oauth.as_ref().map(|o| o.authorize_url.clone()),
-            oauth_token_url: self.oauth.as_ref().map(|o| o.token_url.clone()),
-            oauth_scope: self.oauth.as_ref().map(|o| o.scope.clone()),
+            // The provider's defaults are not written: a later version may update them, and
+            // a mailbox moved from IMAP to POP3 gets the scopes for POP3.
+            oauth_authorize_url: self.oauth_field(|o, d| (&o.authorize_url, d.0)),
+            oauth_token_url: self.oauth_field(|o, d| (&o.token_url, d.1)),
+            oauth_scope: self.oauth_field(|o, d| (&o.scope, d.2)),
         }
     }
 }
@@ -1299,6 +1330,74 @@ password_keyring = true
             let err = Config::parse(&text).unwrap_err().to_string();
             assert!(err.contains(want), "{want}: {err}");
         }
+    }
+
+    #[test]
+    fn oauth_settings_take_the_providers_defaults_and_write_only_what_differs() {
+        let ms = GOOD.replace(
+            "password_keyring = true",
+            "oauth = \"microsoft\"\noauth_client_id = \"0f1e-aaaa\"",
+        );
+        let mb = Config::parse(&ms)
+            .unwrap()
+            .mailboxes
+            .into_values()
+            .next()
+            .unwrap();
+        let o = mb.oauth.as_ref().unwrap();
+        assert_eq!(o.provider, OAuthProvider::Microsoft);
+        assert!(o.scope.contains("IMAP.AccessAsUser.All") && o.scope.contains("offline_access"));
+        assert!(
+            o.token_url
+                .starts_with("https://login.microsoftonline.com/")
+        );
+        let raw = mb.to_raw();
+        assert_eq!((raw.oauth_scope, raw.oauth_token_url), (None, None));
+        assert!(!raw.password_keyring);
+        // Read over POP3, the same mailbox asks for POP3's scope.
+        let pop = ms.replace("imap = \"imap.example.jp\"", "pop3 = \"pop.example.jp\"");
+        let mb = Config::parse(&pop)
+            .unwrap()
+            .mailboxes
+            .into_values()
+            .next()
+            .unwrap();
+        assert!(mb.oauth.unwrap().scope.contains("POP.AccessAsUser.All"));
+        for (text, want) in [
+            (ms.replace("0f1e-aaaa", "a b"), "field `oauth_client_id`"),
+            (
+                ms.replace("oauth_client_id = \"0f1e-aaaa\"", ""),
+                "oauth_client_id`: missing",
+            ),
+            (format!("{ms}\npassword_env = \"PW\""), "has no password"),
+            (ms.replace("microsoft", "yahoo"), "field `oauth`"),
+            (
+                format!("{ms}\noauth_token_url = \"http://login.example.jp/token\""),
+                "must be an https:// URL",
+            ),
+            (
+                ms.replace("oauth = \"microsoft\"\n", "password_keyring = true\n"),
+                "without oauth",
+            ),
+        ] {
+            let err = Config::parse(&text).unwrap_err().to_string();
+            assert!(err.contains(want), "{want}: {err}");
+        }
+        let local = format!(
+            "{}\noauth_token_url = \"http://127.0.0.1:8080/token\"",
+            ms.replace("microsoft", "custom")
+        ) + "\noauth_authorize_url = \"http://localhost:8080/a\"\noauth_scope = \"mail\"";
+        let mb = Config::parse(&local)
+            .unwrap()
+            .mailboxes
+            .into_values()
+            .next()
+            .unwrap();
+        assert_eq!(mb.to_raw().oauth_scope.as_deref(), Some("mail"));
+        assert!(is_loopback_http("http://127.0.0.1:9/x") && is_loopback_http("http://[::1]:9/"));
+        assert!(
+            !is_loopback_http("http://127.example.jp/") && !is_loopback_http("https://127.0.0.1/")
+        );
     }
 
     #[test]

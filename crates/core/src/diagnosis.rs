@@ -26,6 +26,8 @@ pub struct TextContext<'a> {
 
 fn side(lang: Lang, protocol: &str) -> &'static str {
     match (lang, protocol) {
+        (Lang::Ja, "oauth") => "サインインサーバー",
+        (Lang::En, "oauth") => "sign-in server",
         (Lang::Ja, "smtp") => "送信サーバー",
         (Lang::Ja, _) => "受信サーバー",
         (Lang::En, "smtp") => "sending server",

@@ -63,6 +63,19 @@ impl HttpUrl {
     }
 
     /// The same server with another path.
+    /// The `Host` header: the host, with the port unless it is the scheme's own.
+    pub fn host_header(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        match (self.tls, self.port) {
+            (true, 443) | (false, 80) => host,
+            (_, p) => format!("{host}:{p}"),
+        }
+    }
+
     pub fn with_path(&self, path: String) -> HttpUrl {
         HttpUrl {
             path,
@@ -103,7 +116,7 @@ pub async fn request(
              Content-Type: {content_type}\r\nContent-Length: {}\r\n\
              Connection: close\r\n\r\n",
             url.path,
-            url.host,
+            url.host_header(),
             body.len()
         );
         stream
@@ -136,7 +149,8 @@ pub async fn request(
 pub async fn get(url: &HttpUrl, limit: Duration, max: usize) -> Result<(u16, Vec<u8>), String> {
     let head = format!(
         "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: mailcanary\r\nAccept: text/xml\r\n\r\n",
-        url.path, url.host
+        url.path,
+        url.host_header()
     );
     exchange(url, head, &[], limit, max).await
 }
@@ -149,17 +163,14 @@ pub async fn post_form(
     limit: Duration,
     max: usize,
 ) -> Result<(u16, Vec<u8>), String> {
-    if !url.tls
-        && !matches!(url.host.as_str(), "localhost" | "::1")
-        && !url.host.starts_with("127.")
-    {
+    if !url.tls && !mailcanary_core::config::is_loopback_host(&url.host) {
         return Err("refusing plain HTTP to another computer".to_string());
     }
     let head = format!(
         "POST {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: mailcanary\r\nAccept: application/json\r\n\
          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
         url.path,
-        url.host,
+        url.host_header(),
         body.len()
     );
     exchange(url, head, body, limit, max).await

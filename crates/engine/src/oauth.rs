@@ -44,9 +44,13 @@ pub enum OAuthError {
     /// The sign-in was revoked or has expired (`invalid_grant`): only signing in again helps.
     #[error("the sign-in was revoked or has expired ({0}); sign in again")]
     SignInAgain(String),
-    /// The user or the server said no at sign-in (`access_denied`, a wrong client id …).
+    /// The user or the server said no at sign-in (`access_denied` …).
     #[error("the sign-in was refused: {0}")]
     Refused(String),
+    /// The provider does not accept the app's registration (`invalid_client`,
+    /// `unauthorized_client`): the client id or secret in the settings is wrong.
+    #[error("the provider refused the app's registration (check the client id and secret): {0}")]
+    App(String),
     /// The authorization server could not be reached, or answered nonsense.
     #[error("the sign-in server could not be used: {0}")]
     Unreachable(String),
@@ -65,7 +69,7 @@ impl OAuthError {
             OAuthError::SignInAgain(_) | OAuthError::Refused(_) => Category::AuthFailed,
             OAuthError::Unreachable(_) => Category::ConnectFailed,
             OAuthError::Timeout(_) => Category::Timeout,
-            OAuthError::Keyring(_) => Category::ConfigError,
+            OAuthError::Keyring(_) | OAuthError::App(_) => Category::ConfigError,
         };
         Failure::new(category, self.to_string())
     }
@@ -185,7 +189,9 @@ async fn token_request(
     };
     Err(match error.as_str() {
         "invalid_grant" => OAuthError::SignInAgain(said),
-        _ if status >= 500 => OAuthError::Unreachable(said),
+        "invalid_client" | "unauthorized_client" => OAuthError::App(said),
+        // Busy or broken for now: nothing about this sign-in.
+        _ if status == 429 || status >= 500 => OAuthError::Unreachable(said),
         _ => OAuthError::Refused(said),
     })
 }
@@ -263,6 +269,32 @@ pub async fn begin(
     })
 }
 
+/// Reads the request line of one connection to the loopback port (within 10 s) and hands
+/// its target on.
+async fn read_request_line(
+    mut sock: tokio::net::TcpStream,
+    to: tokio::sync::mpsc::Sender<(tokio::net::TcpStream, String)>,
+) {
+    let mut buf = vec![0u8; 8192];
+    let mut got = 0;
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        while got < buf.len() && !buf[..got].windows(2).any(|w| w == b"\r\n") {
+            match sock.read(&mut buf[got..]).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => got += n,
+            }
+        }
+        true
+    })
+    .await;
+    if read != Ok(true) {
+        return;
+    }
+    let line = String::from_utf8_lossy(&buf[..got]);
+    let target = line.split_whitespace().nth(1).unwrap_or("").to_string();
+    let _ = to.send((sock, target)).await;
+}
+
 /// The page the browser shows once the redirect came.
 fn page(ok: bool, text: &str) -> Vec<u8> {
     let body = format!(
@@ -280,35 +312,27 @@ fn page(ok: bool, text: &str) -> Vec<u8> {
 }
 
 impl SignIn {
-    /// Waits (at most `limit`) for the browser to come back, then exchanges the code.
+    /// Waits (at most `limit`) for the browser to come back, then exchanges the code. Each
+    /// connection is read on its own (a browser's idle pre-connection holds nothing up).
     pub async fn finish(self, limit: Duration) -> Result<Tokens, OAuthError> {
         let until = Instant::now() + limit;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(tokio::net::TcpStream, String)>(8);
         loop {
-            let left = until.saturating_duration_since(Instant::now());
-            let accepted = tokio::time::timeout(left, self.listener.accept()).await;
-            let Ok(Ok((mut sock, _))) = accepted else {
-                return Err(OAuthError::Timeout(format!(
-                    "the browser did not come back within {} s",
-                    limit.as_secs()
-                )));
-            };
-            // One request line is all that is needed.
-            let mut buf = vec![0u8; 8192];
-            let mut got = 0;
-            let read = tokio::time::timeout(Duration::from_secs(10), async {
-                while got < buf.len() && !buf[..got].windows(2).any(|w| w == b"\r\n") {
-                    match sock.read(&mut buf[got..]).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => got += n,
+            let (mut sock, target) = tokio::select! {
+                accepted = self.listener.accept() => {
+                    if let Ok((sock, _)) = accepted {
+                        tokio::spawn(read_request_line(sock, tx.clone()));
                     }
+                    continue;
                 }
-            })
-            .await;
-            if read.is_err() {
-                continue;
-            }
-            let line = String::from_utf8_lossy(&buf[..got]);
-            let target = line.split_whitespace().nth(1).unwrap_or("");
+                Some(request) = rx.recv() => request,
+                _ = tokio::time::sleep_until(until.into()) => {
+                    return Err(OAuthError::Timeout(format!(
+                        "the browser did not come back within {} s",
+                        limit.as_secs()
+                    )));
+                }
+            };
             // Browsers also ask for /favicon.ico and the like: only the redirect counts.
             let Some(query) = target.strip_prefix("/?") else {
                 let _ = sock
@@ -380,8 +404,30 @@ impl SignIn {
 /// stays in this process), so it may be a program argument.
 pub fn open_browser(url: &str) -> std::io::Result<()> {
     use std::process::{Command, Stdio};
-    let mut cmd = match std::env::var_os("BROWSER").filter(|b| !b.is_empty()) {
-        Some(b) => Command::new(b),
+    // `$BROWSER` is a `:`-separated list of commands, each maybe with `%s` for the address.
+    let configured = std::env::var("BROWSER").ok().and_then(|list| {
+        let first = list.split(':').find(|c| !c.trim().is_empty())?.to_string();
+        let mut words: Vec<String> = first.split_whitespace().map(str::to_string).collect();
+        if words.iter().any(|w| w.contains("%s")) {
+            for w in &mut words {
+                *w = w.replace("%s", url);
+            }
+        } else {
+            words.push(url.to_string());
+        }
+        Some(words)
+    });
+    let mut cmd = match configured {
+        Some(words) => {
+            let mut c = Command::new(&words[0]);
+            c.args(&words[1..]);
+            c.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let mut child = c.spawn()?;
+            std::thread::spawn(move || child.wait());
+            return Ok(());
+        }
         None if cfg!(target_os = "macos") => Command::new("open"),
         None if cfg!(windows) => {
             let mut c = Command::new("rundll32");
@@ -400,25 +446,40 @@ pub fn open_browser(url: &str) -> std::io::Result<()> {
     Ok(())
 }
 
+/// What this process holds for a mailbox's sign-in.
+struct Held {
+    name: String,
+    access: SecretString,
+    expires_at: Instant,
+    /// A rotated refresh token the keyring would not take: used instead of the stored one.
+    refresh: Option<SecretString>,
+}
+
 /// Access tokens in this process, by mailbox name, with their expiry.
-static CACHE: Mutex<Vec<(String, SecretString, Instant)>> = Mutex::new(Vec::new());
+static CACHE: Mutex<Vec<Held>> = Mutex::new(Vec::new());
+
+/// One refresh at a time per mailbox (the monitor's check, its watch and a retry may ask
+/// together; with rotating refresh tokens a second refresh with the old token would fail).
+static REFRESHING: Mutex<Vec<(String, std::sync::Arc<tokio::sync::Mutex<()>>)>> =
+    Mutex::new(Vec::new());
+
+fn cache() -> std::sync::MutexGuard<'static, Vec<Held>> {
+    CACHE.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Whether an access token for mailbox `name` is kept from earlier.
 pub fn has_cached(name: &MailboxName) -> bool {
-    CACHE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .any(|(n, _, _)| n == name.as_str())
+    cache().iter().any(|h| h.name == name.as_str())
 }
 
 /// Forgets the cached access token of mailbox `name` (after a new sign-in, or when a server
-/// refused it).
+/// refused it). A rotated refresh token the keyring would not take is kept.
 pub fn forget(name: &MailboxName) {
-    CACHE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|(n, _, _)| n != name.as_str());
+    let mut c = cache();
+    c.retain(|h| h.name != name.as_str() || h.refresh.is_some());
+    for h in c.iter_mut().filter(|h| h.name == name.as_str()) {
+        h.expires_at = Instant::now();
+    }
 }
 
 /// The client secret kept for mailbox `name`, if there is one.
@@ -433,6 +494,14 @@ pub async fn client_secret(
     }
 }
 
+fn fresh(name: &str) -> Option<SecretString> {
+    let now = Instant::now();
+    cache()
+        .iter()
+        .find(|h| h.name == name && h.expires_at > now + REFRESH_MARGIN)
+        .map(|h| h.access.clone())
+}
+
 /// An access token for `mb` with at least [`REFRESH_MARGIN`] left: the one in hand, else a
 /// new one from the refresh token in the keyring (a rotated refresh token is stored back).
 pub async fn access_token(mb: &MailboxConfig, limit: Duration) -> Result<SecretString, OAuthError> {
@@ -440,23 +509,42 @@ pub async fn access_token(mb: &MailboxConfig, limit: Duration) -> Result<SecretS
         return Err(OAuthError::Keyring("not an OAuth2 mailbox".into()));
     };
     let name = mb.name.as_str();
-    let now = Instant::now();
-    if let Some((_, t, _)) = CACHE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .find(|(n, _, exp)| n == name && *exp > now + REFRESH_MARGIN)
-    {
-        return Ok(t.clone());
+    if let Some(t) = fresh(name) {
+        return Ok(t);
     }
-    let refresh = secrets::read_oauth(&mb.name, OAuthSecret::RefreshToken, limit)
+    let gate = {
+        let mut locks = REFRESHING.lock().unwrap_or_else(|e| e.into_inner());
+        match locks.iter().find(|(n, _)| n == name) {
+            Some((_, l)) => l.clone(),
+            None => {
+                let l = std::sync::Arc::new(tokio::sync::Mutex::new(()));
+                locks.push((name.to_string(), l.clone()));
+                l
+            }
+        }
+    };
+    let _one = tokio::time::timeout(limit, gate.lock())
         .await
-        .map_err(|e| match e {
-            SecretError::NotFound(_) => OAuthError::SignInAgain(format!(
-                "no sign-in stored for mailbox \"{name}\" (run `mailcanary mailbox signin {name}`)"
-            )),
-            other => OAuthError::Keyring(other.to_string()),
-        })?;
+        .map_err(|_| OAuthError::Timeout("another refresh of this sign-in did not end".into()))?;
+    // Another caller may have refreshed while this one waited.
+    if let Some(t) = fresh(name) {
+        return Ok(t);
+    }
+    let held = cache()
+        .iter()
+        .find(|h| h.name == name)
+        .and_then(|h| h.refresh.clone());
+    let refresh = match held {
+        Some(r) => r,
+        None => secrets::read_oauth(&mb.name, OAuthSecret::RefreshToken, limit)
+            .await
+            .map_err(|e| match e {
+                SecretError::NotFound(_) => OAuthError::SignInAgain(format!(
+                    "no sign-in stored for mailbox \"{name}\" (run `mailcanary mailbox signin {name}`)"
+                )),
+                other => OAuthError::Keyring(other.to_string()),
+            })?,
+    };
     let client_secret = client_secret(&mb.name, limit).await?;
     let tokens = token_request(
         settings,
@@ -472,15 +560,23 @@ pub async fn access_token(mb: &MailboxConfig, limit: Duration) -> Result<SecretS
         limit,
     )
     .await?;
+    // A rotated refresh token replaces the old one, which may no longer work.
+    let mut unstored = None;
     if let Some(r) = &tokens.refresh
         && r.expose_secret() != refresh.expose_secret()
         && let Err(e) = secrets::store_oauth(&mb.name, OAuthSecret::RefreshToken, r)
     {
-        tracing::warn!("{name}: the new refresh token could not be stored: {e}");
+        tracing::warn!("{name}: the new refresh token could not be stored (kept in memory): {e}");
+        unstored = Some(r.clone());
     }
-    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    cache.retain(|(n, _, _)| n != name);
-    cache.push((name.to_string(), tokens.access.clone(), tokens.expires_at));
+    let mut c = cache();
+    c.retain(|h| h.name != name);
+    c.push(Held {
+        name: name.to_string(),
+        access: tokens.access.clone(),
+        expires_at: tokens.expires_at,
+        refresh: unstored,
+    });
     Ok(tokens.access)
 }
 

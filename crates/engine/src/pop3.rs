@@ -228,12 +228,22 @@ impl Pop3Conn {
         self.status(Pop3Stage::Auth).await.map(|_| ())
     }
 
-    /// AUTH XOAUTH2 with the initial response (RFC 5034); a refused token gets a `+` challenge,
+    /// AUTH XOAUTH2 (RFC 5034) in two steps: the command, then the token after the server's
+    /// `+` (a token is too long for the command line: RFC 5034 caps it at 255 octets, and
+    /// Microsoft's server wants two lines). A refused token gets a second `+` challenge,
     /// answered with an empty line, and then the `-ERR`.
     pub async fn login_xoauth2(&mut self, user: &str, token: &SecretString) -> Result<(), Failure> {
         let first = crate::oauth::xoauth2_base64(user, token);
-        let command = format!("AUTH XOAUTH2 {}", first.expose_secret());
-        self.send(&command).await?;
+        self.send("AUTH XOAUTH2").await?;
+        let line = self.line().await?;
+        if !(line == "+" || line.starts_with("+ ")) {
+            Self::interpret(Pop3Stage::Auth, line)?;
+            return Err(Failure::new(
+                Category::ProtocolError,
+                "the server accepted AUTH XOAUTH2 without asking for the token".into(),
+            ));
+        }
+        self.send(first.expose_secret()).await?;
         let line = self.line().await?;
         if line == "+" || line.starts_with("+ ") {
             self.send("").await?;

@@ -120,13 +120,22 @@ struct Reader<'a> {
     address: &'a str,
     /// UIDs that need no reading: there before the canaries were sent, or read and not wanted.
     known: HashSet<String>,
-    /// UIDs of the last look, less those this check removed.
+    /// UIDs of the first look (there before anything was sent).
+    first: HashSet<String>,
+    /// UIDs of the last look.
     last: HashSet<String>,
-    /// Messages seen at one look and gone at a later one, not removed by this check.
-    vanished: usize,
+    /// UIDs whose leaving is explained (deleted by this check) or already counted.
+    accounted: HashSet<String>,
+    /// Messages that arrived during the check and left before this check removed them.
+    vanished_new: usize,
+    /// Messages of a look that were all gone at the next: another program emptied the
+    /// mailbox, as a POP3 program set not to leave copies on the server does.
+    emptied: usize,
     /// Wanted canaries seen by TOP that were gone before RETR.
     canaries_vanished: usize,
     looks: u32,
+    /// The least time between two logins (the server's LOGIN-DELAY, RFC 2449).
+    min_pause: Duration,
     /// Why the last look failed, when it did.
     last_error: Option<Failure>,
 }
@@ -143,13 +152,23 @@ impl<'a> Reader<'a> {
     ) -> Option<Reader<'a>> {
         let mut conn = open(rec, t, &login).await?;
         let server = login.endpoint.host_port();
-        let uids = rec
+        let (uids, delay) = rec
             .stage(Stage::Auth, P, &server, t.command, async {
+                // After login, CAPA tells this user's LOGIN-DELAY, if the server has one.
+                let delay = conn
+                    .capa()
+                    .await?
+                    .iter()
+                    .find_map(|c| c.strip_prefix("LOGIN-DELAY ")?.trim().parse::<u64>().ok());
                 let list = conn.uidl().await?;
                 let n = list.len();
                 let uids: HashSet<String> = list.into_iter().map(|(_, u)| u).collect();
                 let s = if n == 1 { "" } else { "s" };
-                Ok((uids, format!("{n} message{s} on the server")))
+                let mut detail = format!("{n} message{s} on the server");
+                if let Some(d) = delay {
+                    detail.push_str(&format!("; logins at most every {d} s (LOGIN-DELAY)"));
+                }
+                Ok(((uids, delay), detail))
             })
             .await?;
         let _ = tokio::time::timeout(t.quit, conn.quit()).await;
@@ -159,10 +178,14 @@ impl<'a> Reader<'a> {
             key,
             address,
             known: uids.clone(),
+            first: uids.clone(),
             last: uids,
-            vanished: 0,
+            accounted: HashSet::new(),
+            vanished_new: 0,
+            emptied: 0,
             canaries_vanished: 0,
             looks: 1,
+            min_pause: Duration::from_secs(delay.unwrap_or(0).min(900)),
             last_error: None,
         })
     }
@@ -172,7 +195,7 @@ impl<'a> Reader<'a> {
         let mut got = Vec::new();
         let mut pause = Duration::from_millis(200);
         while !wanted.is_empty() {
-            let wake = Instant::now() + pause;
+            let wake = Instant::now() + pause.max(self.min_pause);
             if wake >= until {
                 break;
             }
@@ -201,15 +224,11 @@ impl<'a> Reader<'a> {
     ) -> Result<(), Failure> {
         let mut scratch = Recorder::new(Instant::now() + self.t.connect + self.t.auth * 2);
         let Some(mut conn) = open(&mut scratch, &self.t, &self.login).await else {
-            return Err(scratch
-                .last_problem()
-                .map(|p| Failure::new(p.category, p.evidence.clone()))
-                .unwrap_or_else(|| Failure::new(Category::ConnectFailed, String::new())));
+            return Err(scratch.failure());
         };
         let list = conn.uidl().await?;
         let now: HashSet<String> = list.iter().map(|(_, u)| u.clone()).collect();
-        self.vanished += self.last.difference(&now).count();
-        self.last = now;
+        self.note_gone(&now);
         // (index in `got`, uid) of the messages deleted in this session.
         let mut deleted: Vec<(usize, String)> = Vec::new();
         let mut broken = None;
@@ -229,10 +248,28 @@ impl<'a> Reader<'a> {
             };
             let seen_at = Instant::now();
             wanted.retain(|w| w != &h.id);
+            // Noted before the download: a check that ends during it still knows the
+            // canary came.
+            let index = got.len();
+            got.push(Got {
+                id: h.id.clone(),
+                seen_at,
+                download_ms: 0,
+                download: Err(Failure::new(
+                    Category::Timeout,
+                    "seen, but the check ended before its download finished".into(),
+                )),
+                cleanup: None,
+            });
             let (ours, download) = match conn.retr(*n).await {
                 Ok(body) => self.check(&body, &h.id, uid),
+                // Busy or locked just now: a failed download, not a vanished message.
+                Err(f) if f.evidence.contains("[SYS/TEMP]") || f.evidence.contains("[IN-USE]") => {
+                    (false, Err(f))
+                }
                 Err(f) if f.evidence.starts_with("-ERR") => {
                     self.canaries_vanished += 1;
+                    self.accounted.insert(uid.clone());
                     let f = Failure::new(
                         Category::CanaryRemoved,
                         format!(
@@ -259,17 +296,18 @@ impl<'a> Reader<'a> {
             let mut cleanup = None;
             if ours {
                 match conn.dele(*n).await {
-                    Ok(()) => deleted.push((got.len(), uid.clone())),
+                    Ok(()) => {
+                        // Gone by this check's hand, whatever QUIT then says.
+                        self.accounted.insert(uid.clone());
+                        deleted.push((index, uid.clone()));
+                    }
                     Err(f) => cleanup = Some(Err(f)),
                 }
             }
-            got.push(Got {
-                id: h.id,
-                seen_at,
-                download_ms: seen_at.elapsed().as_millis() as u64,
-                download,
-                cleanup,
-            });
+            let g = &mut got[index];
+            g.download_ms = seen_at.elapsed().as_millis() as u64;
+            g.download = download;
+            g.cleanup = cleanup;
             if broken.is_some() {
                 break;
             }
@@ -285,12 +323,9 @@ impl<'a> Reader<'a> {
             return Ok(());
         }
         let quit = tokio::time::timeout(self.t.quit, conn.quit()).await;
-        for (i, uid) in deleted {
+        for (i, _) in deleted {
             got[i].cleanup = Some(match &quit {
-                Ok(Ok(())) => {
-                    self.last.remove(&uid);
-                    Ok("DELE, then QUIT accepted".into())
-                }
+                Ok(Ok(())) => Ok("DELE, then QUIT accepted".into()),
                 Ok(Err(f)) => Err(Failure::new(
                     f.category,
                     format!(
@@ -305,6 +340,31 @@ impl<'a> Reader<'a> {
             });
         }
         Ok(())
+    }
+
+    /// Counts what left the server since the last look (`now` is this look's UIDs) without
+    /// this check removing it: messages that arrived during the check, and a mailbox emptied
+    /// of everything the last look saw. Older mail leaving one by one (deleted in webmail,
+    /// or after some days by a mail program) is no sign.
+    fn note_gone(&mut self, now: &HashSet<String>) {
+        let before: Vec<&String> = self
+            .last
+            .iter()
+            .filter(|u| !self.accounted.contains(*u))
+            .collect();
+        let gone: Vec<String> = before
+            .iter()
+            .filter(|u| !now.contains(**u))
+            .map(|u| u.to_string())
+            .collect();
+        if !gone.is_empty() {
+            self.vanished_new += gone.iter().filter(|u| !self.first.contains(*u)).count();
+            if gone.len() == before.len() {
+                self.emptied += gone.len();
+            }
+            self.accounted.extend(gone);
+        }
+        self.last = now.clone();
     }
 
     /// Whether a downloaded message is canary `id` (it may then be removed), and whether it
@@ -485,7 +545,7 @@ pub(crate) async fn round_trip(
             journal_gone(&g.id);
         }
     }
-    if reader.vanished > 0 || reader.canaries_vanished > 0 {
+    if reader.vanished_new > 0 || reader.emptied > 0 || reader.canaries_vanished > 0 {
         let mut what = Vec::new();
         if reader.canaries_vanished > 0 {
             what.push(format!(
@@ -493,10 +553,16 @@ pub(crate) async fn round_trip(
                 reader.canaries_vanished
             ));
         }
-        if reader.vanished > 0 {
+        if reader.vanished_new > 0 {
             what.push(format!(
-                "{} message(s) on the server at one look were gone at the next",
-                reader.vanished
+                "{} message(s) that arrived during the check were gone at the next look",
+                reader.vanished_new
+            ));
+        }
+        if reader.emptied > 0 {
+            what.push(format!(
+                "all {} message(s) on the server at one look were gone at the next",
+                reader.emptied
             ));
         }
         rec.problem(
@@ -532,19 +598,22 @@ pub async fn sweep(
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let mut rec = Recorder::new(Instant::now() + limit);
+    let until = Instant::now() + limit;
+    let mut rec = Recorder::new(until);
     let Some(mut conn) = open(&mut rec, t, login).await else {
-        return Err(rec
-            .last_problem()
-            .map(|p| Failure::new(p.category, p.evidence.clone()))
-            .unwrap_or_else(|| Failure::new(Category::ConnectFailed, String::new())));
+        return Err(rec.failure());
     };
     let work = async {
         let list = conn.uidl().await?;
         let mut removed = Vec::new();
         let skip = list.len().saturating_sub(SWEEP_NEWEST);
         for (n, _) in list.iter().skip(skip) {
-            let head = conn.top(*n).await?;
+            let head = match conn.top(*n).await {
+                Ok(h) => h,
+                // Gone meanwhile (another session took it): the others still count.
+                Err(f) if f.evidence.starts_with("-ERR") => continue,
+                Err(f) => return Err(f),
+            };
             let Some(h) = canary::find_verified(&head, key, address) else {
                 continue;
             };
@@ -555,15 +624,16 @@ pub async fn sweep(
         }
         Ok::<_, Failure>(removed)
     };
-    let removed = match tokio::time::timeout(limit, work).await {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(Failure::new(
-                Category::Timeout,
-                "the sweep did not finish in time".into(),
-            ));
-        }
-    };
+    let removed =
+        match tokio::time::timeout(until.saturating_duration_since(Instant::now()), work).await {
+            Ok(r) => r?,
+            Err(_) => {
+                return Err(Failure::new(
+                    Category::Timeout,
+                    "the sweep did not finish in time".into(),
+                ));
+            }
+        };
     tokio::time::timeout(t.quit, conn.quit())
         .await
         .map_err(|_| Failure::new(Category::Timeout, "no answer to QUIT".into()))??;

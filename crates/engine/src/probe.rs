@@ -330,6 +330,13 @@ impl Recorder {
         }
     }
 
+    /// The last problem as a failure (a connect failure if none was recorded).
+    pub fn failure(&self) -> Failure {
+        self.last_problem()
+            .map(|p| Failure::new(p.category, p.evidence.clone()))
+            .unwrap_or_else(|| Failure::new(Category::ConnectFailed, "cannot connect".into()))
+    }
+
     /// Where the records stand now, for [`Recorder::rollback`].
     pub fn mark(&self) -> (usize, usize, usize) {
         (self.stages.len(), self.problems.len(), self.tls.len())

@@ -134,19 +134,21 @@ async fn session(mb: &MailboxConfig, opts: &WatchOptions, send: &impl Fn(WatchEv
         category,
         was_up,
     };
-    let secrets = match MailboxSecrets::load(mb, t.auth).await {
-        Ok(s) => s,
-        Err(e) => return failed(e, Category::ConfigError, false),
+    let connect_bound = t.dns + t.connect + t.tls + t.auth + t.command;
+    let mut rec = Recorder::new(Instant::now() + t.auth + connect_bound);
+    // A refused or revoked sign-in is an auth failure here too (the back-off applies).
+    let Some(secrets) = MailboxSecrets::load_recorded(mb, t.auth, &mut rec).await else {
+        let f = rec.failure();
+        return failed(f.evidence, f.category, false);
     };
     let login = secrets.login(mb);
-    let connect_bound = t.dns + t.connect + t.tls + t.auth + t.command;
-    let mut rec = Recorder::new(Instant::now() + connect_bound);
     let Some(mut conn) = imap::open(&mut rec, t, &login).await else {
-        let (reason, category) = rec
-            .last_problem()
-            .map(|p| (p.evidence.clone(), p.category))
-            .unwrap_or_else(|| ("cannot connect".into(), Category::ConnectFailed));
-        return failed(reason, category, false);
+        let f = rec.failure();
+        if login.oauth && f.category == Category::AuthFailed {
+            // The server refused the token in hand: the next session asks for a new one.
+            crate::oauth::forget(&mb.name);
+        }
+        return failed(f.evidence, f.category, false);
     };
     if !conn.has_idle() {
         conn.logout(t.quit).await;
