@@ -525,6 +525,25 @@ impl SecretService {
     }
 }
 
+/// `mailcanary run` arguments for tests: a check every 2 s, 10 s each, no attachment probes.
+pub const QUICK_MONITOR: [&str; 7] = [
+    "run",
+    "--interval",
+    "2",
+    "--timeout",
+    "10",
+    "--attachments-every",
+    "off",
+];
+
+/// Ends a monitor as a service manager would (SIGTERM) and waits for it.
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    child.wait().expect("the monitor ends")
+}
+
 /// The `mailcanary` binary with its own config and data directories.
 pub struct Cli {
     bin: PathBuf,
@@ -667,6 +686,28 @@ impl Cli {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start mailcanary")
+    }
+
+    /// Starts `mailcanary run` checking every 2 s (10 s per check, no attachment probes)
+    /// with `extra` arguments: standard output to `out`.
+    pub fn spawn_quick_monitor(
+        &self,
+        extra: &[&str],
+        envs: &[(&str, &str)],
+        out: &Path,
+    ) -> std::process::Child {
+        let mut args = QUICK_MONITOR.to_vec();
+        args.extend_from_slice(extra);
+        self.spawn(&args, envs, out)
+    }
+
+    /// Waits for `out` to show `n` checks of `mailbox` with status and category `state`
+    /// (`OK ok`), within `limit`.
+    pub fn wait_checks(out: &Path, mailbox: &str, state: &str, n: usize, limit: Duration) {
+        let needle = format!(" {mailbox} {state} ");
+        wait_for(out, &format!("{n} checks '{needle}'"), limit, |l| {
+            l.iter().filter(|l| l.contains(&needle)).count() >= n
+        });
     }
 
     /// Appends `text` to the config file (for sections the CLI does not write).
@@ -1172,9 +1213,15 @@ impl AppDriver {
         let own_bus = envs.iter().any(|(k, _)| *k == "DBUS_SESSION_BUS_ADDRESS");
         // A display of its own (not -a) and a known authority file, so that screenshots can
         // be taken of it.
-        let number = (150..400)
-            .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
-            .expect("a free X display number");
+        // Tests of one binary start apps side by side: each takes the next number (two that
+        // looked for a free one at the same moment would both take the same).
+        static NEXT_DISPLAY: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(150);
+        let number = std::iter::repeat_with(|| {
+            NEXT_DISPLAY.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        })
+        .take_while(|n| *n < 400)
+        .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+        .expect("a free X display number");
         let xauth = tempfile::Builder::new()
             .prefix("mailcanary-xauth.")
             .tempdir()

@@ -668,15 +668,7 @@ fn a_server_restart_and_a_name_that_does_not_resolve_leave_the_monitor_running()
     let out = cli.root().join("restart.out");
     let mut child = cli.spawn_from(
         unshare,
-        &[
-            "run",
-            "--interval",
-            "2",
-            "--timeout",
-            "10",
-            "--attachments-every",
-            "off",
-        ],
+        &mailcanary_tests::QUICK_MONITOR,
         &[("OFFICE_PW", &password)],
         &out,
     );

@@ -293,27 +293,9 @@ fn a_refused_sign_in_adds_nothing() {
 /// `mailcanary run` over checks two seconds apart, to the test server's refresh counter.
 fn refreshes_over_monitored_checks(s: &Setup, checks: usize, out: &Path) -> u64 {
     let before = s.oauth.stats()["token_refresh_token"].as_u64().unwrap();
-    let mut child = s.cli.spawn(
-        &[
-            "run",
-            "--interval",
-            "2",
-            "--timeout",
-            "10",
-            "--attachments-every",
-            "off",
-        ],
-        &[],
-        out,
-    );
-    let ok = |l: &[String]| l.iter().filter(|l| l.contains(" office OK ok ")).count();
-    wait_for(out, "healthy checks", Duration::from_secs(90), |l| {
-        ok(l) >= checks
-    });
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    child.wait().unwrap();
+    let mut child = s.cli.spawn_quick_monitor(&[], &[], out);
+    Cli::wait_checks(out, "office", "OK ok", checks, Duration::from_secs(90));
+    mailcanary_tests::terminate(&mut child);
     let text = lines(out);
     assert!(
         !text.iter().any(|l| l.contains("auth_failed")),

@@ -321,3 +321,18 @@ fn attachment_probes_are_read_over_pop3_and_a_filter_that_drops_some_is_named() 
     );
     assert_eq!(ms.messages(USER, "INBOX").len(), 1);
 }
+
+#[test]
+fn the_monitor_checks_a_pop3_mailbox_on_its_schedule() {
+    let (ms, cli) = setup("run", "starttls");
+    ms.deliver(USER, "INBOX", CUSTOMER);
+    let out = cli.root().join("run.out");
+    let mut child = cli.spawn_quick_monitor(&[], &[], &out);
+    Cli::wait_checks(&out, "office", "OK ok", 3, Duration::from_secs(60));
+    mailcanary_tests::terminate(&mut child);
+    // Each check took its canary away again; the customer's message stayed.
+    let left = ms.messages(USER, "INBOX");
+    assert_eq!(left.len(), 1, "{left:?}");
+    let history = cli.run(&["history", "office", "--json"]);
+    assert!(history.stdout.contains("\"pop3\""), "{history:?}");
+}

@@ -49,15 +49,8 @@ fn the_password_and_the_webhook_token_appear_nowhere_they_should_not() {
     let hook = format!("env > '{}'/env-$$.txt", dumps.display());
     let metrics_port = free_port();
     let out = cli.root().join("run.out");
-    let mut run = cli.spawn(
+    let mut run = cli.spawn_quick_monitor(
         &[
-            "run",
-            "--interval",
-            "2",
-            "--timeout",
-            "10",
-            "--attachments-every",
-            "off",
             "--metrics",
             &format!("127.0.0.1:{metrics_port}"),
             "--hook",
