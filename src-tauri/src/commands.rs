@@ -229,6 +229,10 @@ pub struct MailboxForm {
     /// the keyring only.
     #[serde(default)]
     oauth_client_secret: String,
+    /// How mail is received: `imap` (or empty), or `pop3` (the `imap_*` fields then name
+    /// the POP3 server).
+    #[serde(default)]
+    receive: String,
 }
 
 fn host_field(field: &'static str, host: &str) -> Answer<String> {
@@ -293,11 +297,19 @@ fn mailbox_from(form: &MailboxForm) -> Answer<mailcanary_engine::core::config::M
             Some(path)
         }
     };
+    let incoming_security = Some(security_field("imap_security", &form.imap_security)?);
+    let (imap, imap_security, pop3, pop3_security) = match form.receive.as_str() {
+        "" | "imap" => (imap, incoming_security, None, None),
+        "pop3" => (String::new(), None, Some(imap), incoming_security),
+        _ => return Err(IpcError::field("receive", "imap or pop3")),
+    };
     let raw = RawMailbox {
         address: form.address.trim().to_string(),
         login: Some(form.login.trim().to_string()).filter(|l| !l.is_empty()),
         imap,
-        imap_security: Some(security_field("imap_security", &form.imap_security)?),
+        imap_security,
+        pop3,
+        pop3_security,
         smtp,
         smtp_security: Some(security_field("smtp_security", &form.smtp_security)?),
         ca_file,
@@ -329,7 +341,8 @@ fn mailbox_from(form: &MailboxForm) -> Answer<mailcanary_engine::core::config::M
             let f = match field.as_str() {
                 "address" => "address",
                 "login" => "login",
-                "imap" => "imap_host",
+                "imap" | "pop3" => "imap_host",
+                "pop3_security" => "imap_security",
                 "smtp" => "smtp_host",
                 "imap_security" => "imap_security",
                 "smtp_security" => "smtp_security",
@@ -1305,5 +1318,84 @@ pub async fn call(
             "invalid",
             format!("there is no command \"{cmd}\""),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailcanary_engine::core::config::{Protocol, Security};
+
+    fn form(over: impl FnOnce(&mut MailboxForm)) -> MailboxForm {
+        let mut f = MailboxForm {
+            name: "office".into(),
+            address: "info@example.co.jp".into(),
+            login: String::new(),
+            imap_host: "mail.example.co.jp".into(),
+            imap_port: 993,
+            imap_security: "tls".into(),
+            smtp_host: "mail.example.co.jp".into(),
+            smtp_port: 587,
+            smtp_security: "starttls".into(),
+            ca_file: String::new(),
+            password: String::new(),
+            auth: String::new(),
+            oauth_client_id: String::new(),
+            oauth_authorize_url: String::new(),
+            oauth_token_url: String::new(),
+            oauth_scope: String::new(),
+            oauth_client_secret: String::new(),
+            receive: String::new(),
+        };
+        over(&mut f);
+        f
+    }
+
+    #[test]
+    fn the_wizard_form_makes_imap_pop3_and_oauth_mailboxes() {
+        let mb = mailbox_from(&form(|_| {})).unwrap();
+        assert_eq!(mb.incoming_protocol, Protocol::Imap);
+        assert_eq!(mb.secret, SecretSource::Keyring);
+        assert!(mb.oauth.is_none());
+
+        let mb = mailbox_from(&form(|f| {
+            f.receive = "pop3".into();
+            f.imap_port = 110;
+            f.imap_security = "starttls".into();
+        }))
+        .unwrap();
+        assert_eq!(mb.incoming_protocol, Protocol::Pop3);
+        assert_eq!(
+            (mb.incoming.port, mb.incoming.security),
+            (110, Security::Starttls)
+        );
+
+        let mb = mailbox_from(&form(|f| {
+            f.auth = "microsoft".into();
+            f.oauth_client_id = "0f1e-aaaa".into();
+        }))
+        .unwrap();
+        let o = mb.oauth.unwrap();
+        assert_eq!(o.client_id, "0f1e-aaaa");
+        assert!(o.scope.contains("IMAP.AccessAsUser.All"));
+
+        // Errors name the form's fields.
+        let err = |f: MailboxForm| mailbox_from(&f).unwrap_err();
+        assert_eq!(
+            err(form(|f| f.auth = "microsoft".into())).field,
+            Some("oauth_client_id")
+        );
+        assert_eq!(
+            err(form(|f| f.receive = "smtp".into())).field,
+            Some("receive")
+        );
+        assert_eq!(
+            err(form(|f| {
+                f.receive = "pop3".into();
+                f.imap_host = "pop .example".into();
+            }))
+            .field,
+            Some("imap_host")
+        );
     }
 }

@@ -68,7 +68,10 @@ const en = {
   appPasswordWarn: "This provider needs an app password, not your normal password — how:",
   oauthOnlyWarn:
     "This provider no longer accepts passwords for mail programs: sign in with the provider below instead.",
-  receiving: "Receiving mail (IMAP)",
+  receiving: "Receiving mail",
+  receiveChoice: { imap: "IMAP", pop3: "POP3" } as Record<string, string>,
+  pop3Note:
+    "POP3 sees the inbox only: a test message put in the junk folder counts as lost, so look in webmail's junk folder then. IMAP sees both.",
   sending: "Sending mail (SMTP)",
   label: {
     name: "Short name",
@@ -77,6 +80,7 @@ const en = {
     imap_host: "Server",
     imap_port: "Port",
     imap_security: "Security",
+    receive: "Protocol",
     smtp_host: "Server",
     smtp_port: "Port",
     smtp_security: "Security",
@@ -325,7 +329,10 @@ const ja: Dict = {
   appPasswordWarn: "このサービスでは、通常のパスワードではなく「アプリ パスワード」が必要です。手順:",
   oauthOnlyWarn:
     "このサービスは、メールソフトからのパスワードによるログインを受け付けなくなりました。下でメールサービスのサインインを選んでください。",
-  receiving: "受信 (IMAP)",
+  receiving: "受信",
+  receiveChoice: { imap: "IMAP", pop3: "POP3" },
+  pop3Note:
+    "POP3 では受信トレイしか見えません。迷惑メールフォルダに入ったテストメールは「届かない」と判定されるので、その場合は Web メールの迷惑メールフォルダを確認してください。IMAP なら両方を確認できます。",
   sending: "送信 (SMTP)",
   label: {
     name: "短い名前",
@@ -334,6 +341,7 @@ const ja: Dict = {
     imap_host: "サーバー",
     imap_port: "ポート",
     imap_security: "暗号化",
+    receive: "プロトコル",
     smtp_host: "サーバー",
     smtp_port: "ポート",
     smtp_security: "暗号化",

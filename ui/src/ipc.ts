@@ -136,6 +136,8 @@ export interface MailboxForm {
   oauth_scope?: string;
   /** The registered app's client secret (Google's desktop apps have one): to the keyring only. */
   oauth_client_secret?: string;
+  /** "imap" (or absent), or "pop3": the imap_* fields then name the POP3 server. */
+  receive?: "imap" | "pop3";
 }
 
 export type Auth = "password" | "microsoft" | "google" | "custom";

@@ -383,4 +383,24 @@ describe("add mailbox wizard", () => {
     expect($("#oauth-box").hidden).toBe(true);
     expect($("#password-box").hidden).toBe(false);
   });
+
+  it("reads a mailbox over POP3 when asked, and says what POP3 cannot see", async () => {
+    const { ipc } = await openWizard({ test_mailbox: () => OK_RESULT });
+    expect($("#pop3-note").hidden).toBe(true);
+    expect(input("imap_port").value).toBe("993");
+    choose(select("receive"), "pop3");
+    expect(input("imap_port").value).toBe("995");
+    expect($("#pop3-note").hidden).toBe(false);
+    expect($("#pop3-note").textContent).toContain("inbox only");
+    fillValid();
+    $("#test-now").click();
+    await flush();
+    expect(ipc.argsOf("test_mailbox")[0].form).toMatchObject({ receive: "pop3", imap_port: 995 });
+    // Back to IMAP: its usual port again; a port typed by hand stays.
+    choose(select("receive"), "imap");
+    expect(input("imap_port").value).toBe("993");
+    type(input("imap_port"), "1993");
+    choose(select("receive"), "pop3");
+    expect(input("imap_port").value).toBe("1993");
+  });
 });

@@ -128,6 +128,8 @@ export class WizardView implements View {
         "fieldset",
         {},
         h("legend", {}, d.receiving),
+        field(d.label.receive, h("select", fid("receive"), ...options([["imap", d.receiveChoice.imap], ["pop3", d.receiveChoice.pop3]]))),
+        h("p", { id: "pop3-note", class: "note", hidden: true }, d.pop3Note),
         field(d.label.imap_host, text("imap_host")),
         h("div", { class: "pair" }, field(d.label.imap_port, port("imap_port")), field(d.label.imap_security, security("imap_security"))),
       ),
@@ -167,6 +169,7 @@ export class WizardView implements View {
     byId(form, "find-servers").addEventListener("click", () => void this.findServers());
     password.addEventListener("input", () => this.drawWeak());
     byId(form, "wizard-auth").addEventListener("change", () => this.drawAuth());
+    byId(form, "wizard-receive").addEventListener("change", () => this.chooseReceive());
     byId(form, "sign-in").addEventListener("click", () => void this.signIn());
     testNow.addEventListener("click", () => void this.test());
     form.addEventListener("submit", (e) => {
@@ -182,9 +185,25 @@ export class WizardView implements View {
     this.reasonsShown = "";
     this.drawPresetNote();
     this.drawAuth();
+    this.drawReceive();
     this.drawWeak();
     this.drawTesting();
     this.drawResult();
+  }
+
+  /** IMAP or POP3: the port follows when it was the other protocol's usual one. */
+  private chooseReceive(): void {
+    const f = this.form;
+    const pop3 = (f.elements.namedItem("receive") as HTMLSelectElement).value === "pop3";
+    const port = f.elements.namedItem("imap_port") as HTMLInputElement;
+    const usual: Record<string, string> = pop3 ? { "993": "995", "143": "110" } : { "995": "993", "110": "143" };
+    if (usual[port.value]) port.value = usual[port.value];
+    this.drawReceive();
+  }
+
+  private drawReceive(): void {
+    const pop3 = (this.form.elements.namedItem("receive") as HTMLSelectElement).value === "pop3";
+    byId(this.section, "pop3-note").hidden = !pop3;
   }
 
   private auth(): string {
@@ -281,6 +300,7 @@ export class WizardView implements View {
           set(host, template);
         }
       }
+      set("receive", "imap");
       set("imap_port", String(p.imap_port));
       set("smtp_port", String(p.smtp_port));
       // "plain" is not offered here: such a preset leaves the choice as it was.
@@ -289,6 +309,7 @@ export class WizardView implements View {
       // A provider that takes no password any more: its sign-in; otherwise the password.
       set("auth", p.oauth_only && p.oauth ? p.oauth : "password");
       this.drawAuth();
+      this.drawReceive();
       this.fillDomain();
       if (p.ca_file) (f.querySelector("details") as HTMLDetailsElement).open = true;
       clearFieldErrors(f);
@@ -424,13 +445,14 @@ export class WizardView implements View {
       oauth_token_url: v.oauth_token_url.trim(),
       oauth_scope: v.oauth_scope.trim(),
       oauth_client_secret: v.auth === "google" || v.auth === "custom" ? v.oauth_client_secret.trim() : "",
+      receive: v.receive === "pop3" ? "pop3" : "imap",
     };
   }
 
   private values(): Record<string, string> {
     const f = this.form;
     const out: Record<string, string> = {};
-    for (const n of [...TEXT_FIELDS, "imap_port", "smtp_port", "imap_security", "smtp_security", "password"]) {
+    for (const n of [...TEXT_FIELDS, "receive", "imap_port", "smtp_port", "imap_security", "smtp_security", "password"]) {
       out[n] = (f.elements.namedItem(n) as HTMLInputElement | HTMLSelectElement).value;
     }
     return out;
@@ -442,7 +464,7 @@ export class WizardView implements View {
   }
 
   private defaults(): void {
-    this.setValues({ imap_port: "993", imap_security: "tls", smtp_port: "587", smtp_security: "starttls", auth: "password" });
+    this.setValues({ receive: "imap", imap_port: "993", imap_security: "tls", smtp_port: "587", smtp_security: "starttls", auth: "password" });
   }
 
   /** Shows client-side errors; returns whether there were none. */
@@ -543,6 +565,7 @@ export class WizardView implements View {
     clearErrors(f, byId(this.section, "wizard-error"));
     this.drawPresetNote();
     this.drawAuth();
+    this.drawReceive();
     this.drawWeak();
     this.drawTesting();
     this.drawResult();
