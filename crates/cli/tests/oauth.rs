@@ -22,10 +22,19 @@ struct Setup {
     cli: Cli,
 }
 
+/// Servers that offer both XOAUTH2 and OAUTHBEARER, as Dovecot and Gmail do.
 fn setup() -> Setup {
+    setup_offering("xoauth2 oauthbearer")
+}
+
+/// Servers that offer `mechanisms` (`xoauth2` alone, as Microsoft's do).
+fn setup_offering(mechanisms: &str) -> Setup {
     let ss = SecretService::start();
     let oauth = OAuthServer::start();
-    let ms = MailServer::start_with(&[("MS_OAUTH2_URL", &oauth.url())]);
+    let ms = MailServer::start_with(&[
+        ("MS_OAUTH2_URL", &oauth.url()),
+        ("MS_OAUTH2_MECHANISMS", mechanisms),
+    ]);
     // The account has a password, but Mail Canary never gets it.
     ms.add_user(USER, &format!("unused-{}", std::process::id()));
     let cli = Cli::new(BIN).env("DBUS_SESSION_BUS_ADDRESS", ss.address());
@@ -136,7 +145,7 @@ fn an_oauth_mailbox_signs_in_in_the_browser_and_is_checked_without_a_password() 
         "{report}"
     );
     assert!(
-        stage_detail(&report, "auth", "imap").starts_with("signed in (XOAUTH2)"),
+        stage_detail(&report, "auth", "imap").starts_with("signed in (OAUTHBEARER)"),
         "{report}"
     );
     assert!(
@@ -155,7 +164,7 @@ fn an_oauth_mailbox_signs_in_in_the_browser_and_is_checked_without_a_password() 
     let (code, report, shown_pop3) = check(&s.cli, "shop");
     assert_eq!(code, 0, "{report}");
     assert!(
-        stage_detail(&report, "auth", "pop3").starts_with("signed in (XOAUTH2)"),
+        stage_detail(&report, "auth", "pop3").starts_with("signed in (OAUTHBEARER)"),
         "{report}"
     );
     // POP3 refuses a good token of a locked account through its error challenge too.
@@ -331,7 +340,8 @@ fn the_monitor_keeps_its_access_token_and_refreshes_it_before_it_expires() {
 
 #[test]
 fn a_rotated_refresh_token_is_kept_and_a_token_endpoint_outage_is_not_a_sign_in_problem() {
-    let s = setup();
+    // Servers that offer XOAUTH2 alone, as Microsoft's do: it is used on every side.
+    let s = setup_offering("xoauth2");
     let dir = tempfile::tempdir().unwrap();
     let imap = format!("localhost:{}", s.ms.port("MS_IMAPS_PORT"));
     let args = add_args("office", ["--imap", &imap], &s);
@@ -347,6 +357,13 @@ fn a_rotated_refresh_token_is_kept_and_a_token_endpoint_outage_is_not_a_sign_in_
     assert_ne!(first, second, "the rotated refresh token was stored");
     let (code, report, _) = check(&s.cli, "office");
     assert_eq!(code, 0, "the stored one works: {report}");
+    for side in ["imap", "smtp"] {
+        let detail = stage_detail(&report, "auth", side);
+        assert!(
+            detail.starts_with("signed in (XOAUTH2)"),
+            "{side}: {detail}"
+        );
+    }
 
     // The token endpoint is down or rate-limits: the sign-in server cannot be used, which
     // is not a reason to sign in again.

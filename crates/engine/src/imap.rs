@@ -181,7 +181,7 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
     let ep = l.endpoint;
     let server = ep.host_port();
     let tcp = crate::probe::dns_and_connect(rec, t, P, ep).await?;
-    let (client, cert) = match ep.security {
+    let (client, cert, mechanisms) = match ep.security {
         Security::Tls => {
             let tls = l.tls.clone();
             let host = ep.host.clone();
@@ -191,9 +191,9 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
                     .map_err(|e| io_failure(&e))?;
                 let cert = stream.peer_certificate();
                 let mut client = Client::new(stream);
-                read_greeting(&mut client).await?;
+                let mechanisms = read_greeting(&mut client).await?;
                 Ok((
-                    (client, cert),
+                    (client, cert, mechanisms),
                     "TLS established; greeting received".to_string(),
                 ))
             })
@@ -204,7 +204,7 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
             let host = ep.host.clone();
             rec.stage(Stage::Tls, P, &server, t.tls, async move {
                 let mut client = Client::new(MailStream::plain(tcp));
-                read_greeting(&mut client).await?;
+                let mechanisms = read_greeting(&mut client).await?;
                 if let Err(e) = client.run_command_and_check_ok("STARTTLS", None).await {
                     let f = imap_failure(ReplyStage::Greeting, e);
                     return Err(Failure::new(
@@ -220,7 +220,7 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
                     .map_err(|e| io_failure(&e))?;
                 let cert = stream.peer_certificate();
                 Ok((
-                    (Client::new(stream), cert),
+                    (Client::new(stream), cert, mechanisms),
                     "STARTTLS established".to_string(),
                 ))
             })
@@ -228,19 +228,10 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
         }
         Security::Plain => {
             let mut client = Client::new(MailStream::plain(tcp));
-            let greeting = tokio::time::timeout(t.command, read_greeting(&mut client)).await;
-            if let Some(f) = match greeting {
-                Ok(Ok(())) => None,
-                Ok(Err(f)) => Some(f),
-                Err(_) => Some(Failure::new(
-                    Category::Timeout,
-                    "no greeting from the server".to_string(),
-                )),
-            } {
-                rec.fail(Stage::Connect, P, &server, f);
-                return None;
-            }
-            (client, None)
+            let greeting = read_greeting(&mut client);
+            let mechanisms =
+                crate::probe::plain_greeting(rec, P, &server, t.command, greeting).await?;
+            (client, None, mechanisms)
         }
     };
     rec.certificate(P, &server, cert);
@@ -249,27 +240,32 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
     }
     let login = l.login.to_string();
     let password = l.password.clone();
-    let oauth = l.oauth;
+    // OAUTHBEARER where the greeting offers it, else XOAUTH2.
+    let sasl = l.oauth.then(|| crate::oauth::Sasl::choose(&mechanisms));
+    let (host, port) = (ep.host.clone(), ep.port);
     let mut session = rec
         .stage(Stage::Auth, P, &server, t.auth, async move {
-            let s = if oauth {
-                let first = crate::oauth::xoauth2(&login, &password);
-                client
-                    .authenticate("XOAUTH2", Xoauth2(Some(first)))
-                    .await
-                    .map_err(|(e, _)| imap_failure(ReplyStage::Auth, e))?
-            } else {
-                client
-                    .login(&login, password.expose_secret())
-                    .await
-                    .map_err(|(e, _)| imap_failure(ReplyStage::Auth, e))?
+            let (s, how) = match sasl {
+                Some(sasl) => {
+                    let answer = SaslToken {
+                        first: Some(sasl.initial(&login, &host, port, &password)),
+                        error_answer: sasl.error_answer(),
+                    };
+                    let s = client
+                        .authenticate(sasl.name(), answer)
+                        .await
+                        .map_err(|(e, _)| imap_failure(ReplyStage::Auth, e))?;
+                    (s, format!("signed in ({})", sasl.name()))
+                }
+                None => {
+                    let s = client
+                        .login(&login, password.expose_secret())
+                        .await
+                        .map_err(|(e, _)| imap_failure(ReplyStage::Auth, e))?;
+                    (s, "logged in".to_string())
+                }
             };
-            let how = if oauth {
-                "signed in (XOAUTH2)"
-            } else {
-                "logged in"
-            };
-            Ok((s, how.to_string()))
+            Ok((s, how))
         })
         .await?;
     let caps = rec
@@ -299,23 +295,28 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
     })
 }
 
-/// SASL XOAUTH2: the token at the first challenge; an empty answer to the server's error
-/// challenge, after which it says NO.
-struct Xoauth2(Option<secrecy::SecretString>);
+/// SASL with a bearer token: the token at the first challenge; the mechanism's answer to the
+/// server's error challenge, after which it says NO.
+struct SaslToken {
+    first: Option<secrecy::SecretString>,
+    error_answer: &'static [u8],
+}
 
-impl async_imap::Authenticator for Xoauth2 {
+impl async_imap::Authenticator for SaslToken {
     type Response = Vec<u8>;
 
     fn process(&mut self, _challenge: &[u8]) -> Vec<u8> {
-        match self.0.take() {
+        match self.first.take() {
             Some(first) => first.expose_secret().as_bytes().to_vec(),
-            None => Vec::new(),
+            None => self.error_answer.to_vec(),
         }
     }
 }
 
-async fn read_greeting(client: &mut Client<MailStream>) -> Result<(), Failure> {
-    use async_imap::imap_proto::{Response, Status};
+/// Reads the greeting; returns the SASL mechanisms it announces (`AUTH=…` in its CAPABILITY
+/// code, upper case), if it announces any.
+async fn read_greeting(client: &mut Client<MailStream>) -> Result<Vec<String>, Failure> {
+    use async_imap::imap_proto::{Capability, Outcome, Response, ResponseCode, Status};
     match client.read_response().await {
         Ok(Some(resp)) => match resp.parsed() {
             other @ Response::Data {
@@ -325,7 +326,21 @@ async fn read_greeting(client: &mut Client<MailStream>) -> Result<(), Failure> {
                 Category::ServerError,
                 format!("the server said goodbye: {other:?}"),
             )),
-            _ => Ok(()),
+            Response::Data {
+                outcome:
+                    Outcome {
+                        code: Some(ResponseCode::Capabilities(caps)),
+                        ..
+                    },
+                ..
+            } => Ok(caps
+                .iter()
+                .filter_map(|c| match c {
+                    Capability::Auth(m) => Some(m.to_ascii_uppercase()),
+                    _ => None,
+                })
+                .collect()),
+            _ => Ok(Vec::new()),
         },
         Ok(None) => Err(Failure::new(
             Category::ConnectFailed,

@@ -149,6 +149,61 @@ pub fn xoauth2_base64(user: &str, token: &SecretString) -> SecretString {
     SecretString::from(STANDARD.encode(xoauth2(user, token).expose_secret()))
 }
 
+/// How an access token is shown to a mail server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sasl {
+    /// Google's and Microsoft's XOAUTH2, which every provider with OAuth2 takes.
+    Xoauth2,
+    /// The standard OAUTHBEARER (RFC 7628), used where the server offers it.
+    Oauthbearer,
+}
+
+impl Sasl {
+    /// OAUTHBEARER where `offered` (the server's SASL mechanisms) has it, else XOAUTH2.
+    pub fn choose<S: AsRef<str>>(offered: &[S]) -> Sasl {
+        if offered
+            .iter()
+            .any(|m| m.as_ref().eq_ignore_ascii_case("OAUTHBEARER"))
+        {
+            Sasl::Oauthbearer
+        } else {
+            Sasl::Xoauth2
+        }
+    }
+
+    /// The mechanism's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sasl::Xoauth2 => "XOAUTH2",
+            Sasl::Oauthbearer => "OAUTHBEARER",
+        }
+    }
+
+    /// The initial client response (before base64) for `user` at `host:port`.
+    pub fn initial(self, user: &str, host: &str, port: u16, token: &SecretString) -> SecretString {
+        match self {
+            Sasl::Xoauth2 => xoauth2(user, token),
+            Sasl::Oauthbearer => {
+                // RFC 5801 GS2 header: `,` and `=` in the authorization identity are escaped.
+                let authzid = user.replace('=', "=3D").replace(',', "=2C");
+                SecretString::from(format!(
+                    "n,a={authzid},\x01host={host}\x01port={port}\x01auth=Bearer {}\x01\x01",
+                    token.expose_secret()
+                ))
+            }
+        }
+    }
+
+    /// What answers the server's error challenge (before base64), after which it refuses.
+    pub fn error_answer(self) -> &'static [u8] {
+        match self {
+            Sasl::Xoauth2 => b"",
+            // RFC 7628 3.2.3: a dummy response of one %x01.
+            Sasl::Oauthbearer => b"\x01",
+        }
+    }
+}
+
 /// Posts `pairs` to the token endpoint and reads the tokens from its answer.
 async fn token_request(
     settings: &OAuthSettings,
@@ -592,6 +647,20 @@ mod tests {
         assert_eq!(q["a b"], "x/y+z&=é");
         assert_eq!(q["k"], "");
         assert_eq!(parse_query("code=a+b%2")["code"], "a b%2");
+    }
+
+    #[test]
+    fn oauthbearer_is_chosen_where_offered_and_escapes_the_user() {
+        assert_eq!(Sasl::choose(&["PLAIN", "XOAUTH2"]), Sasl::Xoauth2);
+        assert_eq!(Sasl::choose(&["xoauth2", "oauthbearer"]), Sasl::Oauthbearer);
+        let t = SecretString::from("tok".to_string());
+        assert_eq!(
+            Sasl::Oauthbearer
+                .initial("a,b=c@example.test", "imap.example.test", 993, &t)
+                .expose_secret(),
+            "n,a=a=2Cb=3Dc@example.test,\x01host=imap.example.test\x01port=993\x01auth=Bearer tok\x01\x01"
+        );
+        assert_eq!(Sasl::Oauthbearer.error_answer(), b"\x01");
     }
 
     #[test]

@@ -228,25 +228,43 @@ impl Pop3Conn {
         self.status(Pop3Stage::Auth).await.map(|_| ())
     }
 
-    /// AUTH XOAUTH2 (RFC 5034) in two steps: the command, then the token after the server's
-    /// `+` (a token is too long for the command line: RFC 5034 caps it at 255 octets, and
-    /// Microsoft's server wants two lines). A refused token gets a second `+` challenge,
-    /// answered with an empty line, and then the `-ERR`.
-    pub async fn login_xoauth2(&mut self, user: &str, token: &SecretString) -> Result<(), Failure> {
-        let first = crate::oauth::xoauth2_base64(user, token);
-        self.send("AUTH XOAUTH2").await?;
+    /// The SASL mechanisms CAPA announced (its `SASL` line), upper case.
+    pub fn sasl_mechanisms(&self) -> Vec<String> {
+        self.capabilities
+            .iter()
+            .filter_map(|c| c.strip_prefix("SASL "))
+            .flat_map(|l| l.split_whitespace().map(str::to_string))
+            .collect()
+    }
+
+    /// AUTH with a bearer token (RFC 5034) in two steps: the command, then the initial
+    /// response after the server's `+` (a token is too long for the command line: RFC 5034
+    /// caps it at 255 octets, and Microsoft's server wants two lines). A refused token gets a
+    /// second `+` challenge, answered as the mechanism says, and then the `-ERR`.
+    pub async fn login_bearer(
+        &mut self,
+        sasl: crate::oauth::Sasl,
+        first: &SecretString,
+    ) -> Result<(), Failure> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        self.send(&format!("AUTH {}", sasl.name())).await?;
         let line = self.line().await?;
         if !(line == "+" || line.starts_with("+ ")) {
             Self::interpret(Pop3Stage::Auth, line)?;
             return Err(Failure::new(
                 Category::ProtocolError,
-                "the server accepted AUTH XOAUTH2 without asking for the token".into(),
+                format!(
+                    "the server accepted AUTH {} without asking for the token",
+                    sasl.name()
+                ),
             ));
         }
-        self.send(first.expose_secret()).await?;
+        let encoded = SecretString::from(b64.encode(first.expose_secret()));
+        self.send(encoded.expose_secret()).await?;
         let line = self.line().await?;
         if line == "+" || line.starts_with("+ ") {
-            self.send("").await?;
+            self.send(&b64.encode(sasl.error_answer())).await?;
             return self.status(Pop3Stage::Auth).await.map(|_| ());
         }
         Self::interpret(Pop3Stage::Auth, line).map(|_| ())

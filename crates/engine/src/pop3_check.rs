@@ -68,19 +68,9 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
             .await?
         }
         Security::Plain => {
-            let greeted = tokio::time::timeout(each, Pop3Conn::greet(MailStream::plain(tcp), each));
-            match greeted.await {
-                Ok(Ok(c)) => (c, None),
-                Ok(Err(f)) => {
-                    rec.fail(Stage::Connect, P, &server, f);
-                    return None;
-                }
-                Err(_) => {
-                    let f = Failure::new(Category::Timeout, "no greeting from the server".into());
-                    rec.fail(Stage::Connect, P, &server, f);
-                    return None;
-                }
-            }
+            let greeting = Pop3Conn::greet(MailStream::plain(tcp), each);
+            let conn = probe::plain_greeting(rec, P, &server, each, greeting).await?;
+            (conn, None)
         }
     };
     rec.certificate(P, &server, cert);
@@ -89,8 +79,12 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
     }
     rec.stage(Stage::Auth, P, &server, t.auth, async {
         if l.oauth {
-            conn.login_xoauth2(l.login, l.password).await?;
-            return Ok(((), "signed in (XOAUTH2)".to_string()));
+            // OAUTHBEARER where CAPA offers it, else XOAUTH2.
+            conn.capa().await?;
+            let sasl = crate::oauth::Sasl::choose(&conn.sasl_mechanisms());
+            let first = sasl.initial(l.login, &ep.host, ep.port, l.password);
+            conn.login_bearer(sasl, &first).await?;
+            return Ok(((), format!("signed in ({})", sasl.name())));
         }
         conn.login(l.login, l.password).await?;
         Ok(((), "logged in".to_string()))

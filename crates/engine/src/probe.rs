@@ -492,6 +492,24 @@ pub fn refuse_plaintext(
     refuse
 }
 
+/// The greeting of an unencrypted connection, read within `limit`; a failure or silence is
+/// recorded as the connect stage's.
+pub async fn plain_greeting<T>(
+    rec: &mut Recorder,
+    protocol: Protocol,
+    server: &str,
+    limit: Duration,
+    greeting: impl Future<Output = Result<T, Failure>>,
+) -> Option<T> {
+    let f = match tokio::time::timeout(limit, greeting).await {
+        Ok(Ok(v)) => return Some(v),
+        Ok(Err(f)) => f,
+        Err(_) => Failure::new(Category::Timeout, "no greeting from the server".into()),
+    };
+    rec.fail(Stage::Connect, protocol, server, f);
+    None
+}
+
 /// Looks up and connects to an endpoint, recording the dns and connect stages.
 pub async fn dns_and_connect(
     rec: &mut Recorder,
