@@ -20,6 +20,7 @@ introspection; RFC 8414 metadata):
     GET  /.well-known/oauth-authorization-server
 Admin (loopback only; parameters as form body, JSON body or query string; answers JSON):
     GET  /admin/stats          request counters
+    GET  /admin/tokens         every access and refresh token issued (tests look for leaks)
     POST /admin/config         expires_in=N rotate_refresh=on|off default_user=ADDR
                                clients=ID,ID ("" = any) client_secret=S ("" = none wanted)
                                introspect_status=0|HTTP-STATUS token_status=0|HTTP-STATUS
@@ -538,6 +539,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE.count("admin")
             if what == "stats" and method == "GET":
                 return self.reply(200, dict(STATE.stats))
+            if what == "tokens" and method == "GET":
+                # Every token issued, so a test can look for them where they must not be.
+                return self.reply(200, {"access": sorted(STATE.access), "refresh": sorted(STATE.refresh)})
             if method != "POST":
                 raise OAuthError("invalid_request", "use POST for /admin/%s" % what, 405)
             cfg = STATE.config

@@ -1740,6 +1740,18 @@ impl OAuthServer {
         serde_json::from_str(&body).expect("JSON from the admin endpoint")
     }
 
+    /// Every access and refresh token issued so far (`GET /admin/tokens`).
+    pub fn tokens(&self) -> Vec<String> {
+        let (status, _, body) = http_exchange(&format!("{}/admin/tokens", self.url()), None);
+        assert_eq!(status, 200, "{body}");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("JSON tokens");
+        ["access", "refresh"]
+            .iter()
+            .flat_map(|k| v[k].as_array().cloned().unwrap_or_default())
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect()
+    }
+
     /// Request counters (`GET /admin/stats`).
     pub fn stats(&self) -> serde_json::Value {
         let (status, _, body) = http_exchange(&format!("{}/admin/stats", self.url()), None);
