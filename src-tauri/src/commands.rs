@@ -438,52 +438,18 @@ async fn new_mailbox(
     Ok(mb)
 }
 
-/// How long the browser has to come back from the provider's sign-in page.
-const SIGN_IN_LIMIT: Duration = Duration::from_secs(300);
-
-/// Signs `mb` in with OAuth2 in the browser; the refresh token goes to the keyring under its
-/// name (and `client_secret`, when given; else the one kept from before is used). The access
-/// token of an earlier sign-in is forgotten.
+/// Signs `mb` in with OAuth2 in the browser (see [`oauth::sign_in`]).
 async fn browser_sign_in(
     mb: &mailcanary_engine::core::config::MailboxConfig,
     client_secret: Option<SecretString>,
 ) -> Answer<()> {
     use mailcanary_engine::oauth;
-    let settings = mb
-        .oauth
-        .as_ref()
-        .ok_or_else(|| IpcError::new("invalid", "this mailbox logs in with a password"))?;
-    let refused = |e: oauth::OAuthError| IpcError::new("sign_in", e.to_string());
-    let secret = match &client_secret {
-        Some(s) => Some(s.clone()),
-        None => oauth::client_secret(&mb.name, Duration::from_secs(10))
-            .await
-            .map_err(refused)?,
-    };
-    let signin = oauth::begin(settings, mb.address.as_str(), secret)
-        .await
-        .map_err(refused)?;
-    oauth::open_browser(&signin.url)
-        .map_err(|e| IpcError::new("sign_in", format!("cannot open the browser: {e}")))?;
-    let tokens = signin.finish(SIGN_IN_LIMIT).await.map_err(refused)?;
-    let refresh = tokens
-        .refresh
-        .ok_or_else(|| IpcError::new("sign_in", "the server gave no refresh token"))?;
-    let name = mb.name.clone();
-    blocking(move || {
-        let keep = |which, s: &SecretString| {
-            secrets::store_oauth(&name, which, s)
-                .map_err(|e| IpcError::new("keyring", e.to_string()))
-        };
-        keep(OAuthSecret::RefreshToken, &refresh)?;
-        match &client_secret {
-            Some(s) => keep(OAuthSecret::ClientSecret, s),
-            None => Ok(()),
-        }
+    oauth::sign_in(mb, client_secret, |url| {
+        oauth::open_browser(url)
+            .map_err(|e| oauth::OAuthError::Unreachable(format!("cannot open the browser: {e}")))
     })
-    .await?;
-    oauth::forget(&mb.name);
-    Ok(())
+    .await
+    .map_err(|e| IpcError::new("sign_in", e.to_string()))
 }
 
 /// The wizard's "Sign in": the browser sign-in for the form's new mailbox, before it is

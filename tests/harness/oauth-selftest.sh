@@ -14,8 +14,6 @@ WORK=$(mktemp -d /tmp/ms-oauth-selftest.XXXXXX)
 D=$WORK/ms
 CLIENT=$WORK/oauth_client.py
 OAUTH_PID=""
-PASS=0
-FAIL=0
 PW="Canary pass $RANDOM"
 export PW
 
@@ -29,15 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { PASS=$((PASS + 1)); printf 'ok   - %s\n' "$1"; }
-bad() {
-	FAIL=$((FAIL + 1)); printf 'FAIL - %s\n' "$1"
-	[[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/       | /' | tail -n 15
-	return 0
-}
-# expect NAME REGEX OUTPUT — pass when OUTPUT matches the extended regex
-expect() { if grep -Eq -- "$2" <<<"$3"; then ok "$1"; else bad "$1 (wanted /$2/)" "$3"; fi; }
-expect_not() { if grep -Eq -- "$2" <<<"$3"; then bad "$1 (did not want /$2/)" "$3"; else ok "$1"; fi; }
+# shellcheck source=tests/harness/selftest-lib.sh
+. "$HERE/selftest-lib.sh"
 
 cl() { "$PY" "$CLIENT" "$@" 2>&1; }
 minus() { if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]]; then echo $(($1 - $2)); else echo "not numbers: $1 / $2"; fi; }

@@ -12,8 +12,6 @@ CLIENT=$HERE/selftest_client.py
 WORK=$(mktemp -d /tmp/ms-selftest.XXXXXX)
 A=$WORK/a
 B=$WORK/b
-PASS=0
-FAIL=0
 PW='Canary pass 1'
 export PW
 
@@ -24,15 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { PASS=$((PASS + 1)); printf 'ok   - %s\n' "$1"; }
-bad() {
-	FAIL=$((FAIL + 1)); printf 'FAIL - %s\n' "$1"
-	[[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/       | /' | tail -n 15
-	return 0
-}
-# expect NAME REGEX OUTPUT — pass when OUTPUT matches the extended regex
-expect() { if grep -Eq -- "$2" <<<"$3"; then ok "$1"; else bad "$1 (wanted /$2/)" "$3"; fi; }
-expect_not() { if grep -Eq -- "$2" <<<"$3"; then bad "$1 (did not want /$2/)" "$3"; else ok "$1"; fi; }
+# shellcheck source=tests/harness/selftest-lib.sh
+. "$HERE/selftest-lib.sh"
 
 now_ms() { local t=${EPOCHREALTIME/,/.}; echo $(( ${t%.*} * 1000 + 10#${t#*.} / 1000 )); }
 

@@ -427,65 +427,36 @@ impl SecretService {
                 .args(["search", "--all", "service", "mailcanary-probe"])
                 .output()
                 .expect("secret-tool (package libsecret-tools)");
-            let probe = ss
-                .command("gdbus")
-                .args([
-                    "call",
-                    "--session",
-                    "--dest",
+            let secrets = |method: &str, args: &[&str]| {
+                gdbus_try(
+                    ss.address(),
                     "org.freedesktop.secrets",
-                    "--object-path",
                     "/org/freedesktop/secrets",
-                    "--method",
-                    "org.freedesktop.Secret.Service.ReadAlias",
-                    "default",
-                ])
-                .output()
-                .expect("gdbus (package libglib2.0-bin)");
-            let answer = String::from_utf8_lossy(&probe.stdout);
-            if probe.status.success() && answer.contains("/collection/") {
+                    method,
+                    args,
+                )
+                .unwrap_or_default()
+            };
+            let answer = secrets("org.freedesktop.Secret.Service.ReadAlias", &["default"]);
+            if answer.contains("/collection/") {
                 break;
             }
             // Now and then (several daemons starting at once) the alias is never set, though
             // the login collection is there: set it as the daemon would have.
             if Instant::now() + Duration::from_secs(7) > deadline {
-                let collections = ss
-                    .command("gdbus")
-                    .args([
-                        "call",
-                        "--session",
-                        "--dest",
-                        "org.freedesktop.secrets",
-                        "--object-path",
-                        "/org/freedesktop/secrets",
-                        "--method",
-                        "org.freedesktop.DBus.Properties.Get",
-                        "org.freedesktop.Secret.Service",
-                        "Collections",
-                    ])
-                    .output()
-                    .expect("gdbus");
-                let listed = String::from_utf8_lossy(&collections.stdout);
+                let listed = secrets(
+                    "org.freedesktop.DBus.Properties.Get",
+                    &["org.freedesktop.Secret.Service", "Collections"],
+                );
                 let target = if listed.contains("/collection/login") {
                     "/org/freedesktop/secrets/collection/login"
                 } else {
                     "/org/freedesktop/secrets/collection/session"
                 };
-                let _ = ss
-                    .command("gdbus")
-                    .args([
-                        "call",
-                        "--session",
-                        "--dest",
-                        "org.freedesktop.secrets",
-                        "--object-path",
-                        "/org/freedesktop/secrets",
-                        "--method",
-                        "org.freedesktop.Secret.Service.SetAlias",
-                        "default",
-                        target,
-                    ])
-                    .output();
+                secrets(
+                    "org.freedesktop.Secret.Service.SetAlias",
+                    &["default", target],
+                );
             }
             assert!(
                 Instant::now() < deadline,
@@ -686,6 +657,17 @@ impl Cli {
             .stderr(Stdio::piped())
             .spawn()
             .expect("start mailcanary")
+    }
+
+    /// `mailcanary check --json` with `extra` arguments, for a config with one mailbox: the
+    /// run and its one report.
+    pub fn check_json(&self, extra: &[&str]) -> (Run, serde_json::Value) {
+        let mut args = vec!["check", "--json"];
+        args.extend_from_slice(extra);
+        let r = self.run(&args);
+        let mut lines = r.json_lines();
+        assert_eq!(lines.len(), 1, "one line per mailbox: {r:?}");
+        (r, lines.remove(0))
     }
 
     /// Starts `mailcanary run` checking every 2 s (10 s per check, no attachment probes)
@@ -1675,6 +1657,17 @@ impl TrayItem {
 
 /// `gdbus call` on the session bus at `address`; its printed answer.
 pub fn gdbus_call(address: &str, dest: &str, path: &str, method: &str, args: &[&str]) -> String {
+    gdbus_try(address, dest, path, method, args).unwrap_or_else(|e| panic!("gdbus {method}: {e}"))
+}
+
+/// `gdbus call` on the session bus at `address`: its printed answer, or why it failed.
+pub fn gdbus_try(
+    address: &str,
+    dest: &str,
+    path: &str,
+    method: &str,
+    args: &[&str],
+) -> Result<String, String> {
     let out = Command::new("gdbus")
         .args([
             "call",
@@ -1691,12 +1684,11 @@ pub fn gdbus_call(address: &str, dest: &str, path: &str, method: &str, args: &[&
         .env("DBUS_SESSION_BUS_ADDRESS", address)
         .output()
         .expect("gdbus (package libglib2.0-bin)");
-    assert!(
-        out.status.success(),
-        "gdbus {method}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
 
 /// The test OAuth2 authorization server (`harness/oauth-server.py`) on 127.0.0.1.

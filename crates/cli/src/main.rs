@@ -587,54 +587,35 @@ fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
     Ok(0)
 }
 
-/// How long the browser has to come back from the provider's sign-in page.
-const SIGN_IN_LIMIT: std::time::Duration = std::time::Duration::from_secs(300);
-
-/// Signs `mb` in with OAuth2 in the browser and stores the refresh token in the keyring
-/// (with `client_secret`, when given; else the one kept from before is used).
+/// Signs `mb` in with OAuth2 in the browser (or prints the address, with `no_browser`); the
+/// sign-in goes to the keyring, with `client_secret` when given.
 fn sign_in(
     mb: &MailboxConfig,
     no_browser: bool,
     client_secret: Option<SecretString>,
 ) -> Result<()> {
-    let settings = mb.oauth.as_ref().context("not an OAuth2 mailbox")?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let tokens = rt.block_on(async {
-        let secret = match &client_secret {
-            Some(s) => Some(s.clone()),
-            None => mailcanary_engine::oauth::client_secret(&mb.name, SIGN_IN_KEYRING).await?,
-        };
-        let signin = mailcanary_engine::oauth::begin(settings, mb.address.as_str(), secret).await?;
-        println!(
-            "Sign in to {} for {} at:",
-            settings.provider.as_str(),
-            mb.address
-        );
-        println!("{}", signin.url);
-        std::io::stdout().flush().ok();
-        if !no_browser {
-            match mailcanary_engine::oauth::open_browser(&signin.url) {
-                Ok(_) => println!("(opened in the browser; waiting for the sign-in)"),
-                Err(_) => println!("(open it in a browser on this computer)"),
+    let provider = mb.oauth.as_ref().map_or("", |o| o.provider.as_str());
+    rt.block_on(mailcanary_engine::oauth::sign_in(
+        mb,
+        client_secret,
+        |url| {
+            println!("Sign in to {provider} for {} at:\n{url}", mb.address);
+            if !no_browser {
+                match mailcanary_engine::oauth::open_browser(url) {
+                    Ok(_) => println!("(opened in the browser; waiting for the sign-in)"),
+                    Err(_) => println!("(open it in a browser on this computer)"),
+                }
             }
-        }
-        signin.finish(SIGN_IN_LIMIT).await
-    });
-    let tokens = tokens.map_err(|e| anyhow!("{e}"))?;
-    let refresh = tokens.refresh.context("the server gave no refresh token")?;
-    secrets::store_oauth(&mb.name, OAuthSecret::RefreshToken, &refresh)?;
-    if let Some(s) = &client_secret {
-        secrets::store_oauth(&mb.name, OAuthSecret::ClientSecret, s)?;
-    }
-    mailcanary_engine::oauth::forget(&mb.name);
-    Ok(())
+            std::io::stdout().flush().ok();
+            Ok(())
+        },
+    ))
+    .map_err(|e| anyhow!("{e}"))
 }
-
-/// How long the keyring may take to answer during a sign-in.
-const SIGN_IN_KEYRING: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn mailbox_signin(env: &Env, name: &str, no_browser: bool, secret_stdin: bool) -> Result<u8> {
     let config = env.load()?;

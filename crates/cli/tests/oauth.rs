@@ -47,10 +47,24 @@ impl Setup {
     }
 }
 
-/// Runs `args` (a command that signs in), plays the browser, and returns the exit code with
-/// what it printed.
-fn signed_in(s: &Setup, args: &[&str], out: &Path) -> (i32, String, String) {
+/// A command that signed in, with the browser played by the test.
+struct SignedIn {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    /// What the command's loopback answer showed the browser: status and page.
+    page: (u16, String),
+}
+
+/// Runs `args` (a command that signs in) with `stdin` on its standard input, plays the
+/// browser, and returns what came of it.
+fn sign_in(s: &Setup, args: &[&str], stdin: &str, out: &Path) -> SignedIn {
     let mut child = s.cli.spawn(args, &[], out);
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).unwrap();
+    }
     let prefix = format!("{}/authorize?", s.oauth.url());
     wait_for(out, "the sign-in address", Duration::from_secs(20), |l| {
         l.iter().any(|x| x.starts_with(&prefix))
@@ -59,13 +73,24 @@ fn signed_in(s: &Setup, args: &[&str], out: &Path) -> (i32, String, String) {
         .into_iter()
         .find(|x| x.starts_with(&prefix))
         .unwrap();
-    let (status, page) = browse_sign_in(&url);
+    let page = browse_sign_in(&url);
     let st = child.wait().expect("the command ends");
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    let shown = format!("{status} {page}");
-    let stdout = std::fs::read_to_string(out).unwrap();
-    (st.code().unwrap_or(-1), format!("{stdout}\n{shown}"), err)
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    SignedIn {
+        code: st.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(out).unwrap(),
+        stderr,
+        page,
+    }
+}
+
+/// As [`sign_in`], without standard input: the exit code, what it printed with the page
+/// shown, and its standard error.
+fn signed_in(s: &Setup, args: &[&str], out: &Path) -> (i32, String, String) {
+    let r = sign_in(s, args, "", out);
+    let shown = format!("{}\n{} {}", r.stdout, r.page.0, r.page.1);
+    (r.code, shown, r.stderr)
 }
 
 /// `mailbox add NAME` for an OAuth2 mailbox on the harness, signing in with the test server.
@@ -276,27 +301,13 @@ fn a_refused_sign_in_adds_nothing() {
     s.oauth
         .admin("deny-authorize", "count=1&error=access_denied");
     let args = add_args("office", ["--imap", &imap], &s);
-    let out = dir.path().join("add.out");
-    let mut child = s.cli.spawn(&strs(&args), &[], &out);
-    let prefix = format!("{}/authorize?", s.oauth.url());
-    wait_for(&out, "the sign-in address", Duration::from_secs(20), |l| {
-        l.iter().any(|x| x.starts_with(&prefix))
-    });
-    let url = lines(&out)
-        .into_iter()
-        .find(|x| x.starts_with(&prefix))
-        .unwrap();
-    let (status, location, _) = mailcanary_tests::http_exchange(&url, None);
-    assert_eq!(status, 302);
-    let (status, _, page) = mailcanary_tests::http_exchange(&location.unwrap(), None);
-    assert_eq!(status, 400, "{page}");
-    let st = child.wait().unwrap();
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    assert_ne!(st.code(), Some(0));
+    let r = sign_in(&s, &strs(&args), "", &dir.path().join("add.out"));
+    assert_eq!(r.page.0, 400, "{}", r.page.1);
+    assert_ne!(r.code, 0);
     assert!(
-        err.contains("refused") && err.contains("access_denied"),
-        "{err}"
+        r.stderr.contains("refused") && r.stderr.contains("access_denied"),
+        "{}",
+        r.stderr
     );
     let list = s.cli.run(&["mailbox", "list"]);
     assert!(!list.stdout.contains("office"), "{list:?}");
@@ -426,24 +437,14 @@ fn a_client_secret_is_sent_at_sign_in_and_refresh_and_kept_in_the_keyring_only()
     // With it (on standard input): signed in, and a check refreshes with it from the keyring.
     let mut args = add_args("office", ["--imap", &imap], &s);
     args.push("--client-secret-stdin".into());
-    let out = dir.path().join("secret.out");
-    let mut child = s.cli.spawn(&strs(&args), &[], &out);
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{secret}").unwrap();
-    }
-    let prefix = format!("{}/authorize?", s.oauth.url());
-    wait_for(&out, "the sign-in address", Duration::from_secs(20), |l| {
-        l.iter().any(|x| x.starts_with(&prefix))
-    });
-    let url = lines(&out)
-        .into_iter()
-        .find(|x| x.starts_with(&prefix))
-        .unwrap();
-    let (status, page) = browse_sign_in(&url);
-    assert_eq!(status, 200, "{page}");
-    assert!(child.wait().unwrap().success());
+    let r = sign_in(
+        &s,
+        &strs(&args),
+        &format!("{secret}\n"),
+        &dir.path().join("secret.out"),
+    );
+    assert_eq!(r.page.0, 200, "{}", r.page.1);
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(
         s.keyring("oauth-client:office").as_deref().map(str::trim),
         Some(secret.as_str())

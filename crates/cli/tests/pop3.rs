@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use mailcanary_tests::{Cli, MailServer, Run};
+use mailcanary_tests::{Cli, MailServer};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailcanary");
@@ -48,15 +48,6 @@ fn setup(tag: &str, security: &str) -> (MailServer, Cli) {
     (ms, cli)
 }
 
-fn check_json(cli: &Cli, extra: &[&str]) -> (Run, Value) {
-    let mut args = vec!["check", "--json"];
-    args.extend_from_slice(extra);
-    let r = cli.run(&args);
-    let mut lines = r.json_lines();
-    assert_eq!(lines.len(), 1, "one line per mailbox: {r:?}");
-    (r, lines.remove(0))
-}
-
 fn stage<'a>(report: &'a Value, stage: &str) -> &'a Value {
     report["stages"]
         .as_array()
@@ -95,7 +86,7 @@ fn a_pop3_mailbox_is_checked_over_pop3_and_only_the_canary_is_deleted() {
         let before = ms.messages(USER, "INBOX");
         assert_eq!(before.len(), 2);
 
-        let (r, report) = check_json(&cli, &[]);
+        let (r, report) = cli.check_json(&[]);
         assert_eq!(r.code, 0, "{security}: {r:?}");
         assert_eq!(report["category"], "ok", "{security}: {report}");
         for st in [
@@ -149,7 +140,7 @@ fn a_pop3_mailbox_is_checked_over_pop3_and_only_the_canary_is_deleted() {
 fn a_canary_put_in_junk_is_lost_over_pop3_and_the_report_points_to_webmail() {
     let (ms, cli) = setup("junk", "tls");
     ms.ctl(&["junk", USER, "on"]);
-    let (r, report) = check_json(&cli, &["--timeout", "6"]);
+    let (r, report) = cli.check_json(&["--timeout", "6"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "lost", "{report}");
     let summary = report["summary"].as_str().unwrap();
@@ -167,7 +158,7 @@ fn a_canary_put_in_junk_is_lost_over_pop3_and_the_report_points_to_webmail() {
 fn a_lost_canary_that_comes_late_is_swept_by_the_next_check() {
     let (ms, cli) = setup("late", "tls");
     ms.ctl(&["defer", "on"]);
-    let (r, report) = check_json(&cli, &["--timeout", "4"]);
+    let (r, report) = cli.check_json(&["--timeout", "4"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "lost", "{report}");
     ms.ctl(&["defer", "off"]);
@@ -177,7 +168,7 @@ fn a_lost_canary_that_comes_late_is_swept_by_the_next_check() {
         std::thread::sleep(Duration::from_millis(100));
     }
     ms.deliver(USER, "INBOX", CUSTOMER);
-    let (r, report) = check_json(&cli, &[]);
+    let (r, report) = cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(report["category"], "ok", "{report}");
     // The late canary went with this check; the customer's message stayed.
@@ -198,7 +189,7 @@ fn another_pop3_program_deleting_mail_is_warned_about() {
     };
     let sessions_before = logged_out(&std::fs::read_to_string(&log).unwrap());
     let check = std::thread::scope(|scope| {
-        let run = scope.spawn(|| check_json(&cli, &["--timeout", "8"]));
+        let run = scope.spawn(|| cli.check_json(&["--timeout", "8"]));
         // The other program: once the check has had its first look, it takes everything off
         // the server, again and again, as a mail program set not to leave copies does.
         let until = Instant::now() + Duration::from_secs(20);
@@ -241,60 +232,40 @@ fn another_pop3_program_deleting_mail_is_warned_about() {
 #[test]
 fn pop3_and_imap_together_or_neither_are_refused_with_a_reason() {
     let cli = Cli::new(BIN);
-    let r = cli.run(&[
-        "mailbox",
-        "add",
-        "office",
-        "--address",
-        USER,
-        "--pop3",
-        "localhost",
-        "--imap",
-        "localhost",
-        "--smtp",
-        "localhost",
-        "--password-env",
-        "X",
-    ]);
-    assert_ne!(r.code, 0, "{r:?}");
-    assert!(r.stderr.contains("--imap"), "{r:?}");
-    let r = cli.run(&[
-        "mailbox",
-        "add",
-        "office",
-        "--address",
-        USER,
-        "--pop3",
-        "localhost",
-        "--password-env",
-        "X",
-    ]);
-    assert_ne!(r.code, 0, "{r:?}");
-    assert!(r.stderr.contains("give --smtp with --pop3"), "{r:?}");
-    let r = cli.run(&[
-        "mailbox",
-        "add",
-        "office",
-        "--address",
-        USER,
-        "--pop3",
-        "localhost",
-        "--pop3-security",
-        "plain",
-        "--smtp",
-        "localhost",
-        "--password-env",
-        "X",
-    ]);
-    assert_ne!(r.code, 0, "{r:?}");
-    assert!(r.stderr.contains("pop3_security"), "{r:?}");
+    for (extra, said) in [
+        (
+            &["--imap", "localhost", "--smtp", "localhost"][..],
+            "--imap",
+        ),
+        (&[][..], "give --smtp with --pop3"),
+        (
+            &["--pop3-security", "plain", "--smtp", "localhost"][..],
+            "pop3_security",
+        ),
+    ] {
+        let mut args = vec![
+            "mailbox",
+            "add",
+            "office",
+            "--address",
+            USER,
+            "--pop3",
+            "localhost",
+            "--password-env",
+            "X",
+        ];
+        args.extend_from_slice(extra);
+        let r = cli.run(&args);
+        assert_ne!(r.code, 0, "{r:?}");
+        assert!(r.stderr.contains(said), "{said}: {r:?}");
+    }
 }
 
 #[test]
 fn attachment_probes_are_read_over_pop3_and_a_filter_that_drops_some_is_named() {
     let (ms, cli) = setup("probes", "tls");
     ms.deliver(USER, "INBOX", CUSTOMER);
-    let (r, report) = check_json(&cli, &["--probe", "attachments"]);
+    let (r, report) = cli.check_json(&["--probe", "attachments"]);
     assert_eq!(r.code, 0, "{r:?}");
     let probes = report["probes"].as_array().unwrap();
     assert!(probes.len() >= 4, "{report}");
@@ -307,7 +278,7 @@ fn attachment_probes_are_read_over_pop3_and_a_filter_that_drops_some_is_named() 
     assert_eq!(left.len(), 1, "{left:?}");
 
     ms.ctl(&["drop-attachments", "on"]);
-    let (_, report) = check_json(&cli, &["--probe", "attachments", "--timeout", "12"]);
+    let (_, report) = cli.check_json(&["--probe", "attachments", "--timeout", "12"]);
     assert_eq!(report["canary"]["folder"], "INBOX", "{report}");
     let blocked = report["findings"]
         .as_array()

@@ -32,15 +32,6 @@ fn setup(tag: &str) -> Setup {
     setup_with(MailServer::start(), tag, &[])
 }
 
-fn check_json(cli: &Cli, extra: &[&str]) -> (Run, Value) {
-    let mut args = vec!["check", "--json"];
-    args.extend_from_slice(extra);
-    let r = cli.run(&args);
-    let mut lines = r.json_lines();
-    assert_eq!(lines.len(), 1, "one line per mailbox: {r:?}");
-    (r, lines.remove(0))
-}
-
 fn stage<'a>(report: &'a Value, stage: &str, protocol: &str) -> Option<&'a Value> {
     report["stages"]
         .as_array()
@@ -98,7 +89,7 @@ fn healthy_round_trip_reports_every_stage_and_touches_nothing_else() {
     let before = s.ms.messages(USER, "INBOX");
     assert_eq!(before.len(), 3);
 
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(report["schema"], 1);
     assert_eq!(report["mailbox"], "office");
@@ -164,7 +155,7 @@ fn wrong_password_is_auth_failed_with_the_server_reply() {
     // Same mailbox definition, wrong password.
     std::fs::create_dir_all(cli.config_path().parent().unwrap()).unwrap();
     std::fs::copy(s.cli.config_path(), cli.config_path()).unwrap();
-    let (r, report) = check_json(&cli, &[]);
+    let (r, report) = cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["status"], "critical");
     assert_eq!(report["category"], "auth_failed");
@@ -200,11 +191,11 @@ fn locked_account_is_refused_at_login_and_recovers_when_unlocked() {
     // (NO [AUTHENTICATIONFAILED]), so the honest diagnosis is auth_failed.
     let s = setup("locked");
     s.ms.ctl(&["lock", USER]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "auth_failed");
     s.ms.ctl(&["unlock", USER]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(
         (r.code, report["category"].as_str()),
         (0, Some("ok")),
@@ -216,7 +207,7 @@ fn locked_account_is_refused_at_login_and_recovers_when_unlocked() {
 fn sender_suspended_is_send_blocked_and_says_receiving_works() {
     let s = setup("suspended");
     s.ms.ctl(&["suspend-sender", USER]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "send_blocked");
     let summary = report["summary"].as_str().unwrap();
@@ -255,7 +246,7 @@ fn canary_in_junk_is_a_warning_and_is_cleaned_up() {
     s.ms.ctl(&["junk", USER, "on"]);
     s.ms.deliver(USER, "Junk", PLAIN_MESSAGE);
     let junk_before = s.ms.messages(USER, "Junk");
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(report["status"], "warning");
     assert_eq!(report["category"], "junk");
@@ -272,7 +263,7 @@ fn japanese_junk_folder_name_is_decoded() {
         &[],
     );
     s.ms.ctl(&["junk", USER, "on"]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(report["category"], "junk");
     assert_eq!(report["canary"]["folder"], "迷惑メール");
@@ -283,7 +274,7 @@ fn japanese_junk_folder_name_is_decoded() {
 fn stopped_server_is_connect_failed() {
     let s = setup("stopped");
     s.ms.ctl(&["stop"]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "connect_failed");
     assert_eq!(report["findings"][0]["stage"], "connect");
@@ -293,7 +284,7 @@ fn stopped_server_is_connect_failed() {
 fn hung_server_ends_as_timeout_well_within_the_bound() {
     let s = setup("hung");
     s.ms.ctl(&["pause"]);
-    let (r, report) = check_json(&s.cli, &["--timeout", "60"]);
+    let (r, report) = s.cli.check_json(&["--timeout", "60"]);
     s.ms.ctl(&["resume"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "timeout");
@@ -322,17 +313,17 @@ fn untrusted_certificate_is_refused() {
         "OFFICE_PW",
     ]);
     assert_eq!(r.code, 0, "{r:?}");
-    let (r, report) = check_json(&cli, &[]);
+    let (r, report) = cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "tls_untrusted");
     assert_eq!(report["findings"][0]["stage"], "tls");
     // With the CA file but a certificate from another CA: refused too.
     s.ms.ctl(&["cert", "untrusted"]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "tls_untrusted");
     s.ms.ctl(&["cert", "good"]);
-    let (r, _) = check_json(&s.cli, &[]);
+    let (r, _) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
 }
 
@@ -340,7 +331,7 @@ fn untrusted_certificate_is_refused() {
 fn expired_certificate_is_tls_expired() {
     let s = setup("expired");
     s.ms.ctl(&["cert", "expired"]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "tls_expired");
 }
@@ -357,7 +348,7 @@ fn every_bad_certificate_is_refused_on_both_sides_and_nothing_is_sent() {
         ("expired", "tls_expired"),
     ] {
         s.ms.ctl(&["cert", variant]);
-        let (r, report) = check_json(&s.cli, &[]);
+        let (r, report) = s.cli.check_json(&[]);
         assert_eq!(r.code, 2, "{variant}: {r:?}");
         assert_eq!(report["category"], category, "{variant}: {report}");
         for protocol in ["imap", "smtp"] {
@@ -378,7 +369,7 @@ fn every_bad_certificate_is_refused_on_both_sides_and_nothing_is_sent() {
         );
     }
     s.ms.ctl(&["cert", "good"]);
-    let (r, _) = check_json(&s.cli, &[]);
+    let (r, _) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
 }
 
@@ -409,7 +400,7 @@ fn implicit_tls_submission_and_starttls_imap_work() {
         "OFFICE_PW",
     ]);
     assert_eq!(r.code, 0, "{r:?}");
-    let (r, report) = check_json(&cli, &[]);
+    let (r, report) = cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
         stage(&report, "tls", "imap").unwrap()["detail"]
@@ -457,7 +448,7 @@ fn plaintext_login_needs_the_opt_in() {
     with.push("--allow-plaintext-login");
     let r = cli.run(&with);
     assert_eq!(r.code, 0, "{r:?}");
-    let (r, report) = check_json(&cli, &[]);
+    let (r, report) = cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(
         stage(&report, "tls", "imap").is_none(),
@@ -469,7 +460,7 @@ fn plaintext_login_needs_the_opt_in() {
 fn canary_never_delivered_is_lost() {
     let s = setup("lost");
     s.ms.ctl(&["defer", "on"]);
-    let (r, report) = check_json(&s.cli, &["--timeout", "4"]);
+    let (r, report) = s.cli.check_json(&["--timeout", "4"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "lost");
     assert_eq!(report["findings"][0]["stage"], "receive");
@@ -508,7 +499,7 @@ fn protocol_error_when_the_port_speaks_something_else() {
         "OFFICE_PW",
     ]);
     assert_eq!(r.code, 0, "{r:?}");
-    let (r, report) = check_json(&cli, &["--timeout", "20"]);
+    let (r, report) = cli.check_json(&["--timeout", "20"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "protocol_error", "{report}");
     let evidence = report["findings"][0]["evidence"].as_str().unwrap();
@@ -553,7 +544,7 @@ fn missing_password_source_is_config_error_exit_3() {
     let cli = Cli::new(BIN); // OFFICE_PW not set
     std::fs::create_dir_all(cli.config_path().parent().unwrap()).unwrap();
     std::fs::copy(s.cli.config_path(), cli.config_path()).unwrap();
-    let (r, report) = check_json(&cli, &[]);
+    let (r, report) = cli.check_json(&[]);
     assert_eq!(r.code, 3, "{r:?}");
     assert_eq!(report["status"], "unknown");
     assert_eq!(report["category"], "config_error");
@@ -568,9 +559,9 @@ fn missing_password_source_is_config_error_exit_3() {
 #[test]
 fn history_keeps_every_check_with_stage_timings() {
     let s = setup("history");
-    let (r1, _) = check_json(&s.cli, &[]);
+    let (r1, _) = s.cli.check_json(&[]);
     s.ms.ctl(&["suspend-sender", USER]);
-    let (r2, _) = check_json(&s.cli, &[]);
+    let (r2, _) = s.cli.check_json(&[]);
     assert_eq!((r1.code, r2.code), (0, 2));
 
     let h = s.cli.run(&["history", "office", "--json"]);
@@ -632,7 +623,7 @@ fn password_command_is_run_at_each_check() {
         "printf '%s\\n' \"$SECRET_FILE_PW\"",
     ]);
     assert_eq!(r.code, 0, "{r:?}");
-    let (r, report) = check_json(&cli, &[]);
+    let (r, report) = cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(report["category"], "ok");
 }
@@ -671,7 +662,7 @@ fn keyring_stores_the_password_and_remove_deletes_it() {
     let config = std::fs::read_to_string(cli.config_path()).unwrap();
     assert!(config.contains("password_keyring = true"), "{config}");
 
-    let (r, report) = check_json(&cli, &[]);
+    let (r, report) = cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(report["category"], "ok");
     // The canary key went to the keyring, not to a file.
@@ -725,7 +716,7 @@ fn without_a_keyring_password_stdin_is_refused_and_nothing_is_written() {
 fn missing_starttls_is_an_alarm_not_a_fallback() {
     let s = setup("nostarttls");
     s.ms.ctl(&["starttls", "off"]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "starttls_missing");
     let f = &report["findings"][0];
@@ -734,7 +725,7 @@ fn missing_starttls_is_an_alarm_not_a_fallback() {
     assert!(stage(&report, "auth", "smtp").is_none(), "{report}");
     assert!(s.ms.messages(USER, "INBOX").is_empty(), "nothing was sent");
     s.ms.ctl(&["starttls", "on"]);
-    let (r, _) = check_json(&s.cli, &[]);
+    let (r, _) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
 }
 
@@ -757,7 +748,7 @@ fn sending_suspended_with_the_providers_notice_in_a_japanese_junk_folder() {
     );
     s.ms.ctl(&["suspend-sender", USER]);
     s.ms.deliver(USER, "迷惑メール", JP_NOTICE);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "send_blocked");
     assert!(
@@ -822,7 +813,7 @@ fn a_notice_in_inbox_is_found_in_the_open_inbox_and_left_alone() {
     for _ in 0..3 {
         s.ms.deliver(USER, "INBOX", PLAIN_MESSAGE);
     }
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(report["canary"]["folder"], "INBOX", "{report}");
     assert_eq!(r.code, 1, "a notice is a warning: {r:?}");
     let notices = report["notices"].as_array().unwrap();
@@ -845,7 +836,7 @@ fn later_scans_read_what_arrived_since_and_look_again_at_the_notices_found() {
     use mailcanary_engine::imap::NOTICE_SCAN_LIMIT;
     let s = setup("noticescan");
     s.ms.deliver(USER, "INBOX", JP_NOTICE);
-    let (_, first) = check_json(&s.cli, &[]);
+    let (_, first) = s.cli.check_json(&[]);
     assert_eq!(first["notices"].as_array().unwrap().len(), 1, "{first}");
     let inbox = &first["notice_scan"]["folders"][0];
     assert_eq!(inbox["name"], "INBOX", "{first}");
@@ -854,7 +845,7 @@ fn later_scans_read_what_arrived_since_and_look_again_at_the_notices_found() {
     for _ in 0..NOTICE_SCAN_LIMIT + 20 {
         s.ms.deliver(USER, "INBOX", PLAIN_MESSAGE);
     }
-    let (r, second) = check_json(&s.cli, &[]);
+    let (r, second) = s.cli.check_json(&[]);
     assert_eq!(r.code, 1, "still a warning: {r:?}");
     let notices = second["notices"].as_array().unwrap();
     assert_eq!(notices.len(), 1, "{second}");
@@ -867,7 +858,7 @@ fn later_scans_read_what_arrived_since_and_look_again_at_the_notices_found() {
         "read up to the newest: {mark} -> {next}"
     );
     s.ms.expunge(USER, "INBOX", uid);
-    let (r, third) = check_json(&s.cli, &[]);
+    let (r, third) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(third["notices"].as_array().unwrap().len(), 0, "{third}");
 }
@@ -876,7 +867,7 @@ fn later_scans_read_what_arrived_since_and_look_again_at_the_notices_found() {
 fn ordinary_mail_is_not_a_notice() {
     let s = setup("nonotice");
     s.ms.deliver(USER, "INBOX", PLAIN_MESSAGE);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(report["notices"].as_array().unwrap().len(), 0);
 }
@@ -898,20 +889,20 @@ fn a_quota_well_under_the_limit_serves_the_next_checks_of_the_hour() {
     // is reported again, with its time, for an hour, while canaries come through. (From 80 %
     // on it is read every check: the test below fills a mailbox from 90 % between two checks.)
     let s = setup_quota("quotakept");
-    let (r, first) = check_json(&s.cli, &[]);
+    let (r, first) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
     let at = first["quota_read_at_ms"].as_u64().expect("read");
     let pct = first["quota"]["percent"].as_f64().unwrap();
     assert!(pct < 80.0, "{pct}");
     assert!(at >= first["started_at_ms"].as_u64().unwrap(), "{first}");
     s.ms.deliver(USER, "INBOX", &MailServer::filler_message(50));
-    let (_, second) = check_json(&s.cli, &[]);
+    let (_, second) = s.cli.check_json(&[]);
     assert_eq!(second["quota_read_at_ms"].as_u64(), Some(at), "{second}");
     assert_eq!(second["quota"], first["quota"], "{second}");
     // Filled past the limit within the hour: the canary cannot arrive, and then the quota is
     // read afresh and named as the cause.
     s.ms.deliver(USER, "Archive", &MailServer::filler_message(200));
-    let (r, third) = check_json(&s.cli, &["--timeout", "5"]);
+    let (r, third) = s.cli.check_json(&["--timeout", "5"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(third["category"], "mailbox_full", "{third}");
     assert!(third["quota_read_at_ms"].as_u64().unwrap() > at, "{third}");
@@ -921,7 +912,7 @@ fn a_quota_well_under_the_limit_serves_the_next_checks_of_the_hour() {
 fn quota_nearly_full_is_a_warning_and_full_is_critical() {
     let s = setup_quota("quota");
     s.ms.deliver(USER, "INBOX", &MailServer::filler_message(185));
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(report["category"], "quota_warning", "{report}");
     let pct = report["quota"]["percent"].as_f64().unwrap();
@@ -941,7 +932,7 @@ fn quota_nearly_full_is_a_warning_and_full_is_critical() {
     // Past the limit (Dovecot lets one last message exceed it by its quota_grace, so "full"
     // is only certain beyond 100 %).
     s.ms.deliver(USER, "Archive", &MailServer::filler_message(200 - used + 2));
-    let (r, report) = check_json(&s.cli, &["--timeout", "5"]);
+    let (r, report) = s.cli.check_json(&["--timeout", "5"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "mailbox_full", "{report}");
     assert!(report["quota"]["percent"].as_f64().unwrap() >= 98.0);
@@ -963,7 +954,7 @@ fn quota_nearly_full_is_a_warning_and_full_is_critical() {
 fn certificate_expiring_soon_is_a_warning_with_the_date() {
     let s = setup("expiring");
     s.ms.ctl(&["cert", "expiring"]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(report["category"], "tls_expiring", "{report}");
     let tls = report["tls"].as_array().unwrap();
@@ -983,7 +974,7 @@ fn certificate_expiring_soon_is_a_warning_with_the_date() {
     assert!(summary.contains("expires in"), "{summary}");
     // A healthy certificate has years left and raises nothing.
     s.ms.ctl(&["cert", "good"]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
     assert!(report["tls"][0]["days_left"].as_i64().unwrap() > 3000);
 }
@@ -999,11 +990,11 @@ fn a_changed_certificate_issuer_is_reported_as_interception_until_it_ends() {
         std::fs::read_to_string(ms.dir().join("tls/other-ca.pem")).unwrap(),
     ]);
     let s = setup_with(ms, "intercept", &["--ca-file", both.to_str().unwrap()]);
-    let (r, _) = check_json(&s.cli, &[]);
+    let (r, _) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "baseline: {r:?}");
     s.ms.ctl(&["cert", "otherca"]);
     for round in 0..2 {
-        let (r, report) = check_json(&s.cli, &[]);
+        let (r, report) = s.cli.check_json(&[]);
         assert_eq!(r.code, 2, "round {round}: {r:?}");
         assert_eq!(report["category"], "tls_intercepted", "{report}");
         let summary = report["summary"].as_str().unwrap();
@@ -1014,7 +1005,7 @@ fn a_changed_certificate_issuer_is_reported_as_interception_until_it_ends() {
         );
     }
     s.ms.ctl(&["cert", "good"]);
-    let (r, _) = check_json(&s.cli, &[]);
+    let (r, _) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "back to the usual issuer: {r:?}");
 }
 
@@ -1031,7 +1022,7 @@ fn tempfile_with(parts: &[String]) -> std::path::PathBuf {
 fn attachment_probes_find_the_firewall_that_eats_attachments() {
     let s = setup("firewall");
     // Healthy first: every variant arrives intact and is removed.
-    let (r, report) = check_json(&s.cli, &["--probe", "attachments"]);
+    let (r, report) = s.cli.check_json(&["--probe", "attachments"]);
     assert_eq!(r.code, 0, "{r:?}");
     let probes = report["probes"].as_array().unwrap();
     assert_eq!(probes.len(), 7, "{report}");
@@ -1050,7 +1041,9 @@ fn attachment_probes_find_the_firewall_that_eats_attachments() {
     s.ms.ctl(&["drop-attachments", "on"]);
     let mut last = Value::Null;
     for round in 1..=2 {
-        let (r, report) = check_json(&s.cli, &["--probe", "attachments", "--timeout", "20"]);
+        let (r, report) = s
+            .cli
+            .check_json(&["--probe", "attachments", "--timeout", "20"]);
         assert_eq!(r.code, 2, "round {round}: {r:?}");
         assert_eq!(report["category"], "attachment_blocked", "{report}");
         assert_eq!(
@@ -1149,7 +1142,7 @@ fn provider_replies_from_real_servers_are_classified_with_evidence() {
         USER,
         "550 5.4.5 Daily user sending quota exceeded",
     ]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 1, "{r:?}");
     assert_eq!(report["category"], "send_limited", "{report}");
     let evidence = report["findings"][0]["evidence"].as_str().unwrap();
@@ -1158,7 +1151,7 @@ fn provider_replies_from_real_servers_are_classified_with_evidence() {
 
     // IMAP login refused until the user signs in with a browser.
     s.ms.ctl(&["login-reply", USER, "web-login"]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "auth_method_required", "{report}");
     let f = &report["findings"][0];
@@ -1181,7 +1174,7 @@ fn provider_replies_from_real_servers_are_classified_with_evidence() {
 
     // A temporary failure on the provider's side.
     s.ms.ctl(&["login-reply", USER, "unavailable"]);
-    let (r, report) = check_json(&s.cli, &[]);
+    let (r, report) = s.cli.check_json(&[]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "server_error", "{report}");
     assert!(
@@ -1192,7 +1185,7 @@ fn provider_replies_from_real_servers_are_classified_with_evidence() {
         "{report}"
     );
     s.ms.ctl(&["login-reply", USER, "off"]);
-    let (r, _) = check_json(&s.cli, &[]);
+    let (r, _) = s.cli.check_json(&[]);
     assert_eq!(r.code, 0, "{r:?}");
 }
 
@@ -1200,7 +1193,9 @@ fn provider_replies_from_real_servers_are_classified_with_evidence() {
 fn an_attachment_rewritten_in_transit_is_attachment_altered() {
     let s = setup("altered");
     s.ms.ctl(&["alter-attachments", "on"]);
-    let (r, report) = check_json(&s.cli, &["--probe", "attachments", "--timeout", "30"]);
+    let (r, report) = s
+        .cli
+        .check_json(&["--probe", "attachments", "--timeout", "30"]);
     assert_eq!(r.code, 2, "{r:?}");
     assert_eq!(report["category"], "attachment_altered", "{report}");
     let pdf = report["probes"]

@@ -229,7 +229,7 @@ async fn autoconfig(address: &str, domain: &str, opts: &DiscoverOptions) -> Opti
     for scheme in ["https", "http"] {
         // The address goes only over HTTPS: over plain HTTP anyone on the way would read it.
         let query = if scheme == "https" {
-            format!("?emailaddress={}", percent(address))
+            format!("?emailaddress={}", http::percent_encode(address))
         } else {
             String::new()
         };
@@ -268,15 +268,6 @@ async fn autoconfig(address: &str, domain: &str, opts: &DiscoverOptions) -> Opti
 /// Whether `host` is `domain` or one of its sub-domains.
 fn within(host: &str, domain: &str) -> bool {
     host == domain || host.ends_with(&format!(".{domain}"))
-}
-
-fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Reads a Mozilla autoconfig file (`clientConfig` 1.1): its first IMAP incoming server and

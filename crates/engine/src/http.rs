@@ -84,6 +84,20 @@ impl HttpUrl {
     }
 }
 
+/// Percent-encodes all but RFC 3986's unreserved characters (for query strings and forms).
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 /// A connection to the URL's server: TLS, verified, for `https`.
 async fn connect(url: &HttpUrl, limit: Duration) -> Result<crate::net::MailStream, String> {
     let addrs = crate::net::resolve(&url.host, url.port)

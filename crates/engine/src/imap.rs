@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use async_imap::types::{Fetch, NameAttribute};
 use async_imap::{Client, Session};
 use futures::TryStreamExt;
-use mailcanary_core::canary::{self, BodyCheck, CanaryHeader, CanaryId, CanaryKey};
+use mailcanary_core::canary::{self, CanaryHeader, CanaryId, CanaryKey};
 use mailcanary_core::classify::{Reply, ReplyStage, classify_imap};
 use mailcanary_core::config::{Protocol, Security};
 use mailcanary_core::notice::{self, Notice, NoticeScan, ScannedFolder};
@@ -846,34 +846,13 @@ impl ImapConn {
                     format!("UID {uid} vanished before it could be downloaded"),
                 )),
             ),
-            Ok(Ok(Some(body))) => match canary::find_verified(&body, want.key, want.address) {
-                Some(h) if &h.id == want.id => match canary::check_body(&body, &h) {
-                    BodyCheck::Intact => (
-                        true,
-                        Ok(format!("downloaded {} bytes; body intact", body.len())),
-                    ),
-                    BodyCheck::Altered => (
-                        true,
-                        Err(Failure::new(
-                            Category::AttachmentAltered,
-                            format!(
-                                "downloaded {} bytes; the body differs from what was sent",
-                                body.len()
-                            ),
-                        )),
-                    ),
-                },
-                _ => (
-                    false,
-                    Err(Failure::new(
-                        Category::ProtocolError,
-                        format!(
-                            "UID {uid} no longer holds this canary when downloaded in full; \
-                             it was left untouched"
-                        ),
-                    )),
-                ),
-            },
+            Ok(Ok(Some(body))) => crate::probe::check_download(
+                &body,
+                want.key,
+                want.address,
+                want.id,
+                &format!("UID {uid}"),
+            ),
         };
         let ms = started.elapsed().as_millis() as u64;
         match result {

@@ -1,7 +1,8 @@
 //! OAuth2 sign-in for mailboxes whose provider no longer takes passwords (Microsoft 365,
 //! Gmail): the authorization code flow with PKCE and a loopback redirect (RFC 8252, RFC 7636)
 //! in the system browser; the refresh token kept in the OS keyring; access tokens refreshed
-//! before they expire and presented to IMAP, POP3 and SMTP with SASL XOAUTH2.
+//! before they expire and presented to IMAP, POP3 and SMTP with SASL OAUTHBEARER where the
+//! server offers it, else XOAUTH2.
 //!
 //! No token is ever logged, written to a file, put in an error or passed as an argument.
 
@@ -77,21 +78,9 @@ impl OAuthError {
 
 /// `application/x-www-form-urlencoded`, and query strings.
 fn form(pairs: &[(&str, &str)]) -> String {
-    fn enc(s: &str) -> String {
-        let mut out = String::with_capacity(s.len());
-        for b in s.bytes() {
-            match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                    out.push(b as char)
-                }
-                _ => out.push_str(&format!("%{b:02X}")),
-            }
-        }
-        out
-    }
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .map(|(k, v)| format!("{}={}", http::percent_encode(k), http::percent_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
@@ -472,32 +461,77 @@ pub fn open_browser(url: &str) -> std::io::Result<()> {
         }
         Some(words)
     });
-    let mut cmd = match configured {
-        Some(words) => {
-            let mut c = Command::new(&words[0]);
-            c.args(&words[1..]);
-            c.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            let mut child = c.spawn()?;
-            std::thread::spawn(move || child.wait());
-            return Ok(());
-        }
-        None if cfg!(target_os = "macos") => Command::new("open"),
-        None if cfg!(windows) => {
-            let mut c = Command::new("rundll32");
-            c.arg("url.dll,FileProtocolHandler");
-            c
-        }
-        None => Command::new("xdg-open"),
+    let system = |opener: &[&str]| -> Vec<String> {
+        opener
+            .iter()
+            .map(|w| w.to_string())
+            .chain([url.to_string()])
+            .collect()
     };
-    cmd.arg(url)
+    let words = configured.unwrap_or_else(|| {
+        if cfg!(target_os = "macos") {
+            system(&["open"])
+        } else if cfg!(windows) {
+            system(&["rundll32", "url.dll,FileProtocolHandler"])
+        } else {
+            system(&["xdg-open"])
+        }
+    });
+    let mut cmd = Command::new(&words[0]);
+    cmd.args(&words[1..])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
+    // The browser does not inherit the variables that hold passwords or the webhook's URL.
+    for var in secrets::secret_var_names() {
+        cmd.env_remove(var);
+    }
     let mut child = cmd.spawn()?;
     // Reaped in the background: the opener may outlive the sign-in.
     std::thread::spawn(move || child.wait());
+    Ok(())
+}
+
+/// How long the browser has to come back from the provider's sign-in page.
+pub const SIGN_IN_LIMIT: Duration = Duration::from_secs(300);
+
+/// Signs `mb` in with OAuth2: `show` is given the sign-in address (to open in the browser, or
+/// to print); once the browser came back, the refresh token (and `client_secret`, when given;
+/// else the one kept from before is used) goes to the keyring, and an access token of an
+/// earlier sign-in is forgotten.
+pub async fn sign_in(
+    mb: &MailboxConfig,
+    client_secret: Option<SecretString>,
+    show: impl FnOnce(&str) -> Result<(), OAuthError>,
+) -> Result<(), OAuthError> {
+    let Some(settings) = &mb.oauth else {
+        return Err(OAuthError::Keyring(format!(
+            "mailbox \"{}\" logs in with a password, not OAuth2",
+            mb.name
+        )));
+    };
+    let keyring = Duration::from_secs(10);
+    let secret = match &client_secret {
+        Some(s) => Some(s.clone()),
+        None => self::client_secret(&mb.name, keyring).await?,
+    };
+    let signin = begin(settings, mb.address.as_str(), secret).await?;
+    show(&signin.url)?;
+    let tokens = signin.finish(SIGN_IN_LIMIT).await?;
+    // `finish` gives no tokens without a refresh token.
+    let refresh = tokens.refresh.expect("a sign-in's refresh token");
+    let name = mb.name.clone();
+    tokio::task::spawn_blocking(move || {
+        secrets::store_oauth(&name, OAuthSecret::RefreshToken, &refresh)?;
+        match &client_secret {
+            Some(s) => secrets::store_oauth(&name, OAuthSecret::ClientSecret, s),
+            None => Ok(()),
+        }
+    })
+    .await
+    .map_err(|e| OAuthError::Keyring(e.to_string()))?
+    .map_err(|e| OAuthError::Keyring(e.to_string()))?;
+    forget(&mb.name);
     Ok(())
 }
 

@@ -33,15 +33,19 @@ pub enum Pop3Stage {
     Mailbox,
 }
 
-/// What a `-ERR` reply means, by its response code and where it came.
-pub fn classify(stage: Pop3Stage, reply: &str) -> Category {
-    let code = reply
+/// The response code of a `-ERR` reply (RFC 2449: `-ERR [IN-USE] …` → `IN-USE`), upper case.
+pub fn response_code(reply: &str) -> Option<String> {
+    reply
         .strip_prefix("-ERR")
         .map(str::trim_start)
         .and_then(|r| r.strip_prefix('['))
         .and_then(|r| r.split_once(']'))
-        .map(|(c, _)| c.to_ascii_uppercase());
-    match (code.as_deref(), stage) {
+        .map(|(c, _)| c.to_ascii_uppercase())
+}
+
+/// What a `-ERR` reply means, by its response code and where it came.
+pub fn classify(stage: Pop3Stage, reply: &str) -> Category {
+    match (response_code(reply).as_deref(), stage) {
         (Some("AUTH"), _) => Category::AuthFailed,
         // Another program has the mailbox open; or logins come too often for the server.
         (Some("IN-USE") | Some("LOGIN-DELAY") | Some("SYS/TEMP"), _) => Category::ServerError,

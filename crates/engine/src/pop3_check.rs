@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use mailcanary_core::Category;
-use mailcanary_core::canary::{self, BodyCheck, CanaryId, CanaryKey};
+use mailcanary_core::canary::{self, CanaryId, CanaryKey};
 use mailcanary_core::config::{Protocol, Security};
 use mailcanary_core::probes::{ProbeOutcome, ProbeResult};
 use mailcanary_core::report::{CanaryOutcome, Stage};
@@ -34,8 +34,14 @@ pub const INBOX: &str = "INBOX";
 /// behind are recent, and POP3 has no search.
 pub const SWEEP_NEWEST: usize = 200;
 
-/// Connects, secures and logs in; records the dns, connect, tls and auth stages.
-pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Option<Pop3Conn> {
+/// Connects, secures and logs in; records the dns, connect, tls and auth stages. With an
+/// access token, the SASL mechanism is `sasl`'s, once the first session chose it from CAPA.
+pub async fn open(
+    rec: &mut Recorder,
+    t: &StageTimeouts,
+    l: &Login<'_>,
+    sasl: &mut Option<crate::oauth::Sasl>,
+) -> Option<Pop3Conn> {
     let ep = l.endpoint;
     let server = ep.host_port();
     let tcp = probe::dns_and_connect(rec, t, P, ep).await?;
@@ -80,8 +86,13 @@ pub async fn open(rec: &mut Recorder, t: &StageTimeouts, l: &Login<'_>) -> Optio
     rec.stage(Stage::Auth, P, &server, t.auth, async {
         if l.oauth {
             // OAUTHBEARER where CAPA offers it, else XOAUTH2.
-            conn.capa().await?;
-            let sasl = crate::oauth::Sasl::choose(&conn.sasl_mechanisms());
+            let sasl = match *sasl {
+                Some(known) => known,
+                None => {
+                    conn.capa().await?;
+                    *sasl.insert(crate::oauth::Sasl::choose(&conn.sasl_mechanisms()))
+                }
+            };
             let first = sasl.initial(l.login, &ep.host, ep.port, l.password);
             conn.login_bearer(sasl, &first).await?;
             return Ok(((), format!("signed in ({})", sasl.name())));
@@ -130,6 +141,8 @@ struct Reader<'a> {
     looks: u32,
     /// The least time between two logins (the server's LOGIN-DELAY, RFC 2449).
     min_pause: Duration,
+    /// The SASL mechanism the first session chose for the access token.
+    sasl: Option<crate::oauth::Sasl>,
     /// Why the last look failed, when it did.
     last_error: Option<Failure>,
 }
@@ -144,7 +157,8 @@ impl<'a> Reader<'a> {
         key: &'a CanaryKey,
         address: &'a str,
     ) -> Option<Reader<'a>> {
-        let mut conn = open(rec, t, &login).await?;
+        let mut sasl = None;
+        let mut conn = open(rec, t, &login, &mut sasl).await?;
         let server = login.endpoint.host_port();
         let (uids, delay) = rec
             .stage(Stage::Auth, P, &server, t.command, async {
@@ -180,6 +194,7 @@ impl<'a> Reader<'a> {
             canaries_vanished: 0,
             looks: 1,
             min_pause: Duration::from_secs(delay.unwrap_or(0).min(900)),
+            sasl,
             last_error: None,
         })
     }
@@ -217,14 +232,14 @@ impl<'a> Reader<'a> {
         got: &mut Vec<Got>,
     ) -> Result<(), Failure> {
         let mut scratch = Recorder::new(Instant::now() + self.t.connect + self.t.auth * 2);
-        let Some(mut conn) = open(&mut scratch, &self.t, &self.login).await else {
+        let Some(mut conn) = open(&mut scratch, &self.t, &self.login, &mut self.sasl).await else {
             return Err(scratch.failure());
         };
         let list = conn.uidl().await?;
         let now: HashSet<String> = list.iter().map(|(_, u)| u.clone()).collect();
         self.note_gone(&now);
-        // (index in `got`, uid) of the messages deleted in this session.
-        let mut deleted: Vec<(usize, String)> = Vec::new();
+        // Where in `got` are the messages deleted in this session.
+        let mut deleted: Vec<usize> = Vec::new();
         let mut broken = None;
         for (n, uid) in &list {
             if wanted.is_empty() {
@@ -256,9 +271,20 @@ impl<'a> Reader<'a> {
                 cleanup: None,
             });
             let (ours, download) = match conn.retr(*n).await {
-                Ok(body) => self.check(&body, &h.id, uid),
+                Ok(body) => probe::check_download(
+                    &body,
+                    self.key,
+                    self.address,
+                    &h.id,
+                    &format!("message {uid}"),
+                ),
                 // Busy or locked just now: a failed download, not a vanished message.
-                Err(f) if f.evidence.contains("[SYS/TEMP]") || f.evidence.contains("[IN-USE]") => {
+                Err(f)
+                    if matches!(
+                        crate::pop3::response_code(&f.evidence).as_deref(),
+                        Some("SYS/TEMP" | "IN-USE")
+                    ) =>
+                {
                     (false, Err(f))
                 }
                 Err(f) if f.evidence.starts_with("-ERR") => {
@@ -293,7 +319,7 @@ impl<'a> Reader<'a> {
                     Ok(()) => {
                         // Gone by this check's hand, whatever QUIT then says.
                         self.accounted.insert(uid.clone());
-                        deleted.push((index, uid.clone()));
+                        deleted.push(index);
                     }
                     Err(f) => cleanup = Some(Err(f)),
                 }
@@ -308,7 +334,7 @@ impl<'a> Reader<'a> {
         }
         if let Some(f) = broken {
             // The deletions of this session are not applied without QUIT.
-            for (i, _) in deleted {
+            for i in deleted {
                 got[i].cleanup = Some(Err(Failure::new(
                     f.category,
                     "not removed: the session ended without QUIT".into(),
@@ -317,7 +343,7 @@ impl<'a> Reader<'a> {
             return Ok(());
         }
         let quit = tokio::time::timeout(self.t.quit, conn.quit()).await;
-        for (i, _) in deleted {
+        for i in deleted {
             got[i].cleanup = Some(match &quit {
                 Ok(Ok(())) => Ok("DELE, then QUIT accepted".into()),
                 Ok(Err(f)) => Err(Failure::new(
@@ -359,39 +385,6 @@ impl<'a> Reader<'a> {
             self.accounted.extend(gone);
         }
         self.last = now.clone();
-    }
-
-    /// Whether a downloaded message is canary `id` (it may then be removed), and whether it
-    /// arrived intact.
-    fn check(&self, body: &[u8], id: &CanaryId, uid: &str) -> (bool, Result<String, Failure>) {
-        match canary::find_verified(body, self.key, self.address) {
-            Some(h) if &h.id == id => match canary::check_body(body, &h) {
-                BodyCheck::Intact => (
-                    true,
-                    Ok(format!("downloaded {} bytes; body intact", body.len())),
-                ),
-                BodyCheck::Altered => (
-                    true,
-                    Err(Failure::new(
-                        Category::AttachmentAltered,
-                        format!(
-                            "downloaded {} bytes; the body differs from what was sent",
-                            body.len()
-                        ),
-                    )),
-                ),
-            },
-            _ => (
-                false,
-                Err(Failure::new(
-                    Category::ProtocolError,
-                    format!(
-                        "message {uid} no longer holds this canary when downloaded in full; \
-                         it was left untouched"
-                    ),
-                )),
-            ),
-        }
     }
 }
 
@@ -435,18 +428,11 @@ pub(crate) async fn round_trip(
         _ => (Vec::new(), Vec::new()),
     };
     smtp_conn.quit(t.quit.min(rec.remaining())).await;
-    let journal_gone = |id: &CanaryId| {
-        if let Some(j) = &opts.journal {
-            j.gone(id);
-        }
-    };
     let Some(sent_at) = sent else {
-        journal_gone(&id);
+        opts.gone(&id);
         return results;
     };
-    // Keep a little of the budget for the last download and removal.
-    let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
-    let until = ctx.until.checked_sub(reserve).unwrap_or(ctx.until);
+    let until = opts.receive_until(ctx.until);
     let mut wanted: Vec<CanaryId> = std::iter::once(id.clone())
         .chain(probes.iter().map(|p| p.1.clone()))
         .collect();
@@ -528,15 +514,11 @@ pub(crate) async fn round_trip(
         };
         results.push(r);
     }
-    results.sort_by_key(|r| {
-        mailcanary_core::probes::ProbeKind::ALL
-            .iter()
-            .position(|k| *k == r.variant)
-    });
+    probe::sort_probes(&mut results);
     // Removed, or never seen (the sweep's business then): what the journal holds.
     for g in &got {
         if matches!(g.cleanup, Some(Ok(_))) {
-            journal_gone(&g.id);
+            opts.gone(&g.id);
         }
     }
     if reader.vanished_new > 0 || reader.emptied > 0 || reader.canaries_vanished > 0 {
@@ -576,25 +558,21 @@ pub(crate) async fn round_trip(
     results
 }
 
-/// Logs in on its own and removes this install's verified canaries older than
-/// `older_than_secs`, and those in `orphans` whatever their age, among the newest
-/// [`SWEEP_NEWEST`] messages. Returns how many were removed, and which of `orphans`.
+/// Logs in on its own and removes this install's verified canaries composed more than
+/// `older_than_secs` before `now_unix`, and those in `orphans` whatever their age, among the
+/// newest [`SWEEP_NEWEST`] messages. Returns how many were removed, and which of `orphans`.
 pub async fn sweep(
     login: &Login<'_>,
     t: &StageTimeouts,
     key: &CanaryKey,
     address: &str,
-    older_than_secs: u64,
+    (now_unix, older_than_secs): (u64, u64),
     orphans: &[CanaryId],
     limit: Duration,
 ) -> Result<(usize, Vec<CanaryId>), Failure> {
-    let now_unix = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
     let until = Instant::now() + limit;
     let mut rec = Recorder::new(until);
-    let Some(mut conn) = open(&mut rec, t, login).await else {
+    let Some(mut conn) = open(&mut rec, t, login, &mut None).await else {
         return Err(rec.failure());
     };
     let work = async {

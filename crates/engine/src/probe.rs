@@ -381,11 +381,7 @@ impl MailboxSecrets {
         let mut rec = Recorder::new(Instant::now() + limit);
         Self::load_recorded(mb, limit, &mut rec)
             .await
-            .ok_or_else(|| {
-                rec.last_problem()
-                    .map(|p| p.evidence.clone())
-                    .unwrap_or_default()
-            })
+            .ok_or_else(|| rec.failure().evidence)
     }
 
     /// As [`MailboxSecrets::load`], recording what fails into `rec`: a config problem, or, for
@@ -464,7 +460,7 @@ pub struct Login<'a> {
     pub tls: Arc<rustls::ClientConfig>,
     /// The extra CA certificates alone (lettre's STARTTLS upgrade builds its own config).
     pub extra_roots: &'a [rustls::pki_types::CertificateDer<'static>],
-    /// `password` is an OAuth2 access token, presented with SASL XOAUTH2.
+    /// `password` is an OAuth2 access token, presented with SASL (OAUTHBEARER or XOAUTH2).
     pub oauth: bool,
 }
 
@@ -645,6 +641,23 @@ impl History {
                 && q.as_ref()
                     .is_none_or(|q| q.percent < QUOTA_READ_EVERY_CHECK_FROM)
         })
+    }
+}
+
+impl CheckOptions {
+    /// Until when a check that ends at `deadline` waits for its canaries: a little of the
+    /// budget is kept to download, clean up and log out.
+    pub(crate) fn receive_until(&self, deadline: Instant) -> Instant {
+        let reserve = (self.timeout / 10).min(Duration::from_secs(3));
+        deadline.checked_sub(reserve).unwrap_or(deadline)
+    }
+
+    /// Notes in the journal, if there is one, that canary `id` left the mailbox (removed, or
+    /// never accepted).
+    pub(crate) fn gone(&self, id: &CanaryId) {
+        if let Some(j) = &self.journal {
+            j.gone(id);
+        }
     }
 }
 
@@ -866,9 +879,7 @@ async fn round_trip(
     note_sending(opts, mb, &id);
     let sent = smtp_conn.send(rec, t, &mb.address, &message).await;
     let submitted = sent.is_some();
-    // Keep a little of the budget to download, clean up and log out.
-    let reserve = (opts.timeout / 10).min(Duration::from_secs(3));
-    let until = rec.deadline.checked_sub(reserve).unwrap_or(rec.deadline);
+    let until = opts.receive_until(rec.deadline);
     let receive = async {
         let sent_at = sent?;
         rec.begin(Stage::Receive, Protocol::Imap);
@@ -911,16 +922,53 @@ async fn round_trip(
         smtp_conn.quit(t.quit.min(rec.remaining())).await;
     }
     // Removed, or never accepted: nothing of this check is left in the mailbox.
-    if (outcome.cleaned || !submitted)
-        && let Some(j) = &opts.journal
-    {
-        j.gone(&id);
+    if outcome.cleaned || !submitted {
+        opts.gone(&id);
     }
     let arrived = outcome.folder.is_some();
     extras
         .read_mailbox(&mut imap_conn, t, rec, earlier, arrived)
         .await;
     imap_conn.logout(t.quit.min(rec.remaining())).await;
+}
+
+/// Whether a message downloaded in full is canary `id` (only then may it be removed), and
+/// whether it arrived intact; `what` names the message in the evidence (`UID 7`).
+pub(crate) fn check_download(
+    body: &[u8],
+    key: &CanaryKey,
+    address: &str,
+    id: &CanaryId,
+    what: &str,
+) -> (bool, Result<String, Failure>) {
+    match canary::find_verified(body, key, address) {
+        Some(h) if &h.id == id => match canary::check_body(body, &h) {
+            canary::BodyCheck::Intact => (
+                true,
+                Ok(format!("downloaded {} bytes; body intact", body.len())),
+            ),
+            canary::BodyCheck::Altered => (
+                true,
+                Err(Failure::new(
+                    Category::AttachmentAltered,
+                    format!(
+                        "downloaded {} bytes; the body differs from what was sent",
+                        body.len()
+                    ),
+                )),
+            ),
+        },
+        _ => (
+            false,
+            Err(Failure::new(
+                Category::ProtocolError,
+                format!(
+                    "{what} no longer holds this canary when downloaded in full; it was left \
+                     untouched"
+                ),
+            )),
+        ),
+    }
 }
 
 /// A new canary for `mb` (with `attachment`, for a probe): its id and the message.
@@ -985,8 +1033,8 @@ pub(crate) async fn send_probes(
         drop(file);
         note_sending(ctx.opts, ctx.mb, &id);
         let submitted = smtp_conn.send(scratch, t, &ctx.mb.address, &message).await;
-        if let (None, Some(j)) = (submitted, &ctx.opts.journal) {
-            j.gone(&id);
+        if submitted.is_none() {
+            ctx.opts.gone(&id);
         }
         match submitted {
             Some(at) => sent.push((kind, id, at)),
@@ -1087,11 +1135,8 @@ async fn run_probes(
         if outcome == ProbeOutcome::Interrupted {
             broken = problem.as_ref().map(|p| p.evidence.clone());
         }
-        if ours
-            && imap_conn.cleanup(&mut scratch, t, f).await
-            && let Some(j) = &ctx.opts.journal
-        {
-            j.gone(id);
+        if ours && imap_conn.cleanup(&mut scratch, t, f).await {
+            ctx.opts.gone(id);
         }
         results.push(ProbeResult {
             variant: *kind,
@@ -1103,12 +1148,18 @@ async fn run_probes(
                 .unwrap_or_else(|| "downloaded in full; attachment intact".to_string()),
         });
     }
-    results.sort_by_key(|r| ProbeKind::ALL.iter().position(|k| *k == r.variant));
+    sort_probes(&mut results);
     results
 }
 
-/// Logs in to a mailbox's IMAP server on its own and removes this install's canaries older
-/// than `older_than_secs` (see [`imap::ImapConn::sweep`]). Returns how many were removed.
+/// Puts probe results in the vocabulary's order of variants.
+pub(crate) fn sort_probes(results: &mut [ProbeResult]) {
+    results.sort_by_key(|r| ProbeKind::ALL.iter().position(|k| *k == r.variant));
+}
+
+/// Logs in to a mailbox's receiving server on its own and removes this install's canaries
+/// older than `older_than_secs` (see [`imap::ImapConn::sweep`], [`crate::pop3_check::sweep`]).
+/// Returns how many were removed.
 pub async fn sweep(
     mb: &MailboxConfig,
     key: &CanaryKey,
@@ -1124,46 +1175,41 @@ pub async fn sweep(
         .as_ref()
         .map(|j| j.orphans(mb.name.as_str()))
         .unwrap_or_default();
-    if mb.incoming_protocol == Protocol::Pop3 {
-        let (removed, orphans_removed) = crate::pop3_check::sweep(
+    let now_unix = unix_ms(SystemTime::now()) / 1000;
+    let (removed, orphans_removed) = if mb.incoming_protocol == Protocol::Pop3 {
+        crate::pop3_check::sweep(
             &login,
             t,
             key,
             mb.address.as_str(),
-            older_than_secs,
+            (now_unix, older_than_secs),
             &orphans,
             opts.timeout,
         )
         .await
-        .map_err(|f| f.evidence)?;
-        if let Some(j) = &opts.journal {
-            j.swept(&orphans, &orphans_removed);
-        }
-        return Ok(removed);
-    }
-    let mut rec = Recorder::new(Instant::now() + opts.timeout);
-    let Some(mut conn) = imap::open(&mut rec, t, &login).await else {
-        return Err(rec
-            .last_problem()
-            .map(|p| p.evidence.clone())
-            .unwrap_or_default());
+        .map_err(|f| f.evidence)?
+    } else {
+        let mut rec = Recorder::new(Instant::now() + opts.timeout);
+        let Some(mut conn) = imap::open(&mut rec, t, &login).await else {
+            return Err(rec.failure().evidence);
+        };
+        let result = match conn.prepare(&mut rec, t).await {
+            Some(()) => conn
+                .sweep(
+                    key,
+                    mb.address.as_str(),
+                    now_unix,
+                    older_than_secs,
+                    &orphans,
+                    opts.timeout,
+                )
+                .await
+                .map_err(|f| f.evidence),
+            None => Err("cannot open INBOX".to_string()),
+        };
+        conn.logout(t.quit).await;
+        result?
     };
-    let result = match conn.prepare(&mut rec, t).await {
-        Some(()) => conn
-            .sweep(
-                key,
-                mb.address.as_str(),
-                unix_ms(SystemTime::now()) / 1000,
-                older_than_secs,
-                &orphans,
-                opts.timeout,
-            )
-            .await
-            .map_err(|f| f.evidence),
-        None => Err("cannot open INBOX".to_string()),
-    };
-    conn.logout(t.quit).await;
-    let (removed, orphans_removed) = result?;
     if let Some(j) = &opts.journal {
         j.swept(&orphans, &orphans_removed);
     }
