@@ -147,7 +147,8 @@ const en = {
     mx: "the provider that receives the domain's mail",
     guess: "the usual server names",
   },
-  found: (how: string, detail: string) => `Servers filled in from ${how} (${detail}). Check them, then test.`,
+  found: (how: string, detail: string, pop3: boolean) =>
+    `Servers filled in from ${how} (${detail})${pop3 ? ", receiving over POP3" : ""}. Check them, then test.`,
   notFound: "No servers found for this address: choose the provider above, or type the servers.",
   testNow: "Test now",
   testing: "Testing…",
@@ -408,7 +409,8 @@ const ja: Dict = {
     mx: "ドメインのメールを受け取るメールサービス",
     guess: "よく使われるサーバー名",
   },
-  found: (how, detail) => `${how}（${detail}）からサーバーを入力しました。確かめてからテストしてください。`,
+  found: (how, detail, pop3) =>
+    `${how}（${detail}）からサーバーを入力しました${pop3 ? "（POP3で受信）" : ""}。確かめてからテストしてください。`,
   notFound: "このアドレスのサーバーは見つかりませんでした。上でメールサービスを選ぶか、サーバーを入力してください。",
   testNow: "今すぐテスト",
   testing: "テスト中です…",

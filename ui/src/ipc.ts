@@ -66,12 +66,15 @@ export interface FoundServer {
 
 /** Settings `discover()` found for an address, and where: `preset` (by the address's
  * domain), `autoconfig` (the domain's autoconfig file), `srv` (its SRV records), `mx` (its
- * mail exchangers are a known provider's) or `guess` (imap./smtp./mail. names that exist). */
+ * mail exchangers are a known provider's) or `guess` (imap./pop./smtp./mail. names that exist). */
 export interface Found {
   source: "preset" | "autoconfig" | "srv" | "mx" | "guess";
   /** The preset's id, the autoconfig URL's scheme and host, the MX host, the names tried. */
   detail: string;
-  imap: FoundServer;
+  /** The IMAP server, when the source names one. */
+  imap: FoundServer | null;
+  /** The POP3 server, when the source names one; one of the two is always there. */
+  pop3: FoundServer | null;
   smtp: FoundServer;
   /** The login, when the source says it is not the address. */
   login: string | null;

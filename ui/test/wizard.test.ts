@@ -89,6 +89,7 @@ describe("add mailbox wizard", () => {
               {
                 source: "autoconfig", detail: "https://autoconfig.tanaka-kogyo.co.jp",
                 imap: { host: "imap.tanaka-kogyo.co.jp", port: 993, security: "tls" },
+                pop3: null,
                 smtp: { host: "smtp.tanaka-kogyo.co.jp", port: 465, security: "tls" },
                 login: "info", note: null, unverified: false,
               },
@@ -124,6 +125,60 @@ describe("add mailbox wizard", () => {
     await flush();
     expect(ipc.argsOf("discover")).toHaveLength(2);
     expect(errorOf("address").textContent).toContain("email address");
+  });
+
+  it("fills in a POP3 server when that is all a finding offers, or when POP3 was chosen", async () => {
+    const server = (host: string, port: number) => ({ host, port, security: "tls" as const });
+    const { ipc } = await openWizard({
+      discover: ({ address }) =>
+        address.endsWith("@pop-isp.jp")
+          ? [
+              {
+                source: "autoconfig", detail: "https://autoconfig.pop-isp.jp",
+                imap: null, pop3: server("pop.pop-isp.jp", 995), smtp: server("smtp.pop-isp.jp", 465),
+                login: null, note: null, unverified: false,
+              },
+            ]
+          : [
+              {
+                source: "srv", detail: "both.jp",
+                imap: server("imap.both.jp", 993), pop3: null, smtp: server("smtp.both.jp", 465),
+                login: null, note: null, unverified: false,
+              },
+              {
+                source: "guess", detail: "imap.both.jp, pop.both.jp, smtp.both.jp",
+                imap: server("imap.both.jp", 993), pop3: server("pop.both.jp", 995),
+                smtp: server("smtp.both.jp", 587), login: null, note: null, unverified: false,
+              },
+            ],
+    });
+    // POP3 only: the protocol follows, with its note.
+    type(input("address"), "info@pop-isp.jp");
+    $("#find-servers").click();
+    await flush();
+    expect(select("receive").value).toBe("pop3");
+    expect(input("imap_host").value).toBe("pop.pop-isp.jp");
+    expect(input("imap_port").value).toBe("995");
+    expect($("#pop3-note").hidden).toBe(false);
+    expect($("#discover-note").textContent).toContain("receiving over POP3");
+
+    // POP3 chosen: the first finding that offers it, though an IMAP-only one comes first.
+    type(input("address"), "info@both.jp");
+    $("#find-servers").click();
+    await flush();
+    expect(select("receive").value).toBe("pop3");
+    expect(input("imap_host").value).toBe("pop.both.jp");
+    expect(input("smtp_port").value).toBe("587");
+
+    // IMAP chosen: the first finding, its IMAP server.
+    choose(select("receive"), "imap");
+    $("#find-servers").click();
+    await flush();
+    expect(ipc.argsOf("discover")).toHaveLength(3);
+    expect(input("imap_host").value).toBe("imap.both.jp");
+    expect(input("imap_port").value).toBe("993");
+    expect($("#pop3-note").hidden).toBe(true);
+    expect($("#discover-note").textContent).not.toContain("POP3");
   });
 
   it("checks the form before any call, with a message at each field", async () => {

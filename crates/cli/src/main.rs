@@ -203,11 +203,15 @@ struct AddArgs {
     /// Take the servers looked up without asking.
     #[arg(long)]
     yes: bool,
+    /// With the servers looked up: receive over imap or pop3 (default: IMAP where the
+    /// finding offers it, else POP3).
+    #[arg(long, value_name = "imap|pop3", conflicts_with_all = ["imap", "pop3"])]
+    receive: Option<String>,
     /// tls, starttls or plain (default: tls; starttls on port 143).
     #[arg(long)]
     imap_security: Option<String>,
     /// tls, starttls or plain (default: tls; starttls on port 110).
-    #[arg(long, requires = "pop3")]
+    #[arg(long)]
     pop3_security: Option<String>,
     /// tls, starttls or plain (default: starttls; tls on port 465).
     #[arg(long)]
@@ -427,13 +431,13 @@ fn discover(address: &str) -> Result<Vec<discover::Found>> {
 
 fn found_line(f: &discover::Found) -> String {
     let server = |s: &discover::Server| format!("{}:{} ({})", s.host, s.port, s.security.as_str());
-    let mut line = format!(
-        "{} ({}): IMAP {}, SMTP {}",
-        f.source,
-        f.detail,
-        server(&f.imap),
-        server(&f.smtp)
-    );
+    let mut line = format!("{} ({}): ", f.source, f.detail);
+    for (name, s) in [("IMAP", &f.imap), ("POP3", &f.pop3)] {
+        if let Some(s) = s {
+            line.push_str(&format!("{name} {}, ", server(s)));
+        }
+    }
+    line.push_str(&format!("SMTP {}", server(&f.smtp)));
     if let Some(l) = &f.login {
         line.push_str(&format!(", login {l}"));
     }
@@ -450,7 +454,9 @@ fn mailbox_discover(address: &str, json: bool) -> Result<u8> {
             println!("{}", serde_json::to_string(f)?);
         }
     } else if found.is_empty() {
-        println!("Nothing found for {address}: give --imap and --smtp to `mailbox add`.");
+        println!(
+            "Nothing found for {address}: give --imap (or --pop3) and --smtp to `mailbox add`."
+        );
     } else {
         for (i, f) in found.iter().enumerate() {
             println!("{}. {}", i + 1, found_line(f));
@@ -459,68 +465,131 @@ fn mailbox_discover(address: &str, json: bool) -> Result<u8> {
     Ok(if found.is_empty() { 1 } else { 0 })
 }
 
-fn mailbox_add(env: &Env, a: AddArgs) -> Result<u8> {
-    let (imap, smtp, mut imap_security, mut smtp_security, mut login) =
-        (a.imap, a.smtp, a.imap_security, a.smtp_security, a.login);
-    let (imap, smtp) = match (imap, smtp) {
-        (Some(i), Some(s)) => (i, s),
-        (None, Some(s)) if a.pop3.is_some() => (String::new(), s),
-        (None, None) if a.pop3.is_some() => {
-            bail!("give --smtp with --pop3 (servers are looked up only for IMAP mailboxes)")
-        }
-        (None, None) => {
-            let found = discover(&a.address)?;
-            let Some(first) = found.first().filter(|f| !f.unverified) else {
-                if !found.is_empty() {
-                    for (i, f) in found.iter().enumerate() {
-                        println!("{}. {}", i + 1, found_line(f));
-                    }
-                    bail!(
-                        "the only servers found came over unencrypted HTTP and point outside \
-                         the address's domain; check them, then give --imap and --smtp"
-                    );
-                }
-                bail!("no servers found for {}; give --imap and --smtp", a.address);
-            };
+/// Looks the servers of the mailbox being added up and has them confirmed (`--yes`, or a
+/// person at the terminal); fills in the security and login the finding names unless given.
+/// `None` when the person said no.
+fn found_servers(a: &mut AddArgs) -> Result<Option<Servers>> {
+    let pop3_wanted = match a.receive.as_deref() {
+        None => None,
+        Some("imap") => Some(false),
+        Some("pop3") => Some(true),
+        Some(other) => bail!("--receive: \"{other}\" is not imap or pop3"),
+    };
+    let found = discover(&a.address)?;
+    for (i, f) in found.iter().enumerate() {
+        if i == 0 {
             println!("Found for {}:", a.address);
-            for (i, f) in found.iter().enumerate() {
-                println!("{}. {}", i + 1, found_line(f));
-            }
-            let asked = !a.yes && !a.password_stdin && std::io::stdin().is_terminal();
-            if asked {
-                print!("Use 1? [y/N] ");
-                std::io::stdout().flush()?;
-                let mut answer = String::new();
-                std::io::stdin().read_line(&mut answer)?;
-                if !matches!(answer.trim(), "y" | "Y" | "yes") {
-                    println!("Nothing added.");
-                    return Ok(3);
-                }
-            } else if !a.yes {
-                bail!(
-                    "servers found (above) but not confirmed: add --yes to take the first, or \
-                     give --imap and --smtp"
-                );
-            }
-            imap_security.get_or_insert_with(|| first.imap.security.as_str().to_string());
-            smtp_security.get_or_insert_with(|| first.smtp.security.as_str().to_string());
-            if login.is_none() {
-                login = first.login.clone();
-            }
-            (
-                format!("{}:{}", first.imap.host, first.imap.port),
-                format!("{}:{}", first.smtp.host, first.smtp.port),
-            )
+        }
+        println!("{}. {}", i + 1, found_line(f));
+    }
+    let offers = |f: &discover::Found| match pop3_wanted {
+        Some(true) => f.pop3.is_some(),
+        Some(false) => f.imap.is_some(),
+        None => true,
+    };
+    let Some((i, first)) = found
+        .iter()
+        .enumerate()
+        .find(|(_, f)| !f.unverified && offers(f))
+    else {
+        let what = match pop3_wanted {
+            Some(true) => "no POP3 server",
+            Some(false) => "no IMAP server",
+            None => "no servers",
+        };
+        if found.iter().any(|f| f.unverified && offers(f)) {
+            bail!(
+                "{what} found but over unencrypted HTTP, pointing outside the address's domain; \
+                 check them, then give the servers"
+            );
+        }
+        bail!("{what} found for {}; give the servers", a.address);
+    };
+    let (incoming, pop3) = match (&first.imap, &first.pop3) {
+        (Some(imap), _) if pop3_wanted != Some(true) => (imap, false),
+        (_, Some(pop3)) => (pop3, true),
+        _ => unreachable!("a finding names IMAP or POP3, and `offers` picked the wanted one"),
+    };
+    let n = i + 1;
+    let asked = !a.yes && !a.password_stdin && std::io::stdin().is_terminal();
+    if asked {
+        print!(
+            "Use {n}, receiving over {}? [y/N] ",
+            if pop3 { "POP3" } else { "IMAP" }
+        );
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            println!("Nothing added.");
+            return Ok(None);
+        }
+    } else if !a.yes {
+        bail!(
+            "servers found (above) but not confirmed: add --yes to take {n}, or give the servers"
+        );
+    }
+    let security = if pop3 {
+        &mut a.pop3_security
+    } else {
+        &mut a.imap_security
+    };
+    security.get_or_insert_with(|| incoming.security.as_str().to_string());
+    a.smtp_security
+        .get_or_insert_with(|| first.smtp.security.as_str().to_string());
+    if a.login.is_none() {
+        a.login = first.login.clone();
+    }
+    let address = |s: &discover::Server| format!("{}:{}", s.host, s.port);
+    Ok(Some(Servers {
+        imap: if pop3 {
+            String::new()
+        } else {
+            address(incoming)
+        },
+        pop3: pop3.then(|| address(incoming)),
+        smtp: address(&first.smtp),
+    }))
+}
+
+/// How the servers of a mailbox being added were given or found.
+struct Servers {
+    imap: String,
+    pop3: Option<String>,
+    smtp: String,
+}
+
+fn mailbox_add(env: &Env, mut a: AddArgs) -> Result<u8> {
+    let servers = match (a.imap.take(), a.pop3.take(), a.smtp.take()) {
+        (Some(imap), None, Some(smtp)) => Servers {
+            imap,
+            pop3: None,
+            smtp,
+        },
+        (None, Some(pop3), Some(smtp)) => Servers {
+            imap: String::new(),
+            pop3: Some(pop3),
+            smtp,
+        },
+        (None, None, None) => match found_servers(&mut a)? {
+            Some(s) => s,
+            None => return Ok(3),
+        },
+        (_, Some(_), None) => {
+            bail!("give --smtp with --pop3, or neither (with --receive pop3) to look them up")
         }
         _ => bail!("give both --imap and --smtp, or neither to look them up from the address"),
     };
+    let (imap_security, pop3_security, smtp_security, login) =
+        (a.imap_security, a.pop3_security, a.smtp_security, a.login);
+    let (imap, pop3, smtp) = (servers.imap, servers.pop3, servers.smtp);
     let raw = RawMailbox {
         address: a.address,
         login,
         imap,
         imap_security,
-        pop3: a.pop3,
-        pop3_security: a.pop3_security,
+        pop3,
+        pop3_security,
         smtp,
         smtp_security,
         ca_file: a.ca_file.map(|p| std::path::absolute(&p).unwrap_or(p)),

@@ -4,11 +4,15 @@
 //! 1. the provider presets, by the address's domain (gmail.com, outlook.jp, yahoo.co.jp...);
 //! 2. Mozilla-style autoconfig: `autoconfig.<domain>/mail/config-v1.1.xml` and
 //!    `<domain>/.well-known/autoconfig/mail/config-v1.1.xml`, over HTTPS, then HTTP;
-//! 3. RFC 6186 SRV records (`_imaps._tcp`, `_imap._tcp`, `_submissions._tcp`,
-//!    `_submission._tcp`);
+//! 3. RFC 6186 SRV records (`_imaps._tcp`, `_imap._tcp`, `_pop3s._tcp`, `_pop3._tcp`,
+//!    `_submissions._tcp`, `_submission._tcp`);
 //! 4. the domain's MX: a provider's mail exchangers (Google's, Microsoft's...) mean its preset;
-//! 5. guesses: `imap.<domain>` / `smtp.<domain>`, or `mail.<domain>` for both, when the names
-//!    exist.
+//! 5. guesses: `imap.<domain>` and/or `pop.<domain>` with `smtp.<domain>`, or `mail.<domain>`
+//!    for all, when the names exist.
+//!
+//! A finding names an IMAP server, a POP3 server, or both (many providers, Japanese ISPs
+//! especially, offer POP3 alone); which one is used is the user's choice, IMAP when both are
+//! offered and nothing was chosen, as RFC 6186 advises.
 //!
 //! Everything found is offered, with where it came from, for the user to confirm: nothing here
 //! logs in or sends a password.
@@ -38,7 +42,10 @@ pub struct Found {
     pub source: &'static str,
     /// What exactly: the preset's id, the URL's host, the MX host, the names tried.
     pub detail: String,
-    pub imap: Server,
+    /// The IMAP server, when the source names one.
+    pub imap: Option<Server>,
+    /// The POP3 server, when the source names one. At least one of the two is there.
+    pub pop3: Option<Server>,
     pub smtp: Server,
     /// The login name, when the source says it is not the address.
     pub login: Option<String>,
@@ -112,11 +119,18 @@ impl Server {
 
 impl Found {
     /// Settings from `source`, with no login, note or doubt of their own.
-    fn new(source: &'static str, detail: String, imap: Server, smtp: Server) -> Found {
+    fn new(
+        source: &'static str,
+        detail: String,
+        imap: Option<Server>,
+        pop3: Option<Server>,
+        smtp: Server,
+    ) -> Found {
         Found {
             source,
             detail,
             imap,
+            pop3,
             smtp,
             login: None,
             note: None,
@@ -131,7 +145,8 @@ fn from_preset(p: &Preset, source: &'static str, detail: String) -> Found {
         ..Found::new(
             source,
             detail,
-            Server::new(&p.imap_host, p.imap_port, p.imap_security),
+            Some(Server::new(&p.imap_host, p.imap_port, p.imap_security)),
+            None,
             Server::new(&p.smtp_host, p.smtp_port, p.smtp_security),
         )
     }
@@ -173,10 +188,12 @@ pub async fn discover(address: &str, opts: &DiscoverOptions) -> Result<Vec<Found
     let address = address.trim();
     let mut found: Vec<Found> = Vec::new();
     let mut add = |f: Found| {
-        if !found
-            .iter()
-            .any(|g| g.imap.host == f.imap.host && g.smtp.host == f.smtp.host)
-        {
+        let host = |s: &Option<Server>| s.as_ref().map(|s| s.host.clone());
+        if !found.iter().any(|g| {
+            host(&g.imap) == host(&f.imap)
+                && host(&g.pop3) == host(&f.pop3)
+                && g.smtp.host == f.smtp.host
+        }) {
             found.push(f);
         }
     };
@@ -247,9 +264,12 @@ async fn autoconfig(address: &str, domain: &str, opts: &DiscoverOptions) -> Opti
             let text = String::from_utf8_lossy(&body);
             if let Some(mut f) = parse_autoconfig(&text, address) {
                 f.detail = format!("{scheme}://{}", url.host);
-                if scheme == "http"
-                    && !(within(&f.imap.host, domain) && within(&f.smtp.host, domain))
-                {
+                let elsewhere = [&f.imap, &f.pop3]
+                    .into_iter()
+                    .flatten()
+                    .chain([&f.smtp])
+                    .any(|s| !within(&s.host, domain));
+                if scheme == "http" && elsewhere {
                     // Unencrypted, and pointing elsewhere: someone on the way could have
                     // written it. Offered, never taken without a look.
                     f.note = Some(format!(
@@ -270,8 +290,9 @@ fn within(host: &str, domain: &str) -> bool {
     host == domain || host.ends_with(&format!(".{domain}"))
 }
 
-/// Reads a Mozilla autoconfig file (`clientConfig` 1.1): its first IMAP incoming server and
-/// its first SMTP outgoing server. POP3-only files give nothing (yet).
+/// Reads a Mozilla autoconfig file (`clientConfig` 1.1): its first IMAP and first POP3
+/// incoming servers (one of them at least) and its first SMTP outgoing server. The login is
+/// the IMAP server's, else the POP3 server's.
 pub fn parse_autoconfig(xml: &str, address: &str) -> Option<Found> {
     let xml = strip_comments(xml);
     let server = |tag: &str, kind: &str| -> Option<(Server, Option<String>)> {
@@ -317,11 +338,22 @@ pub fn parse_autoconfig(xml: &str, address: &str) -> Option<Found> {
         }
         None
     };
-    let (imap, login) = server("incomingServer", "imap")?;
+    let imap = server("incomingServer", "imap");
+    let pop3 = server("incomingServer", "pop3");
     let (smtp, _) = server("outgoingServer", "smtp")?;
+    let login = match (&imap, &pop3) {
+        (Some((_, l)), _) | (None, Some((_, l))) => l.clone(),
+        (None, None) => return None,
+    };
     Some(Found {
         login: login.filter(|l| l != address),
-        ..Found::new("autoconfig", String::new(), imap, smtp)
+        ..Found::new(
+            "autoconfig",
+            String::new(),
+            imap.map(|(s, _)| s),
+            pop3.map(|(s, _)| s),
+            smtp,
+        )
     })
 }
 
@@ -362,63 +394,76 @@ fn expand(s: &str, address: &str) -> String {
         .replace("%EMAILDOMAIN%", domain)
 }
 
-/// The domain's SRV records for mail (RFC 6186; RFC 8314 prefers implicit TLS).
+/// The domain's SRV records for mail (RFC 6186; RFC 8314 prefers implicit TLS), all asked
+/// side by side.
 async fn srv(server: SocketAddr, domain: &str, limit: Duration) -> Option<Found> {
-    let first = |records: Vec<dns::Srv>, security: Security| {
-        records
-            .into_iter()
-            .find(|r| r.target != "." && r.port != 0)
-            .map(|r| Server::new(r.target, r.port, security))
+    let names = [
+        "_imaps",
+        "_imap",
+        "_pop3s",
+        "_pop3",
+        "_submissions",
+        "_submission",
+    ]
+    .map(|service| format!("{service}._tcp.{domain}"));
+    let ask = |i: usize| dns::srv(server, &names[i], limit);
+    let (imaps, imap, pop3s, pop3, submissions, submission) =
+        tokio::join!(ask(0), ask(1), ask(2), ask(3), ask(4), ask(5));
+    // The implicit-TLS record, else the STARTTLS one; "." means the service is not offered.
+    let pick = |tls: Vec<dns::Srv>, starttls: Vec<dns::Srv>| {
+        let first = |records: Vec<dns::Srv>, security: Security| {
+            records
+                .into_iter()
+                .find(|r| r.target != "." && r.port != 0)
+                .map(|r| Server::new(r.target, r.port, security))
+        };
+        first(tls, Security::Tls).or_else(|| first(starttls, Security::Starttls))
     };
-    let imap = match first(
-        dns::srv(server, &format!("_imaps._tcp.{domain}"), limit).await,
-        Security::Tls,
-    ) {
-        Some(s) => s,
-        None => first(
-            dns::srv(server, &format!("_imap._tcp.{domain}"), limit).await,
-            Security::Starttls,
-        )?,
-    };
-    let smtp = match first(
-        dns::srv(server, &format!("_submissions._tcp.{domain}"), limit).await,
-        Security::Tls,
-    ) {
-        Some(s) => s,
-        None => first(
-            dns::srv(server, &format!("_submission._tcp.{domain}"), limit).await,
-            Security::Starttls,
-        )?,
-    };
-    Some(Found::new("srv", domain.to_string(), imap, smtp))
+    let (imap, pop3) = (pick(imaps, imap), pick(pop3s, pop3));
+    if imap.is_none() && pop3.is_none() {
+        return None;
+    }
+    let smtp = pick(submissions, submission)?;
+    Some(Found::new("srv", domain.to_string(), imap, pop3, smtp))
 }
 
-/// The usual names, where they exist.
+/// The usual names, where they exist: `imap.` and/or `pop.` with `smtp.`, then `mail.` for
+/// all three.
 async fn guesses(domain: &str, limit: Duration) -> Vec<Found> {
     let exists = |host: String| async move {
         tokio::time::timeout(limit, tokio::net::lookup_host((host.as_str(), 0)))
             .await
             .is_ok_and(|r| r.is_ok_and(|mut a| a.next().is_some()))
     };
-    let mut out = Vec::new();
-    let (imap, smtp, mail) = (
-        format!("imap.{domain}"),
-        format!("smtp.{domain}"),
-        format!("mail.{domain}"),
+    let name = |prefix: &str| format!("{prefix}.{domain}");
+    let (imap, pop, smtp, mail) = tokio::join!(
+        exists(name("imap")),
+        exists(name("pop")),
+        exists(name("smtp")),
+        exists(name("mail"))
     );
-    if exists(imap.clone()).await && exists(smtp.clone()).await {
+    let mut out = Vec::new();
+    if smtp && (imap || pop) {
+        let tried: Vec<String> = [(imap, "imap"), (pop, "pop"), (true, "smtp")]
+            .into_iter()
+            .filter(|(there, _)| *there)
+            .map(|(_, prefix)| name(prefix))
+            .collect();
         out.push(Found::new(
             "guess",
-            format!("{imap}, {smtp}"),
-            Server::new(imap, 993, Security::Tls),
-            Server::new(smtp, 587, Security::Starttls),
+            tried.join(", "),
+            imap.then(|| Server::new(name("imap"), 993, Security::Tls)),
+            pop.then(|| Server::new(name("pop"), 995, Security::Tls)),
+            Server::new(name("smtp"), 587, Security::Starttls),
         ));
     }
-    if exists(mail.clone()).await {
+    if mail {
+        let mail = name("mail");
         out.push(Found::new(
             "guess",
             mail.clone(),
-            Server::new(mail.clone(), 993, Security::Tls),
+            Some(Server::new(mail.clone(), 993, Security::Tls)),
+            Some(Server::new(mail.clone(), 995, Security::Tls)),
             Server::new(mail, 587, Security::Starttls),
         ));
     }
@@ -453,19 +498,42 @@ mod tests {
 </clientConfig>"#;
 
     #[test]
-    fn an_autoconfig_file_gives_imap_and_smtp_with_the_login() {
+    fn an_autoconfig_file_gives_imap_pop3_and_smtp_with_the_login() {
         let f = parse_autoconfig(XML, "info@example.jp").unwrap();
-        assert_eq!(f.imap.host, "imap.example.jp");
-        assert_eq!((f.imap.port, f.imap.security), (993, Security::Tls));
+        let imap = f.imap.unwrap();
+        assert_eq!(imap.host, "imap.example.jp");
+        assert_eq!((imap.port, imap.security), (993, Security::Tls));
+        let pop3 = f.pop3.unwrap();
+        assert_eq!(pop3.host, "pop.example.jp");
+        assert_eq!((pop3.port, pop3.security), (995, Security::Tls));
         assert_eq!(f.smtp.host, "smtp.example.jp");
         assert_eq!((f.smtp.port, f.smtp.security), (587, Security::Starttls));
+        // The IMAP server's login (the POP3 entry names none).
         assert_eq!(f.login.as_deref(), Some("info"));
-        // Garbage, a POP3-only file, a host that is not one: nothing.
+        // A POP3-only file: POP3 alone, with its own login.
+        let pop_only = XML
+            .replace("type=\"imap\"", "type=\"exchange\"")
+            .replace(
+                "<socketType>SSL</socketType>\n    </incomingServer>",
+                "<socketType>SSL</socketType><username>%EMAILADDRESS%-pop</username>\n    </incomingServer>",
+            );
+        let f = parse_autoconfig(&pop_only, "a@b.jp").unwrap();
+        assert_eq!(f.imap, None);
+        assert_eq!(f.pop3.unwrap().host, "pop.example.jp");
+        assert_eq!(f.login.as_deref(), Some("a@b.jp-pop"));
+        // Garbage, a file with neither IMAP nor POP3, a host that is not one: nothing.
         assert!(parse_autoconfig("<html>not found</html>", "a@b.jp").is_none());
-        let pop_only = XML.replace("type=\"imap\"", "type=\"exchange\"");
-        assert!(parse_autoconfig(&pop_only, "a@b.jp").is_none());
+        let neither = pop_only.replace("type=\"pop3\"", "type=\"exchange\"");
+        assert!(parse_autoconfig(&neither, "a@b.jp").is_none());
         let bad_host = XML.replace("imap.example.jp", "imap.example.jp/../x");
-        assert!(parse_autoconfig(&bad_host, "a@b.jp").is_none());
+        assert!(
+            parse_autoconfig(&bad_host, "a@b.jp")
+                .unwrap()
+                .imap
+                .is_none()
+        );
+        let bad_hosts = bad_host.replace("pop.example.jp", "pop example.jp");
+        assert!(parse_autoconfig(&bad_hosts, "a@b.jp").is_none());
         // Malformed files end the search, they do not panic.
         for broken in [
             "<incomingServer</incomingServer>",
@@ -485,7 +553,8 @@ mod tests {
         assert_eq!(domain_of(" Info@Example.JP ").unwrap(), "example.jp");
         let found = presets_for("gmail.com");
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].imap.host, "imap.gmail.com");
+        assert_eq!(found[0].imap.as_ref().unwrap().host, "imap.gmail.com");
+        assert_eq!(found[0].pop3, None);
         assert_eq!(presets_for("hotmail.co.jp")[0].detail, "outlook");
         assert!(presets_for("example.jp").is_empty());
     }

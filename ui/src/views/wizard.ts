@@ -336,7 +336,10 @@ export class WizardView implements View {
     setText(note, d.finding);
     try {
       const found = await this.ctx.ipc.invoke("discover", { address });
-      const first = found[0];
+      // The protocol chosen, where a finding offers it; else the first finding, by its own.
+      const receive = f.elements.namedItem("receive") as HTMLSelectElement;
+      const wanted = receive.value === "pop3" ? "pop3" : "imap";
+      const first = found.find((x) => !x.unverified && x[wanted]) ?? found[0];
       if (!first) {
         setText(note, d.notFound);
         return;
@@ -346,24 +349,28 @@ export class WizardView implements View {
         setText(note, first.note ?? d.notFound);
         return;
       }
+      const protocol = first[wanted] ? wanted : wanted === "pop3" ? "imap" : "pop3";
+      const incoming = first[protocol]!;
       const set = (n: string, v: string) => ((f.elements.namedItem(n) as HTMLInputElement).value = v);
       if (first.source === "preset" && this.presets?.some((p) => p.id === first.detail)) {
         byId<HTMLSelectElement>(this.section, "preset").value = first.detail;
         this.choosePreset(first.detail);
       }
-      set("imap_host", first.imap.host);
+      receive.value = protocol;
+      this.drawReceive();
+      set("imap_host", incoming.host);
       set("smtp_host", first.smtp.host);
       // "plain" is not offered here: such a finding leaves port and security as they were.
-      if (first.imap.security !== "plain") {
-        set("imap_port", String(first.imap.port));
-        set("imap_security", first.imap.security);
+      if (incoming.security !== "plain") {
+        set("imap_port", String(incoming.port));
+        set("imap_security", incoming.security);
       }
       if (first.smtp.security !== "plain") {
         set("smtp_port", String(first.smtp.port));
         set("smtp_security", first.smtp.security);
       }
       if (first.login && value("login") === "") set("login", first.login);
-      setText(note, d.found(d.foundVia[first.source], first.detail));
+      setText(note, d.found(d.foundVia[first.source], first.detail, protocol === "pop3"));
     } catch (err) {
       note.hidden = true;
       showError(f, byId(this.section, "wizard-error"), err);
