@@ -24,6 +24,8 @@ Admin (loopback only; parameters as form body, JSON body or query string; answer
     POST /admin/config         expires_in=N rotate_refresh=on|off default_user=ADDR
                                clients=ID,ID ("" = any) client_secret=S ("" = none wanted)
                                introspect_status=0|HTTP-STATUS token_status=0|HTTP-STATUS
+                               refresh_error=ERROR ("" = none): refreshes answer 400 ERROR
+                               (interaction_required: a policy wants the user in the browser)
     POST /admin/expire         every access token issued so far expires now
     POST /admin/revoke-user    user=ADDR: every token of that user is revoked
     POST /admin/deny-authorize [count=N] [error=access_denied]: the next N authorize requests
@@ -58,6 +60,7 @@ DEFAULTS = {
     "deny_error": "access_denied",  # ... with this error
     "introspect_status": 0,  # non-zero: /introspect answers this HTTP status (server trouble)
     "token_status": 0,       # non-zero: /token answers this HTTP status (outage, rate limit)
+    "refresh_error": "",     # non-empty: refresh_token grants answer 400 with this error
 }
 
 STAT_KEYS = (
@@ -464,6 +467,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             want = set(p["scope"].split())
             if not want <= set(g["scope"].split()):
                 raise OAuthError("invalid_scope", "scope exceeds the original grant")
+        if STATE.config["refresh_error"]:
+            raise OAuthError(STATE.config["refresh_error"], "refresh refused by a test switch")
         rotate = STATE.config["rotate_refresh"]
         resp = STATE.mint(rec["grant"], with_refresh=rotate)
         if rotate:
@@ -561,6 +566,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         cfg["clients"] = [x for x in (c if isinstance(c, list) else str(c).split(",")) if x]
                     if "client_secret" in p:
                         cfg["client_secret"] = str(p["client_secret"])
+                    if "refresh_error" in p:
+                        cfg["refresh_error"] = str(p["refresh_error"]).strip()
                     for knob in ("introspect_status", "token_status"):
                         if knob in p:
                             v = int(p[knob])

@@ -405,6 +405,26 @@ fn a_rotated_refresh_token_is_kept_and_a_token_endpoint_outage_is_not_a_sign_in_
         );
     }
     s.oauth.admin("config", "token_status=0");
+    // A new policy wants the person at the browser (Microsoft's `interaction_required`, for a
+    // multi-factor or conditional-access rule): as a revoked sign-in, sign in again.
+    s.oauth
+        .admin("config", "refresh_error=interaction_required");
+    let (code, report, _) = check(&s.cli, "office");
+    assert_eq!(code, 2, "{report}");
+    assert_eq!(report["category"], "auth_failed", "{report}");
+    let f = &report["findings"][0];
+    assert!(
+        f["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("interaction_required"),
+        "{f}"
+    );
+    assert!(
+        f["action"].as_str().unwrap().contains("Sign in again"),
+        "{f}"
+    );
+    s.oauth.admin("config", "refresh_error=");
     // A registration the provider no longer accepts (it now wants a client secret the
     // settings lack): the settings, not the sign-in.
     s.oauth.admin("config", "client_secret=now-wanted");

@@ -292,7 +292,10 @@ pub fn texts(category: Category, lang: Lang, c: &TextContext<'_>) -> (String, St
 fn oauth_texts(lang: Lang, c: &TextContext<'_>) -> (String, String) {
     let s = side(lang, c.protocol);
     let server = c.server;
-    match (lang, c.protocol) {
+    // Google ends every sign-in of an app whose consent screen is still in Testing after
+    // 7 days: the same finding once a week.
+    let google = c.protocol == "oauth" && c.server.split(':').next() == Some(GOOGLE_TOKEN_HOST);
+    let (summary, mut action): (String, String) = match (lang, c.protocol) {
         (Lang::En, "oauth") => (
             "The sign-in for this mailbox was revoked or has expired, so Mail Canary cannot check it.".into(),
             "Sign in again: \"Sign in again\" in Mail Canary's window, or `mailcanary mailbox signin NAME`.".into(),
@@ -309,8 +312,18 @@ fn oauth_texts(lang: Lang, c: &TextContext<'_>) -> (String, String) {
             format!("{s}（{server}）がサインインを受け付けませんでした。"),
             "もう一度サインインしてください。続くようなら、アカウントの管理者に IMAP・POP3・SMTP でのサインインが許可されているか確認してください。".into(),
         ),
+    };
+    if google {
+        action.push_str(match lang {
+            Lang::En => " If this comes back about a week after each sign-in, the app registered in Google Cloud is still in Testing, where Google ends sign-ins after 7 days: publish it (In production), as docs/OAUTH.md says.",
+            Lang::Ja => " サインインのたびに約1週間後にまた起きる場合は、Google Cloud に登録したアプリが「テスト中」のままです（Google はテスト中のアプリのサインインを7日で終了します）。docs/OAUTH.md のとおり「本番環境」に公開してください。",
+        });
     }
+    (summary, action)
 }
+
+/// The host of Google's token endpoint.
+const GOOGLE_TOKEN_HOST: &str = "oauth2.googleapis.com";
 
 /// POP3 sees the inbox only, and another POP3 program may take mail off the server: the texts
 /// of a mailbox read over POP3 say so where it matters.
@@ -540,6 +553,18 @@ mod tests {
             let (s, a) = texts(Category::AuthFailed, Lang::En, &c);
             assert!(s.contains(want) || a.contains(want), "{s} {a}");
             assert!(!s.contains("password"), "{s}");
+            assert!(!a.contains("Testing"), "not Google's token endpoint: {a}");
+        }
+        // Google's token endpoint: the weekly end of a Testing app's sign-ins is named.
+        for (lang, want) in [(Lang::En, "7 days"), (Lang::Ja, "7日")] {
+            let c = TextContext {
+                protocol: "oauth",
+                oauth: true,
+                server: "oauth2.googleapis.com:443",
+                ..ctx.clone()
+            };
+            let (_, a) = texts(Category::AuthFailed, lang, &c);
+            assert!(a.contains(want) && a.contains("docs/OAUTH.md"), "{a}");
         }
         for c in Category::ALL {
             for lang in [Lang::En, Lang::Ja] {
