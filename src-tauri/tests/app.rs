@@ -39,6 +39,83 @@ fn wait_notification(
     }
 }
 
+/// The app with a config, data directory and home of its own, `ms` as its demo server and
+/// `bus` as its session bus, its window open on an empty start.
+struct Desk {
+    /// First, so the app stops before its directory goes.
+    app: AppDriver,
+    /// Holds config.toml, data/ and home/.
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    home: PathBuf,
+}
+
+impl Desk {
+    fn open(ms: &MailServer, bus: &str, extra_env: &[(&str, &str)]) -> Desk {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        let config = dir.path().join("config.toml");
+        let data = dir.path().join("data");
+        let demo = format!(
+            "localhost:{} localhost:{} {} {USER}",
+            ms.port("MS_IMAPS_PORT"),
+            ms.port("MS_SMTP_PORT"),
+            ms.ca_file().display()
+        );
+        let xdg_config = home.join(".config");
+        // The tray library writes its icon files under $XDG_RUNTIME_DIR/tray-icon with names
+        // from the icon's id: apps side by side on one runtime directory delete each other's.
+        let runtime = dir.path().join("runtime");
+        std::fs::create_dir_all(&runtime).unwrap();
+        std::fs::set_permissions(
+            &runtime,
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let mut env = vec![
+            ("XDG_RUNTIME_DIR", runtime.to_str().unwrap()),
+            ("MAILCANARY_CONFIG", config.to_str().unwrap()),
+            ("MAILCANARY_DATA_DIR", data.to_str().unwrap()),
+            ("MAILCANARY_DEMO_SERVER", &demo),
+            ("DBUS_SESSION_BUS_ADDRESS", bus),
+            ("HOME", home.to_str().unwrap()),
+            ("XDG_CONFIG_HOME", xdg_config.to_str().unwrap()),
+            ("LANG", "C.UTF-8"),
+        ];
+        env.extend_from_slice(extra_env);
+        let app = AppDriver::start(
+            &PathBuf::from(env!("CARGO_BIN_EXE_mailcanary-app")),
+            &["--open-window"],
+            &env,
+        );
+        // An empty start: no mailboxes yet.
+        app.wait_text("#overall", Duration::from_secs(30), |t| {
+            t == "No mailboxes yet."
+        });
+        Desk {
+            app,
+            dir,
+            config,
+            home,
+        }
+    }
+
+    /// Opens the wizard and picks the demo server's preset, which fills in the servers, the
+    /// address and the CA file.
+    fn wizard_on_demo_preset(&self) {
+        let app = &self.app;
+        app.click("nav button[data-view='add']");
+        app.wait_text("#view-add", Duration::from_secs(10), |t| {
+            t.contains("Local demo server")
+        });
+        app.set_value("#preset", "demo");
+        app.wait_until("the preset fills the form", |a| {
+            a.execute("return document.querySelector('#wizard').imap_host.value;") == "localhost"
+        });
+    }
+}
+
 fn count(app: &AppDriver, css: &str) -> u64 {
     app.execute(&format!(
         "return document.querySelectorAll({}).length;",
@@ -58,47 +135,14 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
     let bus = keyring.address().to_string();
     let notes = NotificationServer::start_on(&bus);
     let watcher = TrayWatcher::start(&bus);
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let config = dir.path().join("config.toml");
-    let data = dir.path().join("data");
-    let demo = format!(
-        "localhost:{} localhost:{} {} {USER}",
-        ms.port("MS_IMAPS_PORT"),
-        ms.port("MS_SMTP_PORT"),
-        ms.ca_file().display()
-    );
-    let app = AppDriver::start(
-        &PathBuf::from(env!("CARGO_BIN_EXE_mailcanary-app")),
-        &["--open-window"],
-        &[
-            ("MAILCANARY_CONFIG", config.to_str().unwrap()),
-            ("MAILCANARY_DATA_DIR", data.to_str().unwrap()),
-            ("MAILCANARY_DEMO_SERVER", &demo),
-            ("DBUS_SESSION_BUS_ADDRESS", &bus),
-            ("HOME", home.to_str().unwrap()),
-            ("XDG_CONFIG_HOME", home.join(".config").to_str().unwrap()),
-            ("LANG", "C.UTF-8"),
-        ],
-    );
-    let tray = TrayItem::registered(&watcher, &bus, Duration::from_secs(60));
-
     // An empty start: no mailboxes yet.
-    app.wait_text("#overall", Duration::from_secs(30), |t| {
-        t == "No mailboxes yet."
-    });
+    let desk = Desk::open(&ms, &bus, &[]);
+    let (app, config, home, dir) = (&desk.app, &desk.config, &desk.home, &desk.dir);
+    let tray = TrayItem::registered(&watcher, &bus, Duration::from_secs(60));
     app.screenshot("1-status-empty");
 
     // The wizard: the demo server's preset fills the servers, the address and the CA file.
-    app.click("nav button[data-view='add']");
-    app.wait_text("#view-add", Duration::from_secs(10), |t| {
-        t.contains("Local demo server")
-    });
-    app.set_value("#preset", "demo");
-    app.wait_until("the preset fills the form", |a| {
-        a.execute("return document.querySelector('#wizard').imap_host.value;") == "localhost"
-    });
+    desk.wizard_on_demo_preset();
     let filled = app.execute(
         "const f = document.querySelector('#wizard'); return [f.imap_host.value, \
          f.smtp_port.value, f.address.value, f.ca_file.value].join(' ');",
@@ -126,7 +170,7 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
     for stage in ["tls", "auth", "send", "receive"] {
         let done = format!("#test-stages li[data-stage='{stage}'][data-state='ok']");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while count(&app, &done) == 0 {
+        while count(app, &done) == 0 {
             let list = app.execute("return document.querySelector('#test-stages').outerHTML;");
             assert!(
                 Instant::now() < deadline,
@@ -147,7 +191,7 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
     app.wait_text("#overall", Duration::from_secs(10), |t| {
         t == "The mailbox is healthy."
     });
-    let saved = std::fs::read_to_string(&config).unwrap();
+    let saved = std::fs::read_to_string(config).unwrap();
     assert!(saved.contains("[mailboxes.office]"), "{saved}");
     assert!(saved.contains("password_keyring = true"), "{saved}");
     tray.wait_layout("the healthy mailbox", &|l| l.contains("'office: healthy'"));
@@ -165,10 +209,7 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
         text.contains("Sending is blocked by the provider"),
         "{text}"
     );
-    assert!(
-        count(&app, &format!("{CARD} ol.stages li")) >= 1,
-        "no steps"
-    );
+    assert!(count(app, &format!("{CARD} ol.stages li")) >= 1, "no steps");
     tray.wait_layout("the critical mailbox", &|l| {
         l.contains("'office: mail is not flowing'")
     });
@@ -213,9 +254,9 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
         t.contains("provider blocks sending")
     });
     assert!(!incidents.contains("ongoing"), "{incidents}");
-    assert_eq!(count(&app, "table.incidents tbody tr"), 1, "{incidents}");
-    assert!(count(&app, "svg.latency-chart rect.incident") >= 1);
-    assert!(count(&app, "svg.latency-chart circle.point") >= 3);
+    assert_eq!(count(app, "table.incidents tbody tr"), 1, "{incidents}");
+    assert!(count(app, "svg.latency-chart rect.incident") >= 1);
+    assert!(count(app, "svg.latency-chart circle.point") >= 3);
     let failures = app.text("#history-body").unwrap_or_default();
     assert!(failures.contains("Sending is blocked"), "{failures}");
     app.click("#export-html");
@@ -242,7 +283,7 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
     app.click("#save-runbook");
     app.wait_text("#runbook-saved", Duration::from_secs(30), |t| !t.is_empty());
     assert!(
-        std::fs::read_to_string(&config)
+        std::fs::read_to_string(config)
             .unwrap()
             .contains("contact = \"Sato, 090-1234-5678\"")
     );
@@ -281,7 +322,7 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
     app.wait_text("#settings-saved", Duration::from_secs(30), |t| {
         !t.is_empty()
     });
-    let saved = std::fs::read_to_string(&config).unwrap();
+    let saved = std::fs::read_to_string(config).unwrap();
     assert!(saved.contains("interval = \"10m\""), "{saved}");
     let autostart = home.join(".config/autostart");
     let entries: Vec<_> = std::fs::read_dir(&autostart)
@@ -344,43 +385,10 @@ fn an_office_signs_in_with_oauth_in_the_wizard_and_signs_in_again_after_a_revoca
     ms.add_user(USER, &format!("never-given-{}", std::process::id()));
     let keyring = SecretService::start();
     let bus = keyring.address().to_string();
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    std::fs::create_dir_all(&home).unwrap();
-    let config = dir.path().join("config.toml");
-    let data = dir.path().join("data");
-    let demo = format!(
-        "localhost:{} localhost:{} {} {USER}",
-        ms.port("MS_IMAPS_PORT"),
-        ms.port("MS_SMTP_PORT"),
-        ms.ca_file().display()
-    );
     let browser = mailcanary_tests::harness_script().with_file_name("fake-browser");
-    let app = AppDriver::start(
-        &PathBuf::from(env!("CARGO_BIN_EXE_mailcanary-app")),
-        &["--open-window"],
-        &[
-            ("MAILCANARY_CONFIG", config.to_str().unwrap()),
-            ("MAILCANARY_DATA_DIR", data.to_str().unwrap()),
-            ("MAILCANARY_DEMO_SERVER", &demo),
-            ("DBUS_SESSION_BUS_ADDRESS", &bus),
-            ("HOME", home.to_str().unwrap()),
-            ("XDG_CONFIG_HOME", home.join(".config").to_str().unwrap()),
-            ("BROWSER", browser.to_str().unwrap()),
-            ("LANG", "C.UTF-8"),
-        ],
-    );
-    app.wait_text("#overall", Duration::from_secs(30), |t| {
-        t == "No mailboxes yet."
-    });
-    app.click("nav button[data-view='add']");
-    app.wait_text("#view-add", Duration::from_secs(10), |t| {
-        t.contains("Local demo server")
-    });
-    app.set_value("#preset", "demo");
-    app.wait_until("the preset fills the form", |a| {
-        a.execute("return document.querySelector('#wizard').imap_host.value;") == "localhost"
-    });
+    let desk = Desk::open(&ms, &bus, &[("BROWSER", browser.to_str().unwrap())]);
+    let (app, config, dir) = (&desk.app, &desk.config, &desk.dir);
+    desk.wizard_on_demo_preset();
     app.set_value("#wizard input[name='name']", "office");
     app.set_value("#wizard select[name='auth']", "custom");
     assert!(!app.visible("#password-box"), "a password asked for");
@@ -406,7 +414,7 @@ fn an_office_signs_in_with_oauth_in_the_wizard_and_signs_in_again_after_a_revoca
     assert!(result.contains("Mail is flowing"), "{result}");
     app.click("#save");
     app.wait_text(CARD, Duration::from_secs(60), |t| t.contains("Healthy"));
-    let saved = std::fs::read_to_string(&config).unwrap();
+    let saved = std::fs::read_to_string(config).unwrap();
     assert!(saved.contains("oauth = \"custom\""), "{saved}");
     assert!(!saved.contains("password_keyring"), "{saved}");
     assert!(keyring.lookup("mailcanary", "mailbox:office").is_none());

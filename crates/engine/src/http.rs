@@ -1,6 +1,7 @@
 //! A very small HTTP client for the requests Mail Canary makes: a webhook's POST, a metrics
-//! push's PUT, and the GET of a domain's mail autoconfig file. TLS through the same verified rustls set-up as mail. URLs are treated
-//! as secrets (webhook URLs hold tokens): errors name only the host.
+//! push's PUT, the GET of a domain's mail autoconfig file, and the POSTs to an OAuth2 token
+//! endpoint. TLS through the same verified rustls set-up as mail. URLs are treated as secrets
+//! (webhook URLs hold tokens): errors name only the host, and only where the caller adds it.
 
 use std::time::Duration;
 
@@ -98,69 +99,115 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
+/// Why a request gave no answer to use. The texts name no URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HttpError {
+    /// Nothing (or not all of it) came back within the limit.
+    #[error("no answer within {} s", .0.as_secs())]
+    Timeout(Duration),
+    /// The name, the connection, TLS or the transfer failed.
+    #[error("{0}")]
+    Transport(String),
+    /// What came back is not an HTTP answer.
+    #[error("no HTTP answer")]
+    NoAnswer,
+    /// The answer is larger than the caller takes.
+    #[error("the answer is too large")]
+    TooLarge,
+    /// Not sent: plain HTTP to another computer would show the request to the network.
+    #[error("refusing plain HTTP to another computer")]
+    PlainToRemote,
+}
+
+fn transport(e: impl std::fmt::Display) -> HttpError {
+    HttpError::Transport(e.to_string())
+}
+
 /// A connection to the URL's server: TLS, verified, for `https`.
-async fn connect(url: &HttpUrl, limit: Duration) -> Result<crate::net::MailStream, String> {
+async fn connect(url: &HttpUrl, limit: Duration) -> Result<crate::net::MailStream, HttpError> {
     let addrs = crate::net::resolve(&url.host, url.port)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(transport)?;
     let tcp = crate::net::connect(&addrs, limit)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(transport)?;
     if !url.tls {
         return Ok(crate::net::MailStream::plain(tcp));
     }
-    let config = crate::tls::client_config(Vec::new()).map_err(|e| e.to_string())?;
+    let config = crate::tls::client_config(Vec::new()).map_err(transport)?;
     crate::net::tls_handshake(config, &url.host, tcp)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(transport)
 }
 
-/// Sends one request with a body and returns the status code; bounded by `limit`.
+/// A connection with `head` and `body` sent.
+async fn send(
+    url: &HttpUrl,
+    head: String,
+    body: &[u8],
+    limit: Duration,
+) -> Result<crate::net::MailStream, HttpError> {
+    let mut stream = connect(url, limit).await?;
+    stream.write_all(head.as_bytes()).await.map_err(transport)?;
+    stream.write_all(body).await.map_err(transport)?;
+    Ok(stream)
+}
+
+/// The status code on an answer's first line.
+fn status_of(head: &[u8]) -> Result<u16, HttpError> {
+    String::from_utf8_lossy(head)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or(HttpError::NoAnswer)
+}
+
+/// `work`, bounded by `limit`.
+async fn within<T>(
+    limit: Duration,
+    work: impl std::future::Future<Output = Result<T, HttpError>>,
+) -> Result<T, HttpError> {
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| HttpError::Timeout(limit))?
+}
+
+/// Sends one request with a body and returns the status code (the rest of the answer is not
+/// read); bounded by `limit`.
 pub async fn request(
     method: &str,
     url: &HttpUrl,
     content_type: &str,
     body: &[u8],
     limit: Duration,
-) -> Result<u16, String> {
-    let exchange = async {
-        let mut stream = connect(url, limit).await?;
-        let head = format!(
-            "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: mailcanary\r\n\
-             Content-Type: {content_type}\r\nContent-Length: {}\r\n\
-             Connection: close\r\n\r\n",
-            url.path,
-            url.host_header(),
-            body.len()
-        );
-        stream
-            .write_all(head.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        stream.write_all(body).await.map_err(|e| e.to_string())?;
+) -> Result<u16, HttpError> {
+    let head = format!(
+        "{method} {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: mailcanary\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
+        url.path,
+        url.host_header(),
+        body.len()
+    );
+    within(limit, async {
+        let mut stream = send(url, head, body, limit).await?;
         let mut answer = Vec::new();
         let mut buf = [0u8; 512];
         while !answer.windows(2).any(|w| w == b"\r\n") && answer.len() < 4096 {
-            let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+            let n = stream.read(&mut buf).await.map_err(transport)?;
             if n == 0 {
                 break;
             }
             answer.extend_from_slice(&buf[..n]);
         }
-        String::from_utf8_lossy(&answer)
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| "no HTTP answer".to_string())
-    };
-    tokio::time::timeout(limit, exchange)
-        .await
-        .map_err(|_| format!("no answer within {} s", limit.as_secs()))?
+        status_of(&answer)
+    })
+    .await
 }
 
 /// Fetches `url` (HTTP/1.0, so the answer comes whole, not in chunks): its status and at most
 /// `max` bytes of its body; bounded by `limit`.
-pub async fn get(url: &HttpUrl, limit: Duration, max: usize) -> Result<(u16, Vec<u8>), String> {
+pub async fn get(url: &HttpUrl, limit: Duration, max: usize) -> Result<(u16, Vec<u8>), HttpError> {
     let head = format!(
         "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: mailcanary\r\nAccept: text/xml\r\n\r\n",
         url.path,
@@ -176,9 +223,9 @@ pub async fn post_form(
     body: &[u8],
     limit: Duration,
     max: usize,
-) -> Result<(u16, Vec<u8>), String> {
+) -> Result<(u16, Vec<u8>), HttpError> {
     if !url.tls && !mailcanary_core::config::is_loopback_host(&url.host) {
-        return Err("refusing plain HTTP to another computer".to_string());
+        return Err(HttpError::PlainToRemote);
     }
     let head = format!(
         "POST {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: mailcanary\r\nAccept: application/json\r\n\
@@ -198,14 +245,9 @@ async fn exchange(
     body: &[u8],
     limit: Duration,
     max: usize,
-) -> Result<(u16, Vec<u8>), String> {
-    let exchange = async {
-        let mut stream = connect(url, limit).await?;
-        stream
-            .write_all(head.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        stream.write_all(body).await.map_err(|e| e.to_string())?;
+) -> Result<(u16, Vec<u8>), HttpError> {
+    within(limit, async {
+        let mut stream = send(url, head, body, limit).await?;
         let mut answer = Vec::new();
         let mut buf = [0u8; 8192];
         loop {
@@ -218,30 +260,24 @@ async fn exchange(
                 {
                     0
                 }
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(transport(e)),
             };
             if n == 0 {
                 break;
             }
             answer.extend_from_slice(&buf[..n]);
             if answer.len() > max + 16384 {
-                return Err("the answer is too large".to_string());
+                return Err(HttpError::TooLarge);
             }
         }
         let split = answer
             .windows(4)
             .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| "no HTTP answer".to_string())?;
-        let status = String::from_utf8_lossy(&answer[..split])
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| "no HTTP answer".to_string())?;
+            .ok_or(HttpError::NoAnswer)?;
+        let status = status_of(&answer[..split])?;
         let mut body = answer.split_off(split + 4);
         body.truncate(max);
         Ok((status, body))
-    };
-    tokio::time::timeout(limit, exchange)
-        .await
-        .map_err(|_| format!("no answer within {} s", limit.as_secs()))?
+    })
+    .await
 }

@@ -301,7 +301,7 @@ pub async fn push_loop(base: HttpUrl, instance: String, metrics: Metrics, every:
                 if !failing {
                     let why = match other {
                         Ok(code) => format!("HTTP {code}"),
-                        Err(e) => e,
+                        Err(e) => e.to_string(),
                     };
                     tracing::warn!("metrics push to {} failed: {why}", url.host);
                 }

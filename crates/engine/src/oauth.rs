@@ -203,12 +203,11 @@ async fn token_request(
     let asked = Instant::now();
     let (status, body) = http::post_form(&url, form(pairs).as_bytes(), limit, MAX_TOKEN_ANSWER)
         .await
-        .map_err(|e| {
-            if e.starts_with("no answer within") {
+        .map_err(|e| match e {
+            http::HttpError::Timeout(_) => {
                 OAuthError::Timeout(format!("the token endpoint gave {e}"))
-            } else {
-                OAuthError::Unreachable(format!("{}: {e}", url.host))
             }
+            e => OAuthError::Unreachable(format!("{}: {e}", url.host)),
         })?;
     let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| {
         OAuthError::Unreachable(format!("{}: HTTP {status} without a JSON answer", url.host))
