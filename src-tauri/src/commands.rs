@@ -117,6 +117,10 @@ pub struct PresetView {
     smtp_host: String,
     smtp_port: u16,
     smtp_security: &'static str,
+    /// The POP3 server, when the provider offers POP3.
+    pop3_host: Option<String>,
+    pop3_port: Option<u16>,
+    pop3_security: Option<&'static str>,
     app_password: bool,
     oauth_only: bool,
     /// The sign-in the provider offers instead of a password (`microsoft`, `google`).
@@ -128,13 +132,17 @@ pub struct PresetView {
 }
 
 /// The local demo server, when `scripts/demo-app` describes it in `MAILCANARY_DEMO_SERVER`:
-/// `IMAP_HOST:PORT SMTP_HOST:PORT CA_FILE ADDRESS`.
+/// `IMAP_HOST:PORT SMTP_HOST:PORT CA_FILE ADDRESS [POP3S_HOST:PORT]`.
 fn demo_preset() -> Option<PresetView> {
     let spec = std::env::var("MAILCANARY_DEMO_SERVER").ok()?;
     let f: Vec<&str> = spec.split_whitespace().collect();
-    let [imap, smtp, ca, address] = f.as_slice() else {
-        tracing::warn!("MAILCANARY_DEMO_SERVER: expected IMAP SMTP CA_FILE ADDRESS");
-        return None;
+    let (imap, smtp, ca, address, pop3) = match f.as_slice() {
+        [imap, smtp, ca, address] => (imap, smtp, ca, address, None),
+        [imap, smtp, ca, address, pop3] => (imap, smtp, ca, address, Some(pop3)),
+        _ => {
+            tracing::warn!("MAILCANARY_DEMO_SERVER: expected IMAP SMTP CA_FILE ADDRESS [POP3S]");
+            return None;
+        }
     };
     let split = |s: &str| -> Option<(String, u16)> {
         let (h, p) = s.rsplit_once(':')?;
@@ -142,6 +150,10 @@ fn demo_preset() -> Option<PresetView> {
     };
     let (imap_host, imap_port) = split(imap)?;
     let (smtp_host, smtp_port) = split(smtp)?;
+    let pop3 = match pop3 {
+        Some(s) => Some(split(s)?),
+        None => None,
+    };
     Some(PresetView {
         id: "demo".into(),
         name: "Local demo server (scripts/demo-app)".into(),
@@ -152,6 +164,9 @@ fn demo_preset() -> Option<PresetView> {
         smtp_host,
         smtp_port,
         smtp_security: "starttls",
+        pop3_security: pop3.as_ref().map(|_| "tls"),
+        pop3_port: pop3.as_ref().map(|(_, p)| *p),
+        pop3_host: pop3.map(|(h, _)| h),
         app_password: false,
         oauth_only: false,
         oauth: None,
@@ -187,6 +202,9 @@ pub fn presets() -> Vec<PresetView> {
                     smtp_host: p.smtp_host.clone(),
                     smtp_port: p.smtp_port,
                     smtp_security: security(p.smtp_security),
+                    pop3_host: p.pop3_host.clone(),
+                    pop3_port: p.pop3_port,
+                    pop3_security: p.pop3_security().map(security),
                     app_password: p.app_password,
                     oauth_only: p.oauth_only,
                     oauth: p.oauth(),

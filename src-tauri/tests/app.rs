@@ -58,10 +58,11 @@ impl Desk {
         let config = dir.path().join("config.toml");
         let data = dir.path().join("data");
         let demo = format!(
-            "localhost:{} localhost:{} {} {USER}",
+            "localhost:{} localhost:{} {} {USER} localhost:{}",
             ms.port("MS_IMAPS_PORT"),
             ms.port("MS_SMTP_PORT"),
-            ms.ca_file().display()
+            ms.ca_file().display(),
+            ms.port("MS_POP3S_PORT")
         );
         let xdg_config = home.join(".config");
         // The tray library writes its icon files under $XDG_RUNTIME_DIR/tray-icon with names
@@ -150,6 +151,14 @@ fn a_newcomer_adds_the_demo_mailbox_and_sees_a_fault_through_to_history() {
     let filled = filled.as_str().unwrap();
     assert!(filled.starts_with("localhost "), "{filled}");
     assert!(filled.contains(USER), "{filled}");
+    // POP3 chosen: the demo server's POP3 port comes in; IMAP again: its IMAP port.
+    for (receive, key) in [("pop3", "MS_POP3S_PORT"), ("imap", "MS_IMAPS_PORT")] {
+        app.set_value("#wizard select[name='receive']", receive);
+        let want = ms.port(key).to_string();
+        app.wait_until(&format!("{receive}: port {want}"), |a| {
+            a.execute("return document.querySelector('#wizard').imap_port.value;") == want.as_str()
+        });
+    }
     app.set_value("#wizard input[name='name']", "office");
     // A weak password is warned about while it is typed.
     app.set_value("#wizard input[name='password']", "sakura123");

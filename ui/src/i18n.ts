@@ -72,6 +72,7 @@ const en = {
   receiveChoice: { imap: "IMAP", pop3: "POP3" } as Record<string, string>,
   pop3Note:
     "POP3 sees the inbox only: a test message put in the junk folder counts as lost, so look in webmail's junk folder then. IMAP sees both.",
+  noPop3: (provider: string) => `${provider} does not offer POP3: choose IMAP.`,
   sending: "Sending mail (SMTP)",
   label: {
     name: "Short name",
@@ -334,6 +335,7 @@ const ja: Dict = {
   receiveChoice: { imap: "IMAP", pop3: "POP3" },
   pop3Note:
     "POP3 では受信トレイしか見えません。迷惑メールフォルダに入ったテストメールは「届かない」と判定されるので、その場合は Web メールの迷惑メールフォルダを確認してください。IMAP なら両方を確認できます。",
+  noPop3: (provider) => `${provider} は POP3 に対応していません。IMAP を選んでください。`,
   sending: "送信 (SMTP)",
   label: {
     name: "短い名前",

@@ -97,6 +97,10 @@ export interface Preset {
   smtp_host: string;
   smtp_port: number;
   smtp_security: Security;
+  /** The POP3 server, when the provider offers POP3 (absent for the demo server). */
+  pop3_host?: string | null;
+  pop3_port?: number | null;
+  pop3_security?: Security | null;
   /** The provider wants an app password (or OAuth), not the normal one. */
   app_password: boolean;
   /** Password login is switched off by the provider: only OAuth works (not yet offered). */

@@ -127,6 +127,40 @@ describe("add mailbox wizard", () => {
     expect(errorOf("address").textContent).toContain("email address");
   });
 
+  it("swaps in the provider's POP3 server when POP3 is chosen, unless the user typed their own", async () => {
+    await openWizard();
+    choose($("#preset"), "gmail");
+    choose(select("receive"), "pop3");
+    expect(input("imap_host").value).toBe("pop.gmail.com");
+    expect(input("imap_port").value).toBe("995");
+    expect($("#pop3-note").textContent).toContain("inbox only");
+    choose(select("receive"), "imap");
+    expect(input("imap_host").value).toBe("imap.gmail.com");
+    expect(input("imap_port").value).toBe("993");
+
+    // A host typed by hand stays; only the usual port follows.
+    type(input("imap_host"), "mail.example.jp");
+    choose(select("receive"), "pop3");
+    expect(input("imap_host").value).toBe("mail.example.jp");
+    expect(input("imap_port").value).toBe("995");
+
+    // Hosts made from the address: the POP3 one, with its own port and security.
+    choose($("#preset"), "rental");
+    type(input("address"), "info@suzuki.jp");
+    choose(select("receive"), "pop3");
+    expect(input("imap_host").value).toBe("pop.suzuki.jp");
+    expect(input("imap_port").value).toBe("110");
+    expect(select("imap_security").value).toBe("starttls");
+    type(input("address"), "info@tanaka.jp");
+    expect(input("imap_host").value).toBe("pop.tanaka.jp");
+
+    // A provider without POP3 says so.
+    choose($("#preset"), "demo");
+    choose(select("receive"), "pop3");
+    expect(input("imap_host").value).toBe("127.0.0.1");
+    expect($("#pop3-note").textContent).toContain("Demo server does not offer POP3");
+  });
+
   it("fills in a POP3 server when that is all a finding offers, or when POP3 was chosen", async () => {
     const server = (host: string, port: number) => ({ host, port, security: "tls" as const });
     const { ipc } = await openWizard({

@@ -28,6 +28,10 @@ pub struct Preset {
     pub smtp_port: u16,
     /// Submission security.
     pub smtp_security: Security,
+    /// POP3 host, when the provider offers POP3; may hold the same placeholder.
+    pub pop3_host: Option<String>,
+    /// POP3 port (with `pop3_host`).
+    pub pop3_port: Option<u16>,
     /// An app password is needed, not the normal one.
     pub app_password: bool,
     /// Password login is off: only OAuth works.
@@ -41,6 +45,17 @@ pub struct Preset {
 }
 
 impl Preset {
+    /// The POP3 server's security: TLS, or STARTTLS (STLS) on port 110, as in the config.
+    pub fn pop3_security(&self) -> Option<Security> {
+        self.pop3_port.map(|p| {
+            if p == 110 {
+                Security::Starttls
+            } else {
+                Security::Tls
+            }
+        })
+    }
+
     /// The OAuth2 sign-in this provider offers (`microsoft`, `google`), if any.
     pub fn oauth(&self) -> Option<&'static str> {
         match self.id.as_str() {
@@ -54,7 +69,7 @@ impl Preset {
 /// The table.
 pub const PRESETS_TSV: &str = include_str!("../data/presets.tsv");
 
-const COLUMNS: [&str; 14] = [
+const COLUMNS: [&str; 16] = [
     "id",
     "name",
     "name_ja",
@@ -64,6 +79,8 @@ const COLUMNS: [&str; 14] = [
     "smtp_host",
     "smtp_port",
     "smtp_security",
+    "pop3_host",
+    "pop3_port",
     "app_password",
     "oauth_only",
     "note",
@@ -121,11 +138,22 @@ pub fn parse(tsv: &str) -> Result<Vec<Preset>, String> {
             smtp_host: f[6].to_string(),
             smtp_port: port(f[7])?,
             smtp_security: security(f[8])?,
-            app_password: yes(f[9])?,
-            oauth_only: yes(f[10])?,
-            note: f[11].to_string(),
-            note_ja: f[12].to_string(),
-            source: f[13].to_string(),
+            // Both or neither: a provider without POP3 leaves the two empty.
+            pop3_host: match (f[9], f[10]) {
+                ("", "") => None,
+                ("", _) => return Err(format!("line {n}: pop3_port without host")),
+                (h, _) => Some(h.to_string()),
+            },
+            pop3_port: match f[10] {
+                "" if !f[9].is_empty() => return Err(format!("line {n}: pop3_host without port")),
+                "" => None,
+                p => Some(port(p)?),
+            },
+            app_password: yes(f[11])?,
+            oauth_only: yes(f[12])?,
+            note: f[13].to_string(),
+            note_ja: f[14].to_string(),
+            source: f[15].to_string(),
         };
         if p.id.is_empty()
             || !p
@@ -171,14 +199,31 @@ mod tests {
         assert_eq!(gmail.imap_port, 993);
         assert_eq!(gmail.imap_security, Security::Tls);
         assert!(gmail.app_password);
+        assert_eq!(gmail.pop3_host.as_deref(), Some("pop.gmail.com"));
+        assert_eq!(gmail.pop3_security(), Some(Security::Tls));
+        // iCloud offers IMAP only.
+        let icloud = all.iter().find(|p| p.id == "icloud").unwrap();
+        assert_eq!((icloud.pop3_host.as_ref(), icloud.pop3_port), (None, None));
+        assert_eq!(icloud.pop3_security(), None);
     }
 
     #[test]
     fn bad_rows_are_named() {
         let head = COLUMNS.join("\t");
-        let row = "x\tX\tX\ti.example\t993\ttls\ts.example\t587\tplain\tno\tno\tn\tn\tu";
+        let row = "x\tX\tX\ti.example\t993\ttls\ts.example\t587\tplain\t\t\tno\tno\tn\tn\tu";
         let err = parse(&format!("{head}\n{row}\n")).unwrap_err();
         assert!(err.contains("line 2") && err.contains("plain"), "{err}");
+        let good = row.replace("plain", "tls");
+        assert!(parse(&format!("{head}\n{good}\n")).is_ok());
+        for (pop3, want) in [
+            ("\tp.example\t\t", "without port"),
+            ("\t\t995\t", "without host"),
+            ("\tp.example\t0\t", "port"),
+        ] {
+            let bad = good.replace("\t\t\t", pop3);
+            let err = parse(&format!("{head}\n{bad}\n")).unwrap_err();
+            assert!(err.contains(want), "{pop3:?}: {err}");
+        }
         assert!(parse("id\tname\n").is_err());
     }
 }

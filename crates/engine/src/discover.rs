@@ -146,7 +146,11 @@ fn from_preset(p: &Preset, source: &'static str, detail: String) -> Found {
             source,
             detail,
             Some(Server::new(&p.imap_host, p.imap_port, p.imap_security)),
-            None,
+            p.pop3_host
+                .as_ref()
+                .zip(p.pop3_port)
+                .zip(p.pop3_security())
+                .map(|((h, port), security)| Server::new(h, port, security)),
             Server::new(&p.smtp_host, p.smtp_port, p.smtp_security),
         )
     }
@@ -554,7 +558,8 @@ mod tests {
         let found = presets_for("gmail.com");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].imap.as_ref().unwrap().host, "imap.gmail.com");
-        assert_eq!(found[0].pop3, None);
+        assert_eq!(found[0].pop3.as_ref().unwrap().host, "pop.gmail.com");
+        assert_eq!(presets_for("icloud.com")[0].pop3, None);
         assert_eq!(presets_for("hotmail.co.jp")[0].detail, "outlook");
         assert!(presets_for("example.jp").is_empty());
     }

@@ -27,6 +27,23 @@ const TEXT_FIELDS = [
 const AUTHS = ["password", "microsoft", "google", "custom"] as const;
 const HOSTS = ["imap_host", "smtp_host"] as const;
 
+interface PresetServer {
+  host: string;
+  port: number;
+  security: Security;
+}
+
+/** A preset's IMAP server, and its POP3 server when it offers POP3. */
+function presetServers(p: Preset): { imap: PresetServer; pop3: PresetServer | null } {
+  return {
+    imap: { host: p.imap_host, port: p.imap_port, security: p.imap_security },
+    pop3:
+      p.pop3_host && p.pop3_port
+        ? { host: p.pop3_host, port: p.pop3_port, security: p.pop3_security ?? "tls" }
+        : null,
+  };
+}
+
 export class WizardView implements View {
   readonly name = "add";
   private presets: Preset[] | null = null;
@@ -191,19 +208,44 @@ export class WizardView implements View {
     this.drawResult();
   }
 
-  /** IMAP or POP3: the port follows when it was the other protocol's usual one. */
+  /** IMAP or POP3: with a provider chosen, its server for that protocol replaces the other's
+   * unless the user has typed their own; otherwise the port follows when it was the other
+   * protocol's usual one. */
   private chooseReceive(): void {
     const f = this.form;
     const pop3 = (f.elements.namedItem("receive") as HTMLSelectElement).value === "pop3";
+    const host = f.elements.namedItem("imap_host") as HTMLInputElement;
     const port = f.elements.namedItem("imap_port") as HTMLInputElement;
-    const usual: Record<string, string> = pop3 ? { "993": "995", "143": "110" } : { "995": "993", "110": "143" };
-    if (usual[port.value]) port.value = usual[port.value];
+    const p = this.preset();
+    const servers = p ? presetServers(p) : null;
+    const [wanted, other] = servers ? (pop3 ? [servers.pop3, servers.imap] : [servers.imap, servers.pop3]) : [null, null];
+    const tpl = this.templates.imap_host;
+    const untouched = other !== null && (tpl ? tpl.template === other.host && host.value === tpl.filled : host.value === other.host);
+    if (wanted && untouched) {
+      if (tpl || wanted.host.includes("{domain}")) {
+        this.templates.imap_host = { template: wanted.host, filled: host.value };
+        this.fillDomain();
+      } else {
+        host.value = wanted.host;
+      }
+      port.value = String(wanted.port);
+      if (wanted.security !== "plain") (f.elements.namedItem("imap_security") as HTMLSelectElement).value = wanted.security;
+    } else {
+      const usual: Record<string, string> = pop3 ? { "993": "995", "143": "110" } : { "995": "993", "110": "143" };
+      if (usual[port.value]) port.value = usual[port.value];
+    }
     this.drawReceive();
   }
 
   private drawReceive(): void {
+    const d = t();
     const pop3 = (this.form.elements.namedItem("receive") as HTMLSelectElement).value === "pop3";
-    byId(this.section, "pop3-note").hidden = !pop3;
+    const note = byId(this.section, "pop3-note");
+    note.hidden = !pop3;
+    const p = this.preset();
+    // A provider known to offer IMAP only (the demo server's POP3 is not described).
+    const without = p && p.pop3_host === null ? (lang() === "ja" ? p.name_ja : p.name) : null;
+    setText(note, without ? d.noPop3(without) : d.pop3Note);
   }
 
   private auth(): string {
