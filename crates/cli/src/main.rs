@@ -493,17 +493,17 @@ fn found_servers(a: &mut AddArgs) -> Result<Option<Servers>> {
         .find(|(_, f)| !f.unverified && offers(f))
     else {
         let what = match pop3_wanted {
-            Some(true) => "no POP3 server",
-            Some(false) => "no IMAP server",
-            None => "no servers",
+            Some(true) => "POP3 servers",
+            Some(false) => "IMAP servers",
+            None => "servers",
         };
         if found.iter().any(|f| f.unverified && offers(f)) {
             bail!(
-                "{what} found but over unencrypted HTTP, pointing outside the address's domain; \
-                 check them, then give the servers"
+                "the only {what} found came over unencrypted HTTP and point outside the \
+                 address's domain; check them, then give the servers"
             );
         }
-        bail!("{what} found for {}; give the servers", a.address);
+        bail!("no {what} found for {}; give the servers", a.address);
     };
     let (incoming, pop3) = match (&first.imap, &first.pop3) {
         (Some(imap), _) if pop3_wanted != Some(true) => (imap, false),

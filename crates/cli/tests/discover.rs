@@ -266,7 +266,7 @@ kill %1 %2 2>/dev/null
     assert!(!srvpop.contains("imap"), "{config}");
     assert_ne!(read("autopop.code").trim(), "0");
     assert!(
-        read("autopop.err").contains("no POP3 server found"),
+        read("autopop.err").contains("no POP3 servers found"),
         "{}",
         read("autopop.err")
     );
