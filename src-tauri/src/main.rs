@@ -272,6 +272,10 @@ fn main() {
         .try_init();
     let open_at_start = std::env::args().any(|a| a == "--open-window");
     let found = paths();
+    if let Ok((_, data)) = &found {
+        // A `mailcanary check` from cron beside the app refreshes a sign-in in turn with it.
+        mailcanary_engine::oauth::share_refreshes_in(data);
+    }
     // First of all: a second start (from the menu, at login) only opens the first one's
     // window, so there is never a second monitor on the same history.
     let claim = match &found {

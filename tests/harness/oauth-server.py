@@ -25,6 +25,8 @@ Admin (loopback only; parameters as form body, JSON body or query string; answer
                                clients=ID,ID ("" = any) client_secret=S ("" = none wanted)
                                introspect_status=0|HTTP-STATUS token_status=0|HTTP-STATUS
                                refresh_error=ERROR ("" = none): refreshes answer 400 ERROR
+                               token_delay_ms=N: /token waits N ms before it looks at a request
+                               (requests that arrive together are then handled together)
                                (interaction_required: a policy wants the user in the browser)
     POST /admin/expire         every access token issued so far expires now
     POST /admin/revoke-user    user=ADDR: every token of that user is revoked
@@ -61,6 +63,7 @@ DEFAULTS = {
     "introspect_status": 0,  # non-zero: /introspect answers this HTTP status (server trouble)
     "token_status": 0,       # non-zero: /token answers this HTTP status (outage, rate limit)
     "refresh_error": "",     # non-empty: refresh_token grants answer 400 with this error
+    "token_delay_ms": 0,     # /token waits this long before it looks at a request
 }
 
 STAT_KEYS = (
@@ -392,6 +395,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             p = self.body_params()   # read before taking the lock: a slow client holds nothing
         except OAuthError as e:
             p = e
+        delay = STATE.config["token_delay_ms"]
+        if delay:
+            time.sleep(delay / 1000.0)   # outside the lock: requests that came together wait together
         with STATE.lock:
             STATE.count("token")
             try:
@@ -568,6 +574,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         cfg["client_secret"] = str(p["client_secret"])
                     if "refresh_error" in p:
                         cfg["refresh_error"] = str(p["refresh_error"]).strip()
+                    if "token_delay_ms" in p:
+                        v = int(p["token_delay_ms"])
+                        if not 0 <= v <= 60000:
+                            raise ValueError("token_delay_ms must be 0..60000")
+                        cfg["token_delay_ms"] = v
                     for knob in ("introspect_status", "token_status"):
                         if knob in p:
                             v = int(p[knob])

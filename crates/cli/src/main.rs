@@ -318,6 +318,9 @@ impl Env {
             }
             None => None,
         };
+        // The app and other `mailcanary` processes on this data directory refresh a sign-in
+        // in turn with this one.
+        mailcanary_engine::oauth::share_refreshes_in(&data_dir);
         Ok(Env {
             config_path,
             data_dir,

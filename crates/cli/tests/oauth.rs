@@ -372,6 +372,24 @@ fn a_rotated_refresh_token_is_kept_and_a_token_endpoint_outage_is_not_a_sign_in_
     assert_ne!(first, second, "the rotated refresh token was stored");
     let (code, report, _) = check(&s.cli, "office");
     assert_eq!(code, 0, "the stored one works: {report}");
+    // Two processes refresh at once (a `check` from cron beside another): they take turns,
+    // and the second uses the token the first was given, not the one it killed. The token
+    // endpoint holds each request 400 ms, so that both would otherwise be in flight together.
+    s.oauth.admin("config", "token_delay_ms=400");
+    let before = s.oauth.stats();
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| check(&s.cli, "office"));
+        let b = scope.spawn(|| check(&s.cli, "office"));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    s.oauth.admin("config", "token_delay_ms=0");
+    assert_eq!((a.0, b.0), (0, 0), "{}\n{}", a.1, b.1);
+    let after = s.oauth.stats();
+    assert_eq!(
+        after["token_refresh_token"],
+        before["token_refresh_token"].as_u64().unwrap() + 2
+    );
+    assert_eq!(after["token_error"], before["token_error"], "{after}");
     for side in ["imap", "smtp"] {
         let detail = stage_detail(&report, "auth", side);
         assert!(

@@ -7,6 +7,7 @@
 //! No token is ever logged, written to a file, put in an error or passed as an argument.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -548,6 +549,61 @@ static CACHE: Mutex<Vec<Held>> = Mutex::new(Vec::new());
 
 /// One refresh at a time per mailbox (the monitor's check, its watch and a retry may ask
 /// together; with rotating refresh tokens a second refresh with the old token would fail).
+/// Where the processes sharing a data directory take turns at refreshing (see
+/// [`share_refreshes_in`]); none until it is called.
+static TURNS_DIR: Mutex<Option<PathBuf>> = Mutex::new(None);
+
+/// Makes refreshes of one mailbox's sign-in take turns across every process that uses
+/// `data_dir` (the app beside a `mailcanary check` run by cron or Nagios), through a lock file
+/// per mailbox there. A provider that rotates refresh tokens kills the old one at each
+/// refresh: two refreshes at once would leave one process with a dead token, and a finding
+/// that says to sign in again.
+pub fn share_refreshes_in(data_dir: &Path) {
+    *TURNS_DIR.lock().unwrap_or_else(|e| e.into_inner()) = Some(data_dir.to_path_buf());
+}
+
+/// This process's turn at refreshing `name`'s sign-in, held until the file is dropped; waits
+/// at most `limit` for another process's turn to end. `None` when no directory is shared, or
+/// the lock file cannot be used (then only this process's own refreshes take turns).
+async fn refresh_turn(name: &str, limit: Duration) -> Result<Option<std::fs::File>, OAuthError> {
+    let Some(dir) = TURNS_DIR.lock().unwrap_or_else(|e| e.into_inner()).clone() else {
+        return Ok(None);
+    };
+    let path = dir.join(format!("oauth-{name}.lock"));
+    let opened = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+    });
+    let file = match opened {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::warn!("{name}: refreshes cannot take turns with other processes: {e}");
+            return Ok(None);
+        }
+    };
+    let deadline = Instant::now() + limit;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(Some(file)),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(OAuthError::Timeout(
+                    "another program's refresh of this sign-in did not end".into(),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                tracing::warn!("{name}: refreshes cannot take turns with other processes: {e}");
+                return Ok(None);
+            }
+        }
+    }
+}
+
 static REFRESHING: Mutex<Vec<(String, std::sync::Arc<tokio::sync::Mutex<()>>)>> =
     Mutex::new(Vec::new());
 
@@ -618,6 +674,9 @@ pub async fn access_token(mb: &MailboxConfig, limit: Duration) -> Result<SecretS
     if let Some(t) = fresh(name) {
         return Ok(t);
     }
+    // Other processes too: the refresh token is read from the keyring once this one's turn
+    // has come, so a token another process rotated meanwhile is the one used.
+    let _turn = refresh_turn(name, limit).await?;
     let held = cache()
         .iter()
         .find(|h| h.name == name)
