@@ -485,33 +485,41 @@ fn found_servers(a: &mut AddArgs) -> Result<Option<Servers>> {
         }
         println!("{}. {}", i + 1, found_line(f));
     }
-    let offers = |f: &discover::Found| match pop3_wanted {
-        Some(true) => f.pop3.is_some(),
-        Some(false) => f.imap.is_some(),
-        None => true,
-    };
-    let Some((i, first)) = found
+    // A finding's incoming server for the protocol wanted (IMAP first when none was), and
+    // whether it is POP3.
+    fn incoming(
+        f: &discover::Found,
+        pop3_wanted: Option<bool>,
+    ) -> Option<(&discover::Server, bool)> {
+        let imap = f.imap.as_ref().map(|s| (s, false));
+        let pop3 = f.pop3.as_ref().map(|s| (s, true));
+        match pop3_wanted {
+            Some(true) => pop3,
+            Some(false) => imap,
+            None => imap.or(pop3),
+        }
+    }
+    let chosen = found
         .iter()
         .enumerate()
-        .find(|(_, f)| !f.unverified && offers(f))
-    else {
+        .filter(|(_, f)| !f.unverified)
+        .find_map(|(i, f)| incoming(f, pop3_wanted).map(|server| (i, f, server)));
+    let Some((i, first, (incoming, pop3))) = chosen else {
         let what = match pop3_wanted {
             Some(true) => "POP3 servers",
             Some(false) => "IMAP servers",
             None => "servers",
         };
-        if found.iter().any(|f| f.unverified && offers(f)) {
+        if found
+            .iter()
+            .any(|f| f.unverified && incoming(f, pop3_wanted).is_some())
+        {
             bail!(
                 "the only {what} found came over unencrypted HTTP and point outside the \
                  address's domain; check them, then give the servers"
             );
         }
         bail!("no {what} found for {}; give the servers", a.address);
-    };
-    let (incoming, pop3) = match (&first.imap, &first.pop3) {
-        (Some(imap), _) if pop3_wanted != Some(true) => (imap, false),
-        (_, Some(pop3)) => (pop3, true),
-        _ => unreachable!("a finding names IMAP or POP3, and `offers` picked the wanted one"),
     };
     let n = i + 1;
     let asked = !a.yes && !a.password_stdin && std::io::stdin().is_terminal();

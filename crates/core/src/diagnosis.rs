@@ -294,7 +294,13 @@ fn oauth_texts(lang: Lang, c: &TextContext<'_>) -> (String, String) {
     let server = c.server;
     // Google ends every sign-in of an app whose consent screen is still in Testing after
     // 7 days: the same finding once a week.
-    let google = c.protocol == "oauth" && c.server.split(':').next() == Some(GOOGLE_TOKEN_HOST);
+    let google_token_host = crate::config::OAuthProvider::Google
+        .defaults(false)
+        .1
+        .trim_start_matches("https://")
+        .split('/')
+        .next();
+    let google = c.protocol == "oauth" && c.server.split(':').next() == google_token_host;
     let (summary, mut action): (String, String) = match (lang, c.protocol) {
         (Lang::En, "oauth") => (
             "The sign-in for this mailbox was revoked or has expired, so Mail Canary cannot check it.".into(),
@@ -321,9 +327,6 @@ fn oauth_texts(lang: Lang, c: &TextContext<'_>) -> (String, String) {
     }
     (summary, action)
 }
-
-/// The host of Google's token endpoint.
-const GOOGLE_TOKEN_HOST: &str = "oauth2.googleapis.com";
 
 /// POP3 sees the inbox only, and another POP3 program may take mail off the server: the texts
 /// of a mailbox read over POP3 say so where it matters.

@@ -28,10 +28,8 @@ pub struct Preset {
     pub smtp_port: u16,
     /// Submission security.
     pub smtp_security: Security,
-    /// POP3 host, when the provider offers POP3; may hold the same placeholder.
-    pub pop3_host: Option<String>,
-    /// POP3 port (with `pop3_host`).
-    pub pop3_port: Option<u16>,
+    /// The POP3 server, when the provider offers POP3.
+    pub pop3: Option<Pop3Server>,
     /// An app password is needed, not the normal one.
     pub app_password: bool,
     /// Password login is off: only OAuth works.
@@ -44,18 +42,27 @@ pub struct Preset {
     pub source: String,
 }
 
-impl Preset {
-    /// The POP3 server's security: TLS, or STARTTLS (STLS) on port 110, as in the config.
-    pub fn pop3_security(&self) -> Option<Security> {
-        self.pop3_port.map(|p| {
-            if p == 110 {
-                Security::Starttls
-            } else {
-                Security::Tls
-            }
-        })
-    }
+/// A provider's POP3 server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pop3Server {
+    /// Host; may hold the same placeholder as the IMAP host.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
 
+impl Pop3Server {
+    /// TLS, or STARTTLS (STLS) on port 110, as in the config.
+    pub fn security(&self) -> Security {
+        if self.port == 110 {
+            Security::Starttls
+        } else {
+            Security::Tls
+        }
+    }
+}
+
+impl Preset {
     /// The OAuth2 sign-in this provider offers (`microsoft`, `google`), if any.
     pub fn oauth(&self) -> Option<&'static str> {
         match self.id.as_str() {
@@ -139,15 +146,14 @@ pub fn parse(tsv: &str) -> Result<Vec<Preset>, String> {
             smtp_port: port(f[7])?,
             smtp_security: security(f[8])?,
             // Both or neither: a provider without POP3 leaves the two empty.
-            pop3_host: match (f[9], f[10]) {
+            pop3: match (f[9], f[10]) {
                 ("", "") => None,
                 ("", _) => return Err(format!("line {n}: pop3_port without host")),
-                (h, _) => Some(h.to_string()),
-            },
-            pop3_port: match f[10] {
-                "" if !f[9].is_empty() => return Err(format!("line {n}: pop3_host without port")),
-                "" => None,
-                p => Some(port(p)?),
+                (_, "") => return Err(format!("line {n}: pop3_host without port")),
+                (h, p) => Some(Pop3Server {
+                    host: h.to_string(),
+                    port: port(p)?,
+                }),
             },
             app_password: yes(f[11])?,
             oauth_only: yes(f[12])?,
@@ -199,12 +205,12 @@ mod tests {
         assert_eq!(gmail.imap_port, 993);
         assert_eq!(gmail.imap_security, Security::Tls);
         assert!(gmail.app_password);
-        assert_eq!(gmail.pop3_host.as_deref(), Some("pop.gmail.com"));
-        assert_eq!(gmail.pop3_security(), Some(Security::Tls));
+        let pop3 = gmail.pop3.as_ref().unwrap();
+        assert_eq!((pop3.host.as_str(), pop3.port), ("pop.gmail.com", 995));
+        assert_eq!(pop3.security(), Security::Tls);
         // iCloud offers IMAP only.
         let icloud = all.iter().find(|p| p.id == "icloud").unwrap();
-        assert_eq!((icloud.pop3_host.as_ref(), icloud.pop3_port), (None, None));
-        assert_eq!(icloud.pop3_security(), None);
+        assert_eq!(icloud.pop3, None);
     }
 
     #[test]

@@ -146,11 +146,9 @@ fn from_preset(p: &Preset, source: &'static str, detail: String) -> Found {
             source,
             detail,
             Some(Server::new(&p.imap_host, p.imap_port, p.imap_security)),
-            p.pop3_host
+            p.pop3
                 .as_ref()
-                .zip(p.pop3_port)
-                .zip(p.pop3_security())
-                .map(|((h, port), security)| Server::new(h, port, security)),
+                .map(|s| Server::new(&s.host, s.port, s.security())),
             Server::new(&p.smtp_host, p.smtp_port, p.smtp_security),
         )
     }
