@@ -137,6 +137,13 @@ fn offline_provider_down_and_mailbox_problem_are_told_apart() {
         l.len() >= 4
     });
     assert_eq!(lines(&hooked)[3], "online ok");
+    // The hook may run before the monitor's own line about it reaches its output.
+    wait_for(
+        &out,
+        "the back-online alert",
+        Duration::from_secs(30),
+        |l| l.iter().any(|l| l.starts_with("ALERT online")),
+    );
     let back = lines(&out)
         .into_iter()
         .find(|l| l.starts_with("ALERT online"))
